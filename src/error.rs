@@ -1,0 +1,195 @@
+//! The one error type for requests, and the one mapping from an error to a status code.
+//!
+//! Every way a request can fail is a variant here. [`RequestError::status`] gives the status the
+//! client receives and [`RequestError::closes`] whether the connection must close afterwards
+//! (framing errors always close: after them we cannot know where the next request starts).
+//! The enum is `Copy` with static descriptions, so the error path never allocates.
+
+/// A request that cannot be answered normally. See DESIGN.md, "Errors".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestError {
+    // --- malformed head: 400, close (RFC 9112 sections 2, 3, 5) ---
+    /// The request line does not match `method SP request-target SP HTTP-version`.
+    MalformedRequestLine,
+    /// A header field name is empty or contains a non-token byte (includes obs-fold lines).
+    MalformedHeaderName,
+    /// A header field value contains a forbidden byte (NUL, other controls, bare CR).
+    MalformedHeaderValue,
+    /// A line ends in LF without CR, or a CR is not followed by LF.
+    BareLineFeed,
+    /// The version is not `HTTP/x.y` at all.
+    MalformedVersion,
+    /// A well-formed version other than HTTP/1.0 or HTTP/1.1: 505, close.
+    UnsupportedVersion,
+    /// The head is larger than the head cap: 431, close.
+    HeadTooLarge,
+    /// More header fields than the header-count cap: 431, close.
+    TooManyHeaders,
+    /// The request line is longer than the target cap: 414, close.
+    UriTooLong,
+    /// Content-Length is not a plain decimal number that fits in 63 bits.
+    InvalidContentLength,
+    /// Several Content-Length values that differ.
+    ConflictingContentLength,
+    /// Content-Length together with Transfer-Encoding (RFC 9112 section 6.1).
+    ContentLengthWithTransferEncoding,
+    /// Transfer-Encoding in an HTTP/1.0 request (RFC 9112 section 6.1).
+    TransferEncodingInHttp10,
+    /// The last transfer coding is not `chunked`, or `chunked` appears more than once.
+    TransferEncodingNotChunked,
+    /// A transfer coding other than chunked: 501, close.
+    UnknownTransferCoding,
+    /// HTTP/1.1 request without Host (RFC 9112 section 3.2).
+    MissingHost,
+    /// More than one Host field.
+    DuplicateHost,
+    /// The Host value is not a valid `uri-host [ ":" port ]`.
+    InvalidHost,
+    /// A request-target that is not origin-form, absolute-form, or `*` for OPTIONS.
+    InvalidTarget,
+    /// A chunk line, chunk terminator or trailer field is malformed (RFC 9112 section 7.1).
+    MalformedChunk,
+    /// The trailer section is larger than its cap.
+    TrailersTooLarge,
+    /// The body is larger than `--max-body`: 413, close.
+    BodyTooLarge,
+    /// An `Expect` other than `100-continue`: 417, close.
+    UnknownExpectation,
+    /// The head did not arrive within the header deadline: 408, close.
+    HeaderTimeout,
+
+    // --- request semantics: the connection stays usable ---
+    /// A method this server does not know: 501.
+    UnknownMethod,
+    /// A known method the route does not allow: 405 with `Allow`.
+    MethodNotAllowed,
+    /// The path is not a valid path below the root (`..` escape, NUL, encoded slash, bad UTF-8).
+    BadPath,
+    /// Permission denied, or a symlink that leads out of the root: 403.
+    Forbidden,
+    /// Nothing at that path: 404.
+    NotFound,
+    /// The range cannot be satisfied: 416.
+    RangeNotSatisfiable,
+    /// The device store is out of space: 507.
+    InsufficientStorage,
+    /// An I/O failure on our side: 500.
+    Internal,
+}
+
+impl RequestError {
+    /// The status code sent for this error.
+    pub fn status(self) -> u16 {
+        use RequestError::*;
+        match self {
+            MalformedRequestLine | MalformedHeaderName | MalformedHeaderValue | BareLineFeed
+            | MalformedVersion | InvalidContentLength | ConflictingContentLength
+            | ContentLengthWithTransferEncoding | TransferEncodingInHttp10
+            | TransferEncodingNotChunked | MissingHost | DuplicateHost | InvalidHost
+            | InvalidTarget | MalformedChunk | BadPath => 400,
+            UnsupportedVersion => 505,
+            HeadTooLarge | TooManyHeaders | TrailersTooLarge => 431,
+            UriTooLong => 414,
+            UnknownTransferCoding | UnknownMethod => 501,
+            BodyTooLarge => 413,
+            UnknownExpectation => 417,
+            HeaderTimeout => 408,
+            MethodNotAllowed => 405,
+            Forbidden => 403,
+            NotFound => 404,
+            RangeNotSatisfiable => 416,
+            InsufficientStorage => 507,
+            Internal => 500,
+        }
+    }
+
+    /// Whether the connection must be closed after the error reply. True for every error after
+    /// which the framing of the byte stream is unknown or the client is misbehaving.
+    pub fn closes(self) -> bool {
+        use RequestError::*;
+        !matches!(
+            self,
+            UnknownMethod
+                | MethodNotAllowed
+                | BadPath
+                | Forbidden
+                | NotFound
+                | RangeNotSatisfiable
+                | InsufficientStorage
+                | Internal
+        )
+    }
+
+    /// A one-line description, used as the body of the error reply and in logs.
+    pub fn description(self) -> &'static str {
+        use RequestError::*;
+        match self {
+            MalformedRequestLine => "malformed request line",
+            MalformedHeaderName => "malformed header field name",
+            MalformedHeaderValue => "malformed header field value",
+            BareLineFeed => "line not terminated by CRLF",
+            MalformedVersion => "malformed HTTP version",
+            UnsupportedVersion => "HTTP version not supported",
+            HeadTooLarge => "request header section too large",
+            TooManyHeaders => "too many header fields",
+            UriTooLong => "request-target too long",
+            InvalidContentLength => "invalid Content-Length",
+            ConflictingContentLength => "conflicting Content-Length values",
+            ContentLengthWithTransferEncoding => "Content-Length with Transfer-Encoding",
+            TransferEncodingInHttp10 => "Transfer-Encoding in an HTTP/1.0 request",
+            TransferEncodingNotChunked => "final transfer coding is not chunked",
+            UnknownTransferCoding => "transfer coding not implemented",
+            MissingHost => "missing Host header",
+            DuplicateHost => "more than one Host header",
+            InvalidHost => "invalid Host header",
+            InvalidTarget => "invalid request-target",
+            MalformedChunk => "malformed chunked body",
+            TrailersTooLarge => "trailer section too large",
+            BodyTooLarge => "request body too large",
+            UnknownExpectation => "expectation not supported",
+            HeaderTimeout => "request head not received in time",
+            UnknownMethod => "method not implemented",
+            MethodNotAllowed => "method not allowed",
+            BadPath => "invalid path",
+            Forbidden => "forbidden",
+            NotFound => "not found",
+            RangeNotSatisfiable => "range not satisfiable",
+            InsufficientStorage => "insufficient storage",
+            Internal => "internal server error",
+        }
+    }
+}
+
+impl std::fmt::Display for RequestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.description())
+    }
+}
+
+impl std::error::Error for RequestError {}
+
+#[cfg(test)]
+mod tests {
+    use super::RequestError::*;
+
+    #[test]
+    fn framing_errors_close_and_semantic_errors_keep() {
+        for e in [MalformedChunk, BodyTooLarge, ContentLengthWithTransferEncoding, HeaderTimeout] {
+            assert!(e.closes(), "{e:?}");
+        }
+        for e in [NotFound, Forbidden, MethodNotAllowed, UnknownMethod, RangeNotSatisfiable] {
+            assert!(!e.closes(), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn statuses_follow_the_design_table() {
+        assert_eq!(UnsupportedVersion.status(), 505);
+        assert_eq!(HeadTooLarge.status(), 431);
+        assert_eq!(UriTooLong.status(), 414);
+        assert_eq!(UnknownTransferCoding.status(), 501);
+        assert_eq!(TransferEncodingNotChunked.status(), 400);
+        assert_eq!(UnknownExpectation.status(), 417);
+        assert_eq!(HeaderTimeout.status(), 408);
+    }
+}

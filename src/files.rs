@@ -1,0 +1,1 @@
+//! Static files under ROOT (placeholder; see the files helper).
