@@ -1,6 +1,18 @@
 //! sluice: an HTTP/1.1 server for a local network.
+//!
+//! One thread runs a mio reactor ([`server`]); each client is a [`conn::Connection`] state
+//! machine; HTTP parsing and encoding are sans-IO ([`http`]); static files come from [`files`].
+//! See DESIGN.md for the architecture and INTERFACE.md for the command line and URLs.
 #![forbid(unsafe_code)]
 
+pub mod access_log;
+pub mod admission;
+pub mod config;
+pub mod conn;
+pub mod context;
 pub mod error;
 pub mod files;
 pub mod http;
+pub mod io;
+pub mod routes;
+pub mod server;

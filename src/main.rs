@@ -1,1 +1,45 @@
-fn main(){}
+//! The `sluice` command: parse the command line, start logging, bind, print the listening
+//! lines, run. Usage errors exit 2 (clap), runtime errors exit 1.
+use clap::Parser;
+use sluice::config::{Cli, Config};
+use sluice::server::Server;
+use std::io::Write;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .format_timestamp_millis()
+        .init();
+    raise_descriptor_limit();
+    let server = match Server::bind(Config::from(cli)) {
+        Ok(server) => server,
+        Err(message) => {
+            eprintln!("sluice: {message}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    for addr in server.local_addrs() {
+        let _ = writeln!(stdout, "listening on http://{addr}");
+    }
+    let _ = stdout.flush();
+    drop(stdout);
+    match server.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sluice: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Raises the soft descriptor limit to the hard one, so `--max-connections` can be reached.
+fn raise_descriptor_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+        }
+    }
+}

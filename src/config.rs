@@ -1,0 +1,248 @@
+//! The command line (INTERFACE.md) and the validated configuration it produces. Every limit the
+//! server enforces is named here with its unit and default.
+use crate::admission::{AllowList, Cidr};
+use crate::http::request::HeadLimits;
+use clap::Parser;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Largest request head, request line and final empty line included (431 beyond it).
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+/// Longest request line, CRLF excluded (414 beyond it).
+pub const MAX_REQUEST_LINE: usize = 8 * 1024;
+/// Most bytes one `sendfile` call may send, so one download cannot starve other connections.
+pub const SENDFILE_CHUNK: usize = 512 * 1024;
+/// Files up to this size are copied into the write buffer with the head (one write); larger
+/// ones go out by `sendfile`.
+pub const SMALL_FILE_MAX: u64 = 16 * 1024;
+/// Most requests answered for one connection per loop turn before others get their turn.
+pub const REQUESTS_PER_TURN: usize = 64;
+/// Most file bytes sent to one connection per loop turn before others get their turn.
+pub const FILE_BYTES_PER_TURN: u64 = 2 * 1024 * 1024;
+/// Unsent response bytes after which a pipelining client's further requests wait.
+pub const MAX_PENDING_WRITE: usize = 256 * 1024;
+/// How long a closing connection is drained (lingering close) so our last reply is not reset.
+pub const LINGER: Duration = Duration::from_secs(2);
+/// Most bytes read and discarded during a lingering close.
+pub const LINGER_MAX_BYTES: usize = 1024 * 1024;
+/// How long in-flight requests may take to finish after SIGINT/SIGTERM.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "sluice",
+    version,
+    about = "An HTTP/1.1 server for a local network: device ingest, static files, resumable downloads."
+)]
+pub struct Cli {
+    /// Directory served at /
+    #[arg(value_name = "ROOT", default_value = ".")]
+    pub root: PathBuf,
+
+    /// host:port to listen on; repeatable; port 0 picks a free port
+    #[arg(short = 'l', long = "listen", value_name = "ADDR", default_value = "0.0.0.0:8080",
+          value_parser = parse_listen)]
+    pub listen: Vec<SocketAddr>,
+
+    /// Admit clients from this network; repeatable; replaces the default list
+    #[arg(long = "allow", value_name = "CIDR")]
+    pub allow: Vec<Cidr>,
+
+    /// Admit clients from any address
+    #[arg(long = "allow-any", conflicts_with = "allow")]
+    pub allow_any: bool,
+
+    /// Largest request body, e.g. 512K, 4M
+    #[arg(long = "max-body", value_name = "SIZE", default_value = "1M", value_parser = parse_size)]
+    pub max_body: u64,
+
+    /// Simultaneous connections
+    #[arg(long = "max-connections", value_name = "N", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// Deadline for a whole request head, in seconds
+    #[arg(long = "header-timeout", value_name = "SECS", default_value = "10", value_parser = parse_secs)]
+    pub header_timeout: Duration,
+
+    /// Longest silence while a body is arriving, in seconds
+    #[arg(long = "body-timeout", value_name = "SECS", default_value = "30", value_parser = parse_secs)]
+    pub body_timeout: Duration,
+
+    /// Keep-alive idle time between requests, in seconds
+    #[arg(long = "idle-timeout", value_name = "SECS", default_value = "60", value_parser = parse_secs)]
+    pub idle_timeout: Duration,
+
+    /// Longest time a response may make no progress because the client does not read, in seconds
+    #[arg(long = "send-timeout", value_name = "SECS", default_value = "30", value_parser = parse_secs)]
+    pub send_timeout: Duration,
+
+    /// Combined-format access log; '-' for stdout
+    #[arg(long = "access-log", value_name = "PATH")]
+    pub access_log: Option<PathBuf>,
+
+    /// Never generate directory listings
+    #[arg(long = "no-listing")]
+    pub no_listing: bool,
+}
+
+/// The validated configuration the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub root: PathBuf,
+    pub listen: Vec<SocketAddr>,
+    pub allow: AllowList,
+    pub max_body: u64,
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub send_timeout: Duration,
+    pub access_log: Option<PathBuf>,
+    pub listing: bool,
+    pub head_limits: HeadLimits,
+}
+
+impl From<Cli> for Config {
+    fn from(cli: Cli) -> Self {
+        let allow = if cli.allow_any {
+            AllowList::any()
+        } else if cli.allow.is_empty() {
+            AllowList::local_networks()
+        } else {
+            AllowList::only(cli.allow)
+        };
+        Config {
+            root: cli.root,
+            listen: cli.listen,
+            allow,
+            max_body: cli.max_body,
+            max_connections: cli.max_connections as usize,
+            header_timeout: cli.header_timeout,
+            body_timeout: cli.body_timeout,
+            idle_timeout: cli.idle_timeout,
+            send_timeout: cli.send_timeout,
+            access_log: cli.access_log,
+            listing: !cli.no_listing,
+            head_limits: HeadLimits {
+                max_head_bytes: MAX_HEAD_BYTES,
+                max_request_line: MAX_REQUEST_LINE,
+            },
+        }
+    }
+}
+
+impl Config {
+    /// The defaults of INTERFACE.md with `root` served, listening on `listen`.
+    pub fn new(root: impl Into<PathBuf>, listen: SocketAddr) -> Self {
+        let mut cli = Cli::parse_from(["sluice"]);
+        cli.root = root.into();
+        cli.listen = vec![listen];
+        Config::from(cli)
+    }
+}
+
+/// `host:port`, `[v6]:port`, or a resolvable `name:port`.
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = s.parse() {
+        return Ok(addr);
+    }
+    s.to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| format!("'{s}' is not host:port (e.g. 127.0.0.1:8080 or [::1]:8080)"))
+}
+
+/// A byte size: digits with an optional K, M or G suffix (powers of 1024), e.g. `512K`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let (digits, unit) = match s.as_bytes().last() {
+        Some(b'K' | b'k') => (&s[..s.len() - 1], 1u64 << 10),
+        Some(b'M' | b'm') => (&s[..s.len() - 1], 1 << 20),
+        Some(b'G' | b'g') => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("'{s}' is not a size such as 4096, 512K, 4M or 1G"));
+    }
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .ok_or_else(|| format!("'{s}' is too large"))
+}
+
+/// Seconds, possibly fractional, greater than zero and at most a day.
+pub fn parse_secs(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 && secs <= 86_400.0 => {
+            Ok(Duration::from_secs_f64(secs))
+        }
+        _ => Err(format!("'{s}' is not a number of seconds between 0 and 86400")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1M"), Ok(1 << 20));
+        assert_eq!(parse_size("512K"), Ok(512 << 10));
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert_eq!(parse_size("2g"), Ok(2 << 30));
+        for bad in ["", "M", "1.5M", "-1", "1T", "99999999999999999999", "17179869184G"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn seconds() {
+        assert_eq!(parse_secs("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_secs("10"), Ok(Duration::from_secs(10)));
+        for bad in ["0", "-1", "nan", "inf", "x", "100000"] {
+            assert!(parse_secs(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn defaults_match_the_interface() {
+        let c = Config::from(Cli::parse_from(["sluice"]));
+        assert_eq!(c.listen, vec!["0.0.0.0:8080".parse().unwrap()]);
+        assert_eq!(c.max_body, 1 << 20);
+        assert_eq!(c.max_connections, 10_000);
+        assert_eq!(c.header_timeout, Duration::from_secs(10));
+        assert_eq!(c.body_timeout, Duration::from_secs(30));
+        assert_eq!(c.idle_timeout, Duration::from_secs(60));
+        assert!(c.listing);
+        assert!(c.allow.admits("192.168.1.1".parse().unwrap()));
+        assert!(!c.allow.admits("8.8.8.8".parse().unwrap()));
+    }
+
+    #[test]
+    fn repeatable_listen_and_allow() {
+        let c = Config::from(Cli::parse_from([
+            "sluice", "-l", "127.0.0.1:0", "--listen", "[::1]:0", "--allow", "8.8.8.0/24",
+        ]));
+        assert_eq!(c.listen.len(), 2);
+        assert!(c.allow.admits("8.8.8.8".parse().unwrap()));
+        assert!(!c.allow.admits("127.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn bad_flags_are_usage_errors() {
+        for args in [
+            &["sluice", "--max-body", "lots"][..],
+            &["sluice", "--max-connections", "0"],
+            &["sluice", "--allow", "10.0.0.0/40"],
+            &["sluice", "--allow-any", "--allow", "10.0.0.0/8"],
+            &["sluice", "-l", "nowhere"],
+            &["sluice", "--header-timeout", "0"],
+        ] {
+            let err = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+        }
+    }
+}

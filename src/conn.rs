@@ -1,0 +1,567 @@
+//! One client connection and its state machine (DESIGN.md, "Connection state machine").
+//!
+//! [`Connection::drive`] runs the connection until its current operation would block, it closes,
+//! or it has used its turn (fairness). Each state has one step function named after it; the loop
+//! in `drive` only dispatches. Syscalls go through `crate::io`; timeouts are derived from the state
+//! and a few timestamps by [`Connection::deadline`], so no timer is stored.
+use crate::access_log::Entry;
+use crate::config::{
+    FILE_BYTES_PER_TURN, LINGER, LINGER_MAX_BYTES, MAX_HEAD_BYTES, MAX_PENDING_WRITE,
+    REQUESTS_PER_TURN, SENDFILE_CHUNK,
+};
+use crate::context::Context;
+use crate::error::RequestError;
+use crate::http::body::BodyDecoder;
+use crate::http::request::{parse_head, BodyFraming, HeadScanner, RequestHead, Version, MAX_HEADERS};
+use crate::http::Progress;
+use crate::io::{self, Outcome};
+use crate::routes::{self, FileBody, Framing, Reply};
+use log::{debug, warn};
+use mio::net::TcpStream;
+use std::net::{Shutdown, SocketAddr};
+use std::time::Instant;
+
+/// First size of a read buffer; it doubles as needed up to [`READ_BUFFER_MAX`].
+const READ_BUFFER_INITIAL: usize = 2048;
+/// Largest read buffer: a whole head of the maximum size plus room to see that it is too large.
+const READ_BUFFER_MAX: usize = MAX_HEAD_BYTES + 1024;
+
+/// What the server should do with the connection after `drive`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drive {
+    /// Waiting for readiness or a deadline.
+    Wait,
+    /// Used its turn with work left: drive it again after the others.
+    Again,
+    /// Finished: deregister and drop it.
+    Close,
+}
+
+/// Where the connection is in its request cycle.
+#[derive(Debug)]
+enum State {
+    /// Waiting for a complete head in the read buffer (and flushing earlier responses first).
+    ReadHead,
+    /// Reading a request body. The reply, already in the write buffer from `reply_at`, is
+    /// replaced by an error reply if the body turns out bad.
+    ReadBody {
+        decoder: BodyDecoder,
+        reply_at: usize,
+        file: Option<FileBody>,
+        close: bool,
+    },
+    /// Sending the write buffer, then the file body.
+    Respond { file: Option<FileBody>, close: bool },
+    /// Our side is shut down; reading and discarding until the client closes, so that our last
+    /// reply is not destroyed by a reset.
+    Linger { until: Instant, discarded: usize },
+    Closed,
+}
+
+/// What one step achieved.
+enum Step {
+    Continue,
+    Wait,
+    Yield,
+    Close,
+}
+
+/// How a read into the buffer went.
+enum Fill {
+    Read,
+    WouldBlock,
+    Eof,
+    Full,
+}
+
+/// A client connection.
+pub struct Connection {
+    stream: TcpStream,
+    peer: SocketAddr,
+    /// Read buffer: `rbuf[rstart..rend]` is received and not yet consumed.
+    rbuf: Vec<u8>,
+    rstart: usize,
+    rend: usize,
+    /// Write buffer: `wbuf[wpos..]` is still to be sent.
+    wbuf: Vec<u8>,
+    wpos: usize,
+    state: State,
+    scanner: HeadScanner,
+    /// The socket may have unread data (no `WouldBlock` since the last readiness event).
+    readable: bool,
+    /// The socket may accept more data.
+    writable: bool,
+    /// The client will send nothing more.
+    peer_eof: bool,
+    /// No request has been answered yet (the idle timeout does not apply to a new connection).
+    fresh: bool,
+    /// When the first byte of the current head arrived.
+    head_started: Option<Instant>,
+    /// When the connection last became idle between requests.
+    idle_since: Instant,
+    /// When the last read (body) or write made progress.
+    last_progress: Instant,
+}
+
+impl Connection {
+    /// A new connection accepted at `ctx.now`.
+    pub fn new(stream: TcpStream, peer: SocketAddr, now: Instant) -> Self {
+        Connection {
+            stream,
+            peer,
+            rbuf: Vec::new(),
+            rstart: 0,
+            rend: 0,
+            wbuf: Vec::new(),
+            wpos: 0,
+            state: State::ReadHead,
+            scanner: HeadScanner::default(),
+            readable: true,
+            writable: true,
+            peer_eof: false,
+            fresh: true,
+            head_started: None,
+            idle_since: now,
+            last_progress: now,
+        }
+    }
+
+    /// The socket, for (de)registration.
+    pub fn stream(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+
+    /// Records readiness from an event.
+    pub fn on_ready(&mut self, readable: bool, writable: bool) {
+        self.readable |= readable;
+        self.writable |= writable;
+    }
+
+    /// True when closing now loses nothing: no request in progress and nothing left to send.
+    pub fn is_idle(&self) -> bool {
+        matches!(self.state, State::ReadHead)
+            && self.rstart == self.rend
+            && self.wpos == self.wbuf.len()
+    }
+
+    /// Runs the state machine until it must wait, yields its turn, or closes.
+    pub fn drive(&mut self, ctx: &mut Context) -> Drive {
+        let mut requests = 0;
+        let mut file_bytes = 0;
+        loop {
+            let step = match self.state {
+                State::ReadHead => self.read_head(ctx, &mut requests),
+                State::ReadBody { .. } => self.read_body(ctx),
+                State::Respond { .. } => self.respond(ctx, &mut file_bytes),
+                State::Linger { .. } => self.linger(ctx),
+                State::Closed => Step::Close,
+            };
+            match step {
+                Step::Continue => {}
+                Step::Wait => return Drive::Wait,
+                Step::Yield => return Drive::Again,
+                Step::Close => {
+                    self.state = State::Closed;
+                    return Drive::Close;
+                }
+            }
+        }
+    }
+
+    /// When this connection's current wait expires, derived from its state.
+    pub fn deadline(&self, ctx: &Context) -> Instant {
+        let c = &ctx.config;
+        match self.state {
+            State::ReadHead if self.wpos < self.wbuf.len() => self.last_progress + c.send_timeout,
+            State::ReadHead => match self.head_started {
+                Some(t) => t + c.header_timeout,
+                None if self.fresh => self.idle_since + c.header_timeout,
+                None => self.idle_since + c.idle_timeout,
+            },
+            State::ReadBody { .. } => self.last_progress + c.body_timeout,
+            State::Respond { .. } => self.last_progress + c.send_timeout,
+            State::Linger { until, .. } => until,
+            State::Closed => ctx.now,
+        }
+    }
+
+    /// Handles an expired deadline: a 408 where the client deserves one, else a silent close.
+    pub fn expire(&mut self, ctx: &mut Context) -> Drive {
+        let pending_write = self.wpos < self.wbuf.len();
+        match std::mem::replace(&mut self.state, State::Closed) {
+            State::ReadHead if !pending_write && self.head_started.is_some() => {
+                debug!("{}: header timeout", self.peer);
+                self.fail(ctx, RequestError::HeaderTimeout, self.wbuf.len());
+            }
+            State::ReadBody { reply_at, .. } => {
+                debug!("{}: body timeout", self.peer);
+                self.fail(ctx, RequestError::HeaderTimeout, reply_at);
+            }
+            _ => {
+                debug!("{}: timed out", self.peer);
+                return Drive::Close;
+            }
+        }
+        self.drive(ctx)
+    }
+
+    /// Starts waiting for the next request.
+    fn enter_read_head(&mut self, ctx: &Context) {
+        self.state = State::ReadHead;
+        self.scanner = HeadScanner::default();
+        self.fresh = false;
+        self.idle_since = ctx.now;
+        self.head_started = (self.rstart < self.rend).then_some(ctx.now);
+    }
+
+    fn read_head(&mut self, ctx: &mut Context, requests: &mut usize) -> Step {
+        let input = &self.rbuf[self.rstart..self.rend];
+        match self.scanner.scan(input, &ctx.config.head_limits) {
+            Ok(Progress::Complete(len)) => {
+                if *requests >= REQUESTS_PER_TURN {
+                    return Step::Yield;
+                }
+                *requests += 1;
+                self.handle_head(ctx, len);
+                Step::Continue
+            }
+            Ok(Progress::NeedMore) => {
+                if ctx.draining && self.rstart == self.rend && self.wpos == self.wbuf.len() {
+                    return Step::Close;
+                }
+                // Answers go out before more requests are read: a client that does not read
+                // its responses is throttled by its own receive window.
+                match self.flush(ctx.now, false) {
+                    Outcome::Done(_) => {}
+                    Outcome::WouldBlock => return Step::Wait,
+                    Outcome::Closed => return Step::Close,
+                }
+                if self.peer_eof {
+                    return Step::Close;
+                }
+                match self.fill() {
+                    Fill::Read => {
+                        self.head_started.get_or_insert(ctx.now);
+                        Step::Continue
+                    }
+                    Fill::WouldBlock => Step::Wait,
+                    Fill::Eof => Step::Continue,
+                    Fill::Full => {
+                        self.fail(ctx, RequestError::HeadTooLarge, self.wbuf.len());
+                        Step::Continue
+                    }
+                }
+            }
+            Err(err) => {
+                self.fail(ctx, err, self.wbuf.len());
+                Step::Continue
+            }
+        }
+    }
+
+    /// Parses the complete head `rbuf[rstart..rstart + len]`, answers it, and picks the next state.
+    fn handle_head(&mut self, ctx: &mut Context, len: usize) {
+        let head_bytes = &self.rbuf[self.rstart..self.rstart + len];
+        let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let state = match parse_head(head_bytes, &mut fields) {
+            Ok(head) => answer(&head, ctx, &mut self.wbuf, self.peer),
+            Err(err) => {
+                debug!("{}: {err}", self.peer);
+                let reply_at = self.wbuf.len();
+                error_state(ctx, &mut self.wbuf, err, reply_at, self.peer, None)
+            }
+        };
+        self.rstart += len;
+        self.last_progress = ctx.now;
+        self.state = state;
+        // A small answer that keeps the connection waits in the buffer, so the answers to a
+        // pipelined batch leave in one write.
+        if let State::Respond { file: None, close: false } = self.state {
+            if self.wbuf.len() - self.wpos < MAX_PENDING_WRITE {
+                self.enter_read_head(ctx);
+            }
+        }
+    }
+
+    fn read_body(&mut self, ctx: &mut Context) -> Step {
+        let State::ReadBody { decoder, .. } = &mut self.state else {
+            return Step::Close;
+        };
+        let input = &self.rbuf[self.rstart..self.rend];
+        match decoder.decode(input, &mut |_| {}) {
+            Ok(decoded) => {
+                self.rstart += decoded.consumed;
+                if decoded.done {
+                    let State::ReadBody { file, close, .. } =
+                        std::mem::replace(&mut self.state, State::Closed)
+                    else {
+                        return Step::Close;
+                    };
+                    self.state = State::Respond { file, close };
+                    if !close && self.wbuf.len() - self.wpos < MAX_PENDING_WRITE {
+                        if let State::Respond { file: None, .. } = self.state {
+                            self.enter_read_head(ctx);
+                        }
+                    }
+                    return Step::Continue;
+                }
+            }
+            Err(err) => {
+                let State::ReadBody { reply_at, .. } = self.state else {
+                    return Step::Close;
+                };
+                debug!("{}: body: {err}", self.peer);
+                self.fail(ctx, err, reply_at);
+                return Step::Continue;
+            }
+        }
+        if self.peer_eof {
+            debug!("{}: body cut short", self.peer);
+            return Step::Close;
+        }
+        match self.fill() {
+            Fill::Read => {
+                self.last_progress = ctx.now;
+                Step::Continue
+            }
+            Fill::WouldBlock => Step::Wait,
+            Fill::Eof | Fill::Full => Step::Continue,
+        }
+    }
+
+    fn respond(&mut self, ctx: &mut Context, file_bytes: &mut u64) -> Step {
+        let more = matches!(&self.state, State::Respond { file: Some(_), .. });
+        match self.flush(ctx.now, more) {
+            Outcome::Done(_) => {}
+            Outcome::WouldBlock => return Step::Wait,
+            Outcome::Closed => return Step::Close,
+        }
+        let State::Respond { file, close } = &mut self.state else {
+            return Step::Close;
+        };
+        let close = *close;
+        if let Some(body) = file {
+            while body.remaining > 0 {
+                if *file_bytes >= FILE_BYTES_PER_TURN {
+                    return Step::Yield;
+                }
+                if !self.writable {
+                    return Step::Wait;
+                }
+                let count = body.remaining.min(SENDFILE_CHUNK as u64) as usize;
+                match io::sendfile(&mut self.stream, &body.file, &mut body.offset, count) {
+                    Outcome::Done(0) => {
+                        warn!("{}: file shrank while being sent; closing", self.peer);
+                        return Step::Close;
+                    }
+                    Outcome::Done(n) => {
+                        body.remaining -= n as u64;
+                        *file_bytes += n as u64;
+                        self.last_progress = ctx.now;
+                    }
+                    Outcome::WouldBlock => {
+                        self.writable = false;
+                        return Step::Wait;
+                    }
+                    Outcome::Closed => return Step::Close,
+                }
+            }
+        }
+        if close || self.peer_eof {
+            return self.start_linger(ctx);
+        }
+        self.enter_read_head(ctx);
+        Step::Continue
+    }
+
+    /// After the last reply on a closing connection: shut down our side and drain.
+    fn start_linger(&mut self, ctx: &Context) -> Step {
+        if self.peer_eof {
+            return Step::Close;
+        }
+        if self.stream.shutdown(Shutdown::Write).is_err() {
+            return Step::Close;
+        }
+        self.state = State::Linger {
+            until: ctx.now + LINGER,
+            discarded: 0,
+        };
+        Step::Continue
+    }
+
+    fn linger(&mut self, _ctx: &mut Context) -> Step {
+        loop {
+            self.rstart = 0;
+            self.rend = 0;
+            match self.fill() {
+                Fill::Read => {
+                    let State::Linger { discarded, .. } = &mut self.state else {
+                        return Step::Close;
+                    };
+                    *discarded += self.rend;
+                    if *discarded > LINGER_MAX_BYTES {
+                        return Step::Close;
+                    }
+                }
+                Fill::WouldBlock => return Step::Wait,
+                Fill::Eof | Fill::Full => return Step::Close,
+            }
+        }
+    }
+
+    /// Replaces everything from `reply_at` in the write buffer with the error reply for `err`.
+    fn fail(&mut self, ctx: &mut Context, err: RequestError, reply_at: usize) {
+        let reply_at = reply_at.max(self.wpos);
+        self.state = error_state(ctx, &mut self.wbuf, err, reply_at, self.peer, None);
+    }
+
+    /// Writes `wbuf[wpos..]`. `Done` once all of it is sent.
+    fn flush(&mut self, now: Instant, more_follows: bool) -> Outcome {
+        while self.wpos < self.wbuf.len() {
+            if !self.writable {
+                return Outcome::WouldBlock;
+            }
+            match io::write(&mut self.stream, &self.wbuf[self.wpos..], more_follows) {
+                Outcome::Done(n) => {
+                    self.wpos += n;
+                    self.last_progress = now;
+                }
+                Outcome::WouldBlock => {
+                    self.writable = false;
+                    return Outcome::WouldBlock;
+                }
+                Outcome::Closed => return Outcome::Closed,
+            }
+        }
+        self.wbuf.clear();
+        self.wpos = 0;
+        Outcome::Done(0)
+    }
+
+    /// Reads once into the free end of the read buffer, making room first.
+    fn fill(&mut self) -> Fill {
+        if self.peer_eof {
+            return Fill::Eof;
+        }
+        if !self.readable {
+            return Fill::WouldBlock;
+        }
+        if self.rstart == self.rend {
+            self.rstart = 0;
+            self.rend = 0;
+        }
+        if self.rend == self.rbuf.len() {
+            if self.rstart > 0 {
+                self.rbuf.copy_within(self.rstart..self.rend, 0);
+                self.rend -= self.rstart;
+                self.rstart = 0;
+            } else if self.rbuf.len() < READ_BUFFER_MAX {
+                let size = (self.rbuf.len() * 2).clamp(READ_BUFFER_INITIAL, READ_BUFFER_MAX);
+                self.rbuf.resize(size, 0);
+            } else {
+                return Fill::Full;
+            }
+        }
+        match io::read(&mut self.stream, &mut self.rbuf[self.rend..]) {
+            Outcome::Done(n) => {
+                self.rend += n;
+                Fill::Read
+            }
+            Outcome::WouldBlock => {
+                self.readable = false;
+                Fill::WouldBlock
+            }
+            Outcome::Closed => {
+                self.peer_eof = true;
+                Fill::Eof
+            }
+        }
+    }
+}
+
+/// Answers a parsed head: the route's reply goes into `out`; returns the next state.
+fn answer(
+    head: &RequestHead<'_, '_>,
+    ctx: &mut Context,
+    out: &mut Vec<u8>,
+    peer: SocketAddr,
+) -> State {
+    let reply_at = out.len();
+    let has_body = head.framing != BodyFraming::None;
+    if let BodyFraming::Length(n) = head.framing {
+        if n > ctx.config.max_body {
+            return error_state(ctx, out, RequestError::BodyTooLarge, reply_at, peer, Some(head));
+        }
+    }
+    // No route reads bodies yet: an unwanted body announced with `Expect: 100-continue` is
+    // never sent, so the connection closes after the answer instead of waiting for it.
+    let close = !head.keep_alive || ctx.draining || (has_body && head.expect_continue);
+    let framing = Framing::for_request(head, close);
+    let Reply {
+        status,
+        body_len,
+        file,
+    } = routes::respond(head, ctx, out, framing);
+    log_access(ctx, peer, Some(head), status, body_len);
+    if has_body && !close {
+        State::ReadBody {
+            decoder: BodyDecoder::new(head.framing, ctx.config.max_body),
+            reply_at,
+            file,
+            close,
+        }
+    } else {
+        State::Respond { file, close }
+    }
+}
+
+/// Writes the error reply for `err` at `reply_at` (dropping anything after it) and returns the
+/// state that sends it.
+fn error_state(
+    ctx: &mut Context,
+    out: &mut Vec<u8>,
+    err: RequestError,
+    reply_at: usize,
+    peer: SocketAddr,
+    head: Option<&RequestHead<'_, '_>>,
+) -> State {
+    out.truncate(reply_at);
+    let close = err.closes() || ctx.draining;
+    let framing = Framing {
+        close,
+        head_only: false,
+        http10_keep_alive: false,
+    };
+    let reply = routes::error(out, ctx, err, framing);
+    log_access(ctx, peer, head, reply.status, reply.body_len);
+    State::Respond { file: None, close }
+}
+
+fn log_access(
+    ctx: &mut Context,
+    peer: SocketAddr,
+    head: Option<&RequestHead<'_, '_>>,
+    status: u16,
+    bytes: u64,
+) {
+    let Some(log) = ctx.access_log.as_mut() else {
+        return;
+    };
+    let entry = Entry {
+        peer: peer.ip(),
+        request: head.map(|h| {
+            let version = match h.version {
+                Version::Http10 => "HTTP/1.0",
+                Version::Http11 => "HTTP/1.1",
+            };
+            (h.method_str, h.target, version)
+        }),
+        status,
+        bytes,
+        referer: head.and_then(|h| h.header("referer")),
+        user_agent: head.and_then(|h| h.header("user-agent")),
+    };
+    if let Err(e) = log.record(&entry, ctx.wall) {
+        warn!("access log: {e}");
+    }
+}

@@ -1,0 +1,50 @@
+//! State shared by every connection on the reactor thread: configuration, the served root, the
+//! clock of the current loop turn, scratch buffers and the access log.
+use crate::access_log::AccessLog;
+use crate::config::Config;
+use crate::files::{Root, Scratch};
+use crate::http::date::DateCache;
+use std::time::{Instant, SystemTime};
+
+/// Passed by `&mut` to connection and route code; owned by the server.
+pub struct Context {
+    pub config: Config,
+    pub root: Root,
+    /// The `Date` value, refreshed once per loop turn.
+    pub date: DateCache,
+    /// Monotonic time at the start of this loop turn (timeouts use it; no syscall per request).
+    pub now: Instant,
+    /// Wall-clock time at the start of this loop turn.
+    pub wall: SystemTime,
+    /// Reused while resolving paths.
+    pub scratch: Scratch,
+    /// Reused for generated pages whose length must be known before the head is written.
+    pub page: Vec<u8>,
+    pub access_log: Option<AccessLog>,
+    /// Shutting down: every response closes its connection.
+    pub draining: bool,
+}
+
+impl Context {
+    /// A context at the current time.
+    pub fn new(config: Config, root: Root, access_log: Option<AccessLog>) -> Self {
+        Context {
+            config,
+            root,
+            date: DateCache::new(),
+            now: Instant::now(),
+            wall: SystemTime::now(),
+            scratch: Scratch::default(),
+            page: Vec::new(),
+            access_log,
+            draining: false,
+        }
+    }
+
+    /// Advances the loop-turn clock.
+    pub fn tick(&mut self) {
+        self.now = Instant::now();
+        self.wall = SystemTime::now();
+        self.date.update(self.wall);
+    }
+}

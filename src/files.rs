@@ -1,1 +1,0 @@
-//! Static files under ROOT (placeholder; see the files helper).

@@ -1,0 +1,362 @@
+//! The reactor: one thread, one `mio::Poll`, the listeners, the connections in a `Slab`, accept
+//! with admission and back-off, deadline sweeps, signals and graceful shutdown.
+use crate::access_log::AccessLog;
+use crate::config::{Config, LINGER, SHUTDOWN_GRACE};
+use crate::conn::{Connection, Drive};
+use crate::context::Context;
+use crate::files::Root;
+use log::{debug, error, info, warn};
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+use slab::Slab;
+use socket2::{Domain, Socket, Type};
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// Token of the signal pipe.
+const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
+/// Connection tokens are slab keys plus this offset; listener tokens are below it.
+const CONN_BASE: usize = 1024;
+/// Pending connections the kernel may queue per listener.
+const LISTEN_BACKLOG: i32 = 4096;
+/// How long to wait before accepting again after running out of descriptors.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+/// Readiness events handled per `poll` call.
+const EVENTS_CAPACITY: usize = 1024;
+
+/// A bound server, ready to run.
+pub struct Server {
+    poll: Poll,
+    listeners: Vec<TcpListener>,
+    local_addrs: Vec<SocketAddr>,
+    conns: Slab<Connection>,
+    ctx: Context,
+    signals: Signals,
+    /// Connections that used their turn with work left.
+    again: Vec<usize>,
+    /// Accepting is paused (connection limit or no descriptors) until this is cleared.
+    accept_paused: bool,
+    accept_retry_at: Option<Instant>,
+    next_sweep: Instant,
+    sweep_every: Duration,
+    shutdown_deadline: Option<Instant>,
+    accepted: u64,
+    refused: u64,
+}
+
+impl Server {
+    /// Opens the root, the access log and every listener. Errors are one-line messages.
+    pub fn bind(config: Config) -> Result<Server, String> {
+        let root = Root::open(&config.root)
+            .map_err(|e| format!("cannot serve '{}': {e}", config.root.display()))?;
+        let access_log = match &config.access_log {
+            Some(path) => Some(
+                AccessLog::open(path)
+                    .map_err(|e| format!("cannot open access log '{}': {e}", path.display()))?,
+            ),
+            None => None,
+        };
+        let poll = Poll::new().map_err(|e| format!("cannot create poller: {e}"))?;
+        let mut listeners = Vec::new();
+        let mut local_addrs = Vec::new();
+        for (i, addr) in config.listen.iter().enumerate() {
+            let mut listener =
+                listen(*addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            let local = listener
+                .local_addr()
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            poll.registry()
+                .register(&mut listener, Token(i), Interest::READABLE)
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            listeners.push(listener);
+            local_addrs.push(local);
+        }
+        let mut signals =
+            Signals::new([SIGINT, SIGTERM]).map_err(|e| format!("cannot handle signals: {e}"))?;
+        poll.registry()
+            .register(&mut signals, SIGNAL_TOKEN, Interest::READABLE)
+            .map_err(|e| format!("cannot handle signals: {e}"))?;
+        let shortest = [
+            config.header_timeout,
+            config.body_timeout,
+            config.idle_timeout,
+            config.send_timeout,
+            LINGER,
+        ]
+        .into_iter()
+        .min()
+        .unwrap_or(LINGER);
+        let sweep_every = (shortest / 8).clamp(Duration::from_millis(5), Duration::from_millis(250));
+        let ctx = Context::new(config, root, access_log);
+        Ok(Server {
+            poll,
+            listeners,
+            local_addrs,
+            conns: Slab::new(),
+            next_sweep: ctx.now + sweep_every,
+            ctx,
+            signals,
+            again: Vec::new(),
+            accept_paused: false,
+            accept_retry_at: None,
+            sweep_every,
+            shutdown_deadline: None,
+            accepted: 0,
+            refused: 0,
+        })
+    }
+
+    /// The addresses actually bound (with the real port where port 0 was asked for).
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
+    }
+
+    /// Runs until SIGINT or SIGTERM, then shuts down gracefully.
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(EVENTS_CAPACITY);
+        loop {
+            let timeout = self.poll_timeout();
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            self.ctx.tick();
+            for event in events.iter() {
+                match event.token() {
+                    SIGNAL_TOKEN => {
+                        if self.on_signal() {
+                            return self.finish();
+                        }
+                    }
+                    Token(i) if i < CONN_BASE => self.accept(i),
+                    Token(t) => {
+                        let key = t - CONN_BASE;
+                        if let Some(conn) = self.conns.get_mut(key) {
+                            let error = event.is_error();
+                            conn.on_ready(
+                                event.is_readable() || event.is_read_closed() || error,
+                                event.is_writable() || event.is_write_closed() || error,
+                            );
+                            self.drive(key);
+                        }
+                    }
+                }
+            }
+            for key in std::mem::take(&mut self.again) {
+                if self.conns.contains(key) {
+                    self.drive(key);
+                }
+            }
+            if self.ctx.now >= self.next_sweep {
+                self.sweep();
+            }
+            if self.accept_paused && self.accept_retry_at.is_some_and(|t| self.ctx.now >= t) {
+                self.resume_accepting();
+            }
+            if let Some(log) = self.ctx.access_log.as_mut() {
+                if let Err(e) = log.flush() {
+                    warn!("access log: {e}");
+                }
+            }
+            if let Some(deadline) = self.shutdown_deadline {
+                if self.conns.is_empty() || self.ctx.now >= deadline {
+                    return self.finish();
+                }
+            }
+        }
+    }
+
+    fn poll_timeout(&self) -> Duration {
+        if !self.again.is_empty() {
+            return Duration::ZERO;
+        }
+        let now = Instant::now();
+        let mut until = self.next_sweep;
+        if let Some(t) = self.accept_retry_at {
+            until = until.min(t);
+        }
+        until.saturating_duration_since(now)
+    }
+
+    /// Drives one connection and acts on the result.
+    fn drive(&mut self, key: usize) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        match conn.drive(&mut self.ctx) {
+            Drive::Wait => {}
+            Drive::Again => self.again.push(key),
+            Drive::Close => self.close(key),
+        }
+    }
+
+    fn close(&mut self, key: usize) {
+        let mut conn = self.conns.remove(key);
+        if let Err(e) = self.poll.registry().deregister(conn.stream()) {
+            debug!("deregister: {e}");
+        }
+        drop(conn);
+        if self.accept_paused && self.accept_retry_at.is_none() {
+            self.resume_accepting();
+        }
+    }
+
+    /// Accepts until the listener is drained, the limit is reached, or descriptors run out.
+    fn accept(&mut self, index: usize) {
+        if self.accept_paused || self.shutdown_deadline.is_some() {
+            return;
+        }
+        loop {
+            if self.conns.len() >= self.ctx.config.max_connections {
+                debug!("connection limit reached; accepting paused");
+                self.accept_paused = true;
+                return;
+            }
+            let Some(listener) = self.listeners.get(index) else {
+                return;
+            };
+            match listener.accept() {
+                Ok((mut stream, peer)) => {
+                    if !self.ctx.config.allow.admits(peer.ip()) {
+                        self.refused += 1;
+                        debug!("{peer}: refused (not in the allow list)");
+                        continue;
+                    }
+                    self.accepted += 1;
+                    if let Err(e) = stream.set_nodelay(true) {
+                        debug!("{peer}: set_nodelay: {e}");
+                    }
+                    let entry = self.conns.vacant_entry();
+                    let token = Token(entry.key() + CONN_BASE);
+                    if let Err(e) = self.poll.registry().register(
+                        &mut stream,
+                        token,
+                        Interest::READABLE | Interest::WRITABLE,
+                    ) {
+                        warn!("{peer}: register: {e}");
+                        continue;
+                    }
+                    debug!("{peer}: accepted");
+                    entry.insert(Connection::new(stream, peer, self.ctx.now));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if out_of_descriptors(&e) => {
+                    warn!("accept: {e}; pausing");
+                    self.accept_paused = true;
+                    self.accept_retry_at = Some(self.ctx.now + ACCEPT_RETRY);
+                    return;
+                }
+                Err(e) => debug!("accept: {e}"),
+            }
+        }
+    }
+
+    /// Accepts what queued up while paused (the kernel raises no new edge for it).
+    fn resume_accepting(&mut self) {
+        self.accept_paused = false;
+        self.accept_retry_at = None;
+        for index in 0..self.listeners.len() {
+            self.accept(index);
+        }
+    }
+
+    /// Expires the connections whose deadline has passed.
+    fn sweep(&mut self) {
+        self.next_sweep = self.ctx.now + self.sweep_every;
+        let now = self.ctx.now;
+        let expired: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, conn)| conn.deadline(&self.ctx) <= now)
+            .map(|(key, _)| key)
+            .collect();
+        for key in expired {
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            match conn.expire(&mut self.ctx) {
+                Drive::Wait => {}
+                Drive::Again => self.again.push(key),
+                Drive::Close => self.close(key),
+            }
+        }
+    }
+
+    /// Starts a graceful shutdown; returns true if the server should stop at once (a second
+    /// signal).
+    fn on_signal(&mut self) -> bool {
+        let mut received = false;
+        for signal in self.signals.pending() {
+            debug!("signal {signal}");
+            received = true;
+        }
+        if !received {
+            return false;
+        }
+        if self.shutdown_deadline.is_some() {
+            info!("second signal: stopping now");
+            return true;
+        }
+        info!("shutting down");
+        for mut listener in self.listeners.drain(..) {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        self.ctx.draining = true;
+        self.shutdown_deadline = Some(self.ctx.now + SHUTDOWN_GRACE);
+        let idle: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, conn)| conn.is_idle())
+            .map(|(key, _)| key)
+            .collect();
+        for key in idle {
+            self.close(key);
+        }
+        false
+    }
+
+    fn finish(mut self) -> io::Result<()> {
+        if !self.conns.is_empty() {
+            info!("{} connections cut at shutdown", self.conns.len());
+        }
+        if let Some(log) = self.ctx.access_log.as_mut() {
+            log.flush()?;
+        }
+        debug!(
+            "accepted {} connections, refused {}",
+            self.accepted, self.refused
+        );
+        Ok(())
+    }
+}
+
+fn out_of_descriptors(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
+
+/// A non-blocking listener on `addr` with address reuse; IPv6 sockets are IPv6-only so that
+/// `0.0.0.0:P` and `[::]:P` can both be bound.
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    let listener: std::net::TcpListener = socket.into();
+    if listener.local_addr().is_err() {
+        error!("listener on {addr} has no local address");
+    }
+    Ok(TcpListener::from_std(listener))
+}
