@@ -18,9 +18,10 @@ use std::time::{Duration, Instant, SystemTime};
 /// Longest a single socket operation, server start or process exit may take before a test fails.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Path of the server binary built by cargo for these tests.
-pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_sluice")
+/// Path of the server binary built by cargo for these tests; `SLUICE_TEST_BIN` overrides it
+/// (to run the suite against another build, e.g. a release binary).
+pub fn bin() -> String {
+    std::env::var("SLUICE_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_sluice").to_string())
 }
 
 // ---------------------------------------------------------------------------------------------
