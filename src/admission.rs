@@ -80,7 +80,11 @@ impl FromStr for Cidr {
             None => max,
             Some(p) => match p.parse::<u8>() {
                 Ok(n) if n <= max && p.bytes().all(|b| b.is_ascii_digit()) => n,
-                _ => return Err(CidrError(format!("'{s}': prefix length must be 0 to {max}"))),
+                _ => {
+                    return Err(CidrError(format!(
+                        "'{s}': prefix length must be 0 to {max}"
+                    )))
+                }
             },
         };
         Ok(Cidr { network, prefix })
@@ -171,7 +175,13 @@ mod tests {
         ] {
             assert!(list.admits(ip(ok)), "{ok}");
         }
-        for no in ["8.8.8.8", "172.32.0.1", "172.15.255.255", "2001:db8::1", "::ffff:8.8.8.8"] {
+        for no in [
+            "8.8.8.8",
+            "172.32.0.1",
+            "172.15.255.255",
+            "2001:db8::1",
+            "::ffff:8.8.8.8",
+        ] {
             assert!(!list.admits(ip(no)), "{no}");
         }
     }
@@ -194,7 +204,15 @@ mod tests {
 
     #[test]
     fn rejects_bad_blocks() {
-        for bad in ["", "10.0.0.0/33", "::/129", "10.0.0/8", "10.0.0.0/+8", "x/8", "10.0.0.0/"] {
+        for bad in [
+            "",
+            "10.0.0.0/33",
+            "::/129",
+            "10.0.0/8",
+            "10.0.0.0/+8",
+            "x/8",
+            "10.0.0.0/",
+        ] {
             assert!(bad.parse::<Cidr>().is_err(), "{bad}");
         }
     }

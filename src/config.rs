@@ -179,7 +179,9 @@ pub fn parse_secs(s: &str) -> Result<Duration, String> {
         Ok(secs) if secs.is_finite() && secs > 0.0 && secs <= 86_400.0 => {
             Ok(Duration::from_secs_f64(secs))
         }
-        _ => Err(format!("'{s}' is not a number of seconds between 0 and 86400")),
+        _ => Err(format!(
+            "'{s}' is not a number of seconds between 0 and 86400"
+        )),
     }
 }
 
@@ -193,7 +195,15 @@ mod tests {
         assert_eq!(parse_size("512K"), Ok(512 << 10));
         assert_eq!(parse_size("1024"), Ok(1024));
         assert_eq!(parse_size("2g"), Ok(2 << 30));
-        for bad in ["", "M", "1.5M", "-1", "1T", "99999999999999999999", "17179869184G"] {
+        for bad in [
+            "",
+            "M",
+            "1.5M",
+            "-1",
+            "1T",
+            "99999999999999999999",
+            "17179869184G",
+        ] {
             assert!(parse_size(bad).is_err(), "{bad}");
         }
     }
@@ -224,7 +234,13 @@ mod tests {
     #[test]
     fn repeatable_listen_and_allow() {
         let c = Config::from(Cli::parse_from([
-            "sluice", "-l", "127.0.0.1:0", "--listen", "[::1]:0", "--allow", "8.8.8.0/24",
+            "sluice",
+            "-l",
+            "127.0.0.1:0",
+            "--listen",
+            "[::1]:0",
+            "--allow",
+            "8.8.8.0/24",
         ]));
         assert_eq!(c.listen.len(), 2);
         assert!(c.allow.admits("8.8.8.8".parse().unwrap()));

@@ -12,7 +12,9 @@ use crate::config::{
 use crate::context::Context;
 use crate::error::RequestError;
 use crate::http::body::BodyDecoder;
-use crate::http::request::{parse_head, BodyFraming, HeadScanner, RequestHead, Version, MAX_HEADERS};
+use crate::http::request::{
+    parse_head, BodyFraming, HeadScanner, RequestHead, Version, MAX_HEADERS,
+};
 use crate::http::Progress;
 use crate::io::{self, Outcome};
 use crate::routes::{self, FileBody, Framing, Reply};
@@ -51,10 +53,16 @@ enum State {
         close: bool,
     },
     /// Sending the write buffer, then the file body.
-    Respond { file: Option<FileBody>, close: bool },
+    Respond {
+        file: Option<FileBody>,
+        close: bool,
+    },
     /// Our side is shut down; reading and discarding until the client closes, so that our last
     /// reply is not destroyed by a reset.
-    Linger { until: Instant, discarded: usize },
+    Linger {
+        until: Instant,
+        discarded: usize,
+    },
     Closed,
 }
 
@@ -276,7 +284,11 @@ impl Connection {
         self.state = state;
         // A small answer that keeps the connection waits in the buffer, so the answers to a
         // pipelined batch leave in one write.
-        if let State::Respond { file: None, close: false } = self.state {
+        if let State::Respond {
+            file: None,
+            close: false,
+        } = self.state
+        {
             if self.wbuf.len() - self.wpos < MAX_PENDING_WRITE {
                 self.enter_read_head(ctx);
             }
@@ -490,7 +502,14 @@ fn answer(
     let has_body = head.framing != BodyFraming::None;
     if let BodyFraming::Length(n) = head.framing {
         if n > ctx.config.max_body {
-            return error_state(ctx, out, RequestError::BodyTooLarge, reply_at, peer, Some(head));
+            return error_state(
+                ctx,
+                out,
+                RequestError::BodyTooLarge,
+                reply_at,
+                peer,
+                Some(head),
+            );
         }
     }
     // No route reads bodies yet: an unwanted body announced with `Expect: 100-continue` is

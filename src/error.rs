@@ -82,11 +82,22 @@ impl RequestError {
     pub fn status(self) -> u16 {
         use RequestError::*;
         match self {
-            MalformedRequestLine | MalformedHeaderName | MalformedHeaderValue | BareLineFeed
-            | MalformedVersion | InvalidContentLength | ConflictingContentLength
-            | ContentLengthWithTransferEncoding | TransferEncodingInHttp10
-            | TransferEncodingNotChunked | MissingHost | DuplicateHost | InvalidHost
-            | InvalidTarget | MalformedChunk | BadPath => 400,
+            MalformedRequestLine
+            | MalformedHeaderName
+            | MalformedHeaderValue
+            | BareLineFeed
+            | MalformedVersion
+            | InvalidContentLength
+            | ConflictingContentLength
+            | ContentLengthWithTransferEncoding
+            | TransferEncodingInHttp10
+            | TransferEncodingNotChunked
+            | MissingHost
+            | DuplicateHost
+            | InvalidHost
+            | InvalidTarget
+            | MalformedChunk
+            | BadPath => 400,
             UnsupportedVersion => 505,
             HeadTooLarge | TooManyHeaders | TrailersTooLarge => 431,
             UriTooLong => 414,
@@ -174,10 +185,21 @@ mod tests {
 
     #[test]
     fn framing_errors_close_and_semantic_errors_keep() {
-        for e in [MalformedChunk, BodyTooLarge, ContentLengthWithTransferEncoding, HeaderTimeout] {
+        for e in [
+            MalformedChunk,
+            BodyTooLarge,
+            ContentLengthWithTransferEncoding,
+            HeaderTimeout,
+        ] {
             assert!(e.closes(), "{e:?}");
         }
-        for e in [NotFound, Forbidden, MethodNotAllowed, UnknownMethod, RangeNotSatisfiable] {
+        for e in [
+            NotFound,
+            Forbidden,
+            MethodNotAllowed,
+            UnknownMethod,
+            RangeNotSatisfiable,
+        ] {
             assert!(!e.closes(), "{e:?}");
         }
     }

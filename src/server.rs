@@ -89,7 +89,8 @@ impl Server {
         .into_iter()
         .min()
         .unwrap_or(LINGER);
-        let sweep_every = (shortest / 8).clamp(Duration::from_millis(5), Duration::from_millis(250));
+        let sweep_every =
+            (shortest / 8).clamp(Duration::from_millis(5), Duration::from_millis(250));
         let ctx = Context::new(config, root, access_log);
         Ok(Server {
             poll,

@@ -6,8 +6,12 @@
 //!   remembers how far it has looked, so the total work for one head is linear in its size.
 //! - When it reports `Complete(len)`, `parse_head(&buf[..len], ..)` is called exactly once.
 //! - Limits are checked as bytes arrive: a head that cannot fit is rejected before it is complete.
+//!
+//! Errors do not depend on how the bytes were split between calls: each limit is tied to the
+//! first byte position at which it is certain, and the earliest position wins.
 use crate::error::RequestError;
 use crate::http::Progress;
+use memchr::memchr;
 
 /// Caps on a request head. Defaults in `config.rs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +28,16 @@ pub const MAX_HEADERS: usize = 100;
 
 /// Finds the end of a head in a growing buffer. Reset with `HeadScanner::default()` per request.
 #[derive(Debug, Default, Clone)]
-pub struct HeadScanner { /* fields chosen by the implementation */ }
+pub struct HeadScanner {
+    /// Bytes of the buffer already searched for LF; the next call starts here.
+    scanned: usize,
+    /// Offset of the first byte of the line being read.
+    line_start: usize,
+    /// A non-empty line (the request line) has ended, so the next empty line ends the head.
+    seen_request_line: bool,
+    /// The head length once found; repeated by later calls.
+    complete: Option<usize>,
+}
 
 impl HeadScanner {
     /// Looks at `buf` (the unconsumed input, starting at the first byte of this request; it only
@@ -33,9 +46,78 @@ impl HeadScanner {
     /// are part of it and skipped by the parser), `NeedMore` otherwise.
     /// Errors: `BareLineFeed` for an LF not preceded by CR; `UriTooLong` when the request line
     /// exceeds `max_request_line`; `HeadTooLarge` when `max_head_bytes` pass without an end.
-    pub fn scan(&mut self, buf: &[u8], limits: &HeadLimits) -> Result<Progress<usize>, RequestError> {
-        let _ = (buf, limits);
-        todo!()
+    pub fn scan(
+        &mut self,
+        buf: &[u8],
+        limits: &HeadLimits,
+    ) -> Result<Progress<usize>, RequestError> {
+        if let Some(len) = self.complete {
+            if len <= buf.len() {
+                return Ok(Progress::Complete(len));
+            }
+        }
+        if self.complete.is_some() || buf.len() < self.scanned {
+            // The buffer shrank: the caller broke the contract. Start over rather than panic.
+            *self = Self::default();
+        }
+        // RFC 9112 section 2.2: lines end in CRLF; empty lines before the request line are
+        // skipped; the head ends at the first empty line after it.
+        while let Some(i) = buf.get(self.scanned..).and_then(|rest| memchr(b'\n', rest)) {
+            let lf = self.scanned + i;
+            self.check_limits(buf, lf, limits)?;
+            let line = buf.get(self.line_start..lf).unwrap_or_default();
+            let Some(content) = line.strip_suffix(b"\r") else {
+                return Err(RequestError::BareLineFeed);
+            };
+            let end = lf + 1;
+            if end > limits.max_head_bytes {
+                return Err(RequestError::HeadTooLarge);
+            }
+            if content.is_empty() && self.seen_request_line {
+                self.complete = Some(end);
+                return Ok(Progress::Complete(end));
+            }
+            // Limits already covered a request line that is too long (`check_limits` above).
+            self.seen_request_line |= !content.is_empty();
+            self.line_start = end;
+            self.scanned = end;
+        }
+        self.scanned = buf.len();
+        self.check_limits(buf, buf.len(), limits)?;
+        Ok(Progress::NeedMore)
+    }
+
+    /// Checks the limits on the prefix `buf[..len]`, in which the current line has not ended.
+    /// Both conditions only ever turn true as bytes are added, so each has a first prefix length
+    /// at which it holds; the smaller one is reported (the request line on a tie).
+    fn check_limits(
+        &self,
+        buf: &[u8],
+        len: usize,
+        limits: &HeadLimits,
+    ) -> Result<(), RequestError> {
+        let too_large_at = limits.max_head_bytes.saturating_add(1);
+        let too_long_at = if self.seen_request_line {
+            None
+        } else {
+            // The line is too long once it has `max + 1` bytes, not counting a final CR that may
+            // still turn out to be the start of its CRLF.
+            let at = self
+                .line_start
+                .saturating_add(limits.max_request_line)
+                .saturating_add(1);
+            match buf.get(..len).and_then(|b| b.get(at - 1)) {
+                None => None,
+                Some(b'\r') => Some(at.saturating_add(1)),
+                Some(_) => Some(at),
+            }
+        };
+        match too_long_at {
+            Some(at) if at <= len && at <= too_large_at => Err(RequestError::UriTooLong),
+            // A request line that becomes too long later than this is never reached.
+            _ if too_large_at <= len => Err(RequestError::HeadTooLarge),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -52,6 +134,24 @@ pub enum Method {
     Connect,
     Patch,
     Other,
+}
+
+impl Method {
+    /// Maps a method token, case-sensitively (RFC 9110 section 9.1).
+    fn from_token(token: &str) -> Method {
+        match token {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            "OPTIONS" => Method::Options,
+            "TRACE" => Method::Trace,
+            "CONNECT" => Method::Connect,
+            "PATCH" => Method::Patch,
+            _ => Method::Other,
+        }
+    }
 }
 
 /// HTTP version of the request.
@@ -97,17 +197,456 @@ pub struct RequestHead<'b, 'h> {
 impl<'b, 'h> RequestHead<'b, 'h> {
     /// The value of the first field named `name` (ASCII case-insensitive), if any.
     pub fn header(&self, name: &str) -> Option<&'b [u8]> {
-        let _ = name;
-        todo!()
+        self.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
     }
 }
 
 /// Parses and validates a complete head (as delimited by `HeadScanner`). `fields` is scratch
 /// space of at least `MAX_HEADERS` entries. Applies every framing rule of DESIGN.md's error table.
+///
+/// Checks run in this order, the first failure wins: line endings, request line, header syntax
+/// (httparse), request-target, Host, Transfer-Encoding, Content-Length, Expect.
 pub fn parse_head<'b, 'h>(
     head: &'b [u8],
     fields: &'h mut [httparse::Header<'b>],
 ) -> Result<RequestHead<'b, 'h>, RequestError> {
-    let _ = (head, fields);
-    todo!()
+    // httparse accepts a bare LF as a line end; RFC 9112 section 2.2 lets us refuse it.
+    if memchr::memchr_iter(b'\n', head).any(|lf| lf == 0 || head[lf - 1] != b'\r') {
+        return Err(RequestError::BareLineFeed);
+    }
+    let line = RequestLine::parse(head)?;
+
+    // Never more than MAX_HEADERS, even if the caller's scratch space is larger.
+    let limit = fields.len().min(MAX_HEADERS);
+    let mut request = httparse::Request::new(&mut fields[..limit]);
+    match request.parse(head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err(RequestError::MalformedRequestLine),
+        Err(e) => return Err(map_httparse_error(e, line.version_token)),
+    }
+    let headers: &'h [httparse::Header<'b>] = request.headers;
+
+    let target = Target::parse(line.method, line.target)?;
+    let host = check_host(headers, line.version)?;
+    let framing = body_framing(headers, line.version)?;
+    Ok(RequestHead {
+        method: line.method,
+        method_str: line.method_str,
+        target: line.target,
+        path: target.path,
+        query: target.query,
+        version: line.version,
+        host: target.authority.or(host),
+        framing,
+        keep_alive: keep_alive(headers, line.version),
+        expect_continue: expect_continue(headers, line.version)?,
+        headers,
+    })
 }
+
+/// The request line, checked before httparse so that each fault gets its precise error.
+struct RequestLine<'b> {
+    method: Method,
+    method_str: &'b str,
+    target: &'b str,
+    version_token: &'b [u8],
+    version: Version,
+}
+
+impl<'b> RequestLine<'b> {
+    /// RFC 9112 section 3: `method SP request-target SP HTTP-version CRLF`, after any empty
+    /// lines. The caller has already checked that every LF follows a CR.
+    fn parse(head: &'b [u8]) -> Result<Self, RequestError> {
+        let mut rest = head;
+        while let Some(tail) = rest.strip_prefix(b"\r\n") {
+            rest = tail;
+        }
+        let lf = memchr(b'\n', rest).ok_or(RequestError::MalformedRequestLine)?;
+        let line = rest[..lf]
+            .strip_suffix(b"\r")
+            .ok_or(RequestError::BareLineFeed)?;
+        if memchr(b'\r', line).is_some() {
+            return Err(RequestError::BareLineFeed);
+        }
+        let (method, rest) = split_at_space(line).ok_or(RequestError::MalformedRequestLine)?;
+        let (target, version_token) =
+            split_at_space(rest).ok_or(RequestError::MalformedRequestLine)?;
+        if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) || target.is_empty() {
+            return Err(RequestError::MalformedRequestLine);
+        }
+        if !target.iter().all(|&b| b.is_ascii_graphic()) {
+            return Err(RequestError::InvalidTarget);
+        }
+        let version = parse_version(version_token)?;
+        let method_str = ascii_str(method)?;
+        Ok(RequestLine {
+            method: Method::from_token(method_str),
+            method_str,
+            target: ascii_str(target)?,
+            version_token,
+            version,
+        })
+    }
+}
+
+/// RFC 9112 section 2.3: `HTTP-version = "HTTP" "/" DIGIT "." DIGIT`, case-sensitive.
+fn parse_version(token: &[u8]) -> Result<Version, RequestError> {
+    match token {
+        b"HTTP/1.1" => Ok(Version::Http11),
+        b"HTTP/1.0" => Ok(Version::Http10),
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            Err(RequestError::UnsupportedVersion)
+        }
+        _ => Err(RequestError::MalformedVersion),
+    }
+}
+
+fn map_httparse_error(e: httparse::Error, version_token: &[u8]) -> RequestError {
+    match e {
+        httparse::Error::Token | httparse::Error::Status => RequestError::MalformedRequestLine,
+        httparse::Error::HeaderName => RequestError::MalformedHeaderName,
+        httparse::Error::HeaderValue => RequestError::MalformedHeaderValue,
+        httparse::Error::NewLine => RequestError::BareLineFeed,
+        httparse::Error::TooManyHeaders => RequestError::TooManyHeaders,
+        // Not reached after `RequestLine::parse`, kept for a faithful mapping.
+        httparse::Error::Version => match parse_version(version_token) {
+            Err(e) => e,
+            Ok(_) => RequestError::MalformedVersion,
+        },
+    }
+}
+
+/// The parts of a request-target (RFC 9112 section 3.2).
+struct Target<'b> {
+    path: &'b str,
+    query: Option<&'b str>,
+    /// The authority of an absolute-form or authority-form target.
+    authority: Option<&'b [u8]>,
+}
+
+impl<'b> Target<'b> {
+    fn parse(method: Method, target: &'b str) -> Result<Self, RequestError> {
+        let invalid = RequestError::InvalidTarget;
+        // A fragment is never sent (RFC 9110 section 7.1).
+        if target.contains('#') {
+            return Err(invalid);
+        }
+        // Authority-form, for CONNECT only: `uri-host ":" port` (section 3.2.3).
+        if method == Method::Connect {
+            return match parse_authority(target.as_bytes()) {
+                Some((host, Some(port))) if !host.is_empty() && !port.is_empty() => Ok(Target {
+                    path: target,
+                    query: None,
+                    authority: Some(target.as_bytes()),
+                }),
+                _ => Err(invalid),
+            };
+        }
+        // Asterisk-form, for OPTIONS only (section 3.2.4).
+        if target == "*" {
+            return match method {
+                Method::Options => Ok(Target {
+                    path: target,
+                    query: None,
+                    authority: None,
+                }),
+                _ => Err(invalid),
+            };
+        }
+        // Origin-form (section 3.2.1).
+        if target.starts_with('/') {
+            let (path, query) = split_query(target);
+            return Ok(Target {
+                path,
+                query,
+                authority: None,
+            });
+        }
+        // Absolute-form (section 3.2.2): scheme is case-insensitive; the authority must not be
+        // empty (RFC 9110 section 4.2.1) and carries no userinfo here.
+        let after_scheme = strip_prefix_ignore_case(target, "http://")
+            .or_else(|| strip_prefix_ignore_case(target, "https://"))
+            .ok_or(invalid)?;
+        let end = after_scheme.find(['/', '?']).unwrap_or(after_scheme.len());
+        let (authority, rest) = after_scheme.split_at(end);
+        match parse_authority(authority.as_bytes()) {
+            Some((host, _)) if !host.is_empty() => {}
+            _ => return Err(invalid),
+        }
+        let (path, query) = split_query(rest);
+        Ok(Target {
+            path: if path.is_empty() { "/" } else { path },
+            query,
+            authority: Some(authority.as_bytes()),
+        })
+    }
+}
+
+fn split_query(s: &str) -> (&str, Option<&str>) {
+    match s.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (s, None),
+    }
+}
+
+fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    if head.eq_ignore_ascii_case(prefix) {
+        s.get(prefix.len()..)
+    } else {
+        None
+    }
+}
+
+/// Host (RFC 9112 section 3.2, RFC 9110 section 7.2): exactly one field, required in HTTP/1.1,
+/// whose value is `uri-host [ ":" port ]` or empty.
+fn check_host<'b>(
+    headers: &[httparse::Header<'b>],
+    version: Version,
+) -> Result<Option<&'b [u8]>, RequestError> {
+    let mut hosts = headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("host"));
+    let host = hosts.next().map(|h| h.value);
+    if hosts.next().is_some() {
+        return Err(RequestError::DuplicateHost);
+    }
+    match host {
+        None if version == Version::Http11 => Err(RequestError::MissingHost),
+        Some(value) if parse_authority(value).is_none() => Err(RequestError::InvalidHost),
+        _ => Ok(host),
+    }
+}
+
+/// Splits `uri-host [ ":" port ]` (RFC 3986 section 3.2) into host and port, checking the
+/// syntax of both. The host may be empty (an empty reg-name), the port is `*DIGIT`.
+fn parse_authority(value: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
+    let host_len = if value.first() == Some(&b'[') {
+        let close = memchr(b']', value)?;
+        if !is_ip_literal(&value[1..close]) {
+            return None;
+        }
+        close + 1
+    } else {
+        let end = memchr(b':', value).unwrap_or(value.len());
+        if !is_reg_name(&value[..end]) {
+            return None;
+        }
+        end
+    };
+    let (host, rest) = value.split_at(host_len);
+    match rest {
+        [] => Some((host, None)),
+        [b':', port @ ..] if port.iter().all(u8::is_ascii_digit) => Some((host, Some(port))),
+        _ => None,
+    }
+}
+
+/// `reg-name = *( unreserved / pct-encoded / sub-delims )`
+fn is_reg_name(mut s: &[u8]) -> bool {
+    while let Some((&b, rest)) = s.split_first() {
+        s = match b {
+            b'%' => match rest {
+                [h, l, tail @ ..] if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => tail,
+                _ => return false,
+            },
+            _ if is_unreserved(b) || is_sub_delim(b) => rest,
+            _ => return false,
+        };
+    }
+    true
+}
+
+/// The inside of `IP-literal = "[" ( IPv6address / IPvFuture ) "]"`.
+fn is_ip_literal(inner: &[u8]) -> bool {
+    match inner {
+        // IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" )
+        [b'v' | b'V', rest @ ..] => {
+            let digits = rest.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+            match &rest[digits..] {
+                [b'.', tail @ ..] => {
+                    digits > 0
+                        && !tail.is_empty()
+                        && tail
+                            .iter()
+                            .all(|&b| is_unreserved(b) || is_sub_delim(b) || b == b':')
+                }
+                _ => false,
+            }
+        }
+        _ => std::str::from_utf8(inner)
+            .ok()
+            .and_then(|s| s.parse::<std::net::Ipv6Addr>().ok())
+            .is_some(),
+    }
+}
+
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+fn is_sub_delim(b: u8) -> bool {
+    matches!(
+        b,
+        b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
+    )
+}
+
+/// Body framing from Transfer-Encoding and Content-Length (RFC 9112 sections 6.1 and 6.3).
+fn body_framing(
+    headers: &[httparse::Header<'_>],
+    version: Version,
+) -> Result<BodyFraming, RequestError> {
+    let has_cl = headers
+        .iter()
+        .any(|h| h.name.eq_ignore_ascii_case("content-length"));
+    let mut te = headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("transfer-encoding"))
+        .peekable();
+    if te.peek().is_some() {
+        if version == Version::Http10 {
+            return Err(RequestError::TransferEncodingInHttp10);
+        }
+        if has_cl {
+            return Err(RequestError::ContentLengthWithTransferEncoding);
+        }
+        // All fields form one list; `chunked` must be last and appear once. Any other coding
+        // (parameters make a coding "other" too) is one we do not implement.
+        let (mut chunked, mut other, mut last_is_chunked) = (0usize, false, false);
+        for coding in te.flat_map(|h| list_elements(h.value)) {
+            last_is_chunked = coding.eq_ignore_ascii_case(b"chunked");
+            if last_is_chunked {
+                chunked += 1;
+            } else {
+                other = true;
+            }
+        }
+        if !last_is_chunked || chunked > 1 {
+            return Err(RequestError::TransferEncodingNotChunked);
+        }
+        if other {
+            return Err(RequestError::UnknownTransferCoding);
+        }
+        return Ok(BodyFraming::Chunked);
+    }
+    // Content-Length = 1*DIGIT; repeated identical values (in one list or several fields) are
+    // one value (RFC 9110 section 8.6).
+    let mut length = None;
+    for h in headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("content-length"))
+    {
+        for element in h.value.split(|&b| b == b',') {
+            let n = parse_decimal(trim_ows(element)).ok_or(RequestError::InvalidContentLength)?;
+            if length.is_some_and(|prev| prev != n) {
+                return Err(RequestError::ConflictingContentLength);
+            }
+            length = Some(n);
+        }
+    }
+    Ok(length.map_or(BodyFraming::None, BodyFraming::Length))
+}
+
+/// `1*DIGIT` that fits in 63 bits.
+fn parse_decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    (n <= i64::MAX as u64).then_some(n)
+}
+
+/// Connection (RFC 9112 section 9.3): HTTP/1.1 persists unless `close`; HTTP/1.0 only with
+/// `keep-alive`.
+fn keep_alive(headers: &[httparse::Header<'_>], version: Version) -> bool {
+    let (mut close, mut keep) = (false, false);
+    for option in headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("connection"))
+        .flat_map(|h| list_elements(h.value))
+    {
+        close |= option.eq_ignore_ascii_case(b"close");
+        keep |= option.eq_ignore_ascii_case(b"keep-alive");
+    }
+    match version {
+        Version::Http11 => !close,
+        Version::Http10 => keep && !close,
+    }
+}
+
+/// Expect (RFC 9110 section 10.1.1): only `100-continue` is known; HTTP/1.0 requests are not
+/// expected to understand it, so there it is ignored.
+fn expect_continue(
+    headers: &[httparse::Header<'_>],
+    version: Version,
+) -> Result<bool, RequestError> {
+    if version == Version::Http10 {
+        return Ok(false);
+    }
+    let mut expect = false;
+    for h in headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("expect"))
+    {
+        let mut any = false;
+        for e in list_elements(h.value) {
+            if !e.eq_ignore_ascii_case(b"100-continue") {
+                return Err(RequestError::UnknownExpectation);
+            }
+            any = true;
+        }
+        if !any {
+            return Err(RequestError::UnknownExpectation);
+        }
+        expect = true;
+    }
+    Ok(expect)
+}
+
+/// The non-empty, OWS-trimmed elements of a comma list (RFC 9110 section 5.6.1).
+fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|&b| b == b',')
+        .map(trim_ows)
+        .filter(|e| !e.is_empty())
+}
+
+fn trim_ows(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+fn split_at_space(s: &[u8]) -> Option<(&[u8], &[u8])> {
+    let sp = memchr(b' ', s)?;
+    Some((&s[..sp], &s[sp + 1..]))
+}
+
+fn ascii_str(s: &[u8]) -> Result<&str, RequestError> {
+    std::str::from_utf8(s).map_err(|_| RequestError::MalformedRequestLine)
+}
+
+/// `tchar` (RFC 9110 section 5.6.2).
+pub(crate) fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+#[cfg(test)]
+#[path = "request_tests.rs"]
+mod tests;
