@@ -14,23 +14,39 @@ use nix::sys::signal::Signal;
 fn one_line(stderr: &[u8]) -> String {
     let s = String::from_utf8_lossy(stderr).into_owned();
     let lines: Vec<&str> = s.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "expected a one-line error on stderr, got:\n{s}");
+    assert_eq!(
+        lines.len(),
+        1,
+        "expected a one-line error on stderr, got:\n{s}"
+    );
     lines[0].to_string()
 }
 
 #[test]
 fn help_exits_zero() {
     let out = run_to_exit(&["--help"]);
-    assert_eq!(out.status.code(), Some(0), "--help exit status; stderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "--help exit status; stderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!out.stdout.is_empty(), "--help prints something on stdout");
 }
 
 #[test]
 fn unknown_flag_exits_2_with_a_one_line_error() {
     let out = run_to_exit(&["--no-such-flag"]);
-    assert_eq!(out.status.code(), Some(2), "exit status for an unknown flag");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "exit status for an unknown flag"
+    );
     let line = one_line(&out.stderr);
-    assert!(line.contains("--no-such-flag"), "the error should name the flag: {line:?}");
+    assert!(
+        line.contains("--no-such-flag"),
+        "the error should name the flag: {line:?}"
+    );
 }
 
 #[test]
@@ -40,10 +56,20 @@ fn missing_root_directory_exits_nonzero_naming_the_path() {
     let missing = missing.to_str().unwrap();
     let out = run_to_exit(&["-l", "127.0.0.1:0", missing]);
     let code = out.status.code();
-    assert!(matches!(code, Some(1) | Some(2)), "exit status {code:?} for a missing ROOT");
+    assert!(
+        matches!(code, Some(1) | Some(2)),
+        "exit status {code:?} for a missing ROOT"
+    );
     let line = one_line(&out.stderr);
-    assert!(line.contains(missing), "the error should name {missing}: {line:?}");
-    assert!(out.stdout.is_empty(), "nothing is listening: {:?}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        line.contains(missing),
+        "the error should name {missing}: {line:?}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "nothing is listening: {:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[test]
@@ -54,9 +80,15 @@ fn root_that_is_a_file_exits_nonzero() {
     let file = file.to_str().unwrap();
     let out = run_to_exit(&["-l", "127.0.0.1:0", file]);
     let code = out.status.code();
-    assert!(matches!(code, Some(1) | Some(2)), "exit status {code:?} for a ROOT that is a file");
+    assert!(
+        matches!(code, Some(1) | Some(2)),
+        "exit status {code:?} for a ROOT that is a file"
+    );
     let line = one_line(&out.stderr);
-    assert!(line.contains(file), "the error should name {file}: {line:?}");
+    assert!(
+        line.contains(file),
+        "the error should name {file}: {line:?}"
+    );
 }
 
 #[test]
@@ -65,9 +97,16 @@ fn address_in_use_exits_1_naming_the_address() {
     let addr = taken.local_addr().unwrap().to_string();
     let root = basic_root();
     let out = run_to_exit(&["-l", &addr, root.path().to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1), "exit status when {addr} is in use");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "exit status when {addr} is in use"
+    );
     let line = one_line(&out.stderr);
-    assert!(line.contains(&addr), "the error should mention {addr}: {line:?}");
+    assert!(
+        line.contains(&addr),
+        "the error should mention {addr}: {line:?}"
+    );
     drop(taken);
 }
 
@@ -81,17 +120,30 @@ fn two_listeners_print_two_lines_and_both_serve() {
         println!("SKIPPED IPv6 part: cannot bind [::1]; using a second IPv4 listener");
         "127.0.0.1:0"
     };
-    let args: Vec<String> = ["-l", "127.0.0.1:0", "-l", second, root.path().to_str().unwrap()]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let args: Vec<String> = [
+        "-l",
+        "127.0.0.1:0",
+        "-l",
+        second,
+        root.path().to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     let server = Server::start_args(&args, 2);
     assert_eq!(server.addrs.len(), 2);
-    assert!(server.addrs[0].is_ipv4(), "first line is the first -l: {:?}", server.listen_lines);
+    assert!(
+        server.addrs[0].is_ipv4(),
+        "first line is the first -l: {:?}",
+        server.listen_lines
+    );
     if ipv6 {
         let a6: SocketAddr = server.addrs[1];
         assert!(a6.is_ipv6(), "second listener {a6}");
-        assert_eq!(server.listen_lines[1], format!("listening on http://[::1]:{}", a6.port()));
+        assert_eq!(
+            server.listen_lines[1],
+            format!("listening on http://[::1]:{}", a6.port())
+        );
     }
     assert_ne!(server.addrs[0], server.addrs[1]);
     for addr in &server.addrs {
@@ -132,8 +184,9 @@ fn sigint_exits_zero() {
 /// Checks `[10/Oct/2000:13:55:36 -0700]`-style timestamps (without the brackets).
 #[track_caller]
 fn check_clf_time(t: &str) {
-    const MONTHS: [&str; 12] =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let b = t.as_bytes();
     let digits = |r: std::ops::Range<usize>| b[r].iter().all(|c| c.is_ascii_digit());
     let ok = b.len() == 26
@@ -151,7 +204,10 @@ fn check_clf_time(t: &str) {
         && b[20] == b' '
         && (b[21] == b'+' || b[21] == b'-')
         && digits(22..26);
-    assert!(ok, "access log time {t:?} is not dd/Mon/yyyy:HH:MM:SS +zzzz");
+    assert!(
+        ok,
+        "access log time {t:?} is not dd/Mon/yyyy:HH:MM:SS +zzzz"
+    );
 }
 
 #[test]
@@ -172,20 +228,31 @@ fn access_log_writes_one_combined_line_per_request() {
 
     // Stop the server so the log is surely flushed.
     server.signal(Signal::SIGTERM);
-    assert!(server.wait_exit(IO_TIMEOUT).is_some(), "sluice did not exit after SIGTERM");
+    assert!(
+        server.wait_exit(IO_TIMEOUT).is_some(),
+        "sluice did not exit after SIGTERM"
+    );
 
     let text = std::fs::read_to_string(&log).expect("access log file exists");
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "one line per request:\n{text}");
     let expected_rest = [
-        format!("\"GET /x HTTP/1.1\" 404 {} \"-\" \"itest-agent/1.0\"", r1.body.len()),
-        format!("\"GET /hello.txt HTTP/1.1\" 200 {} \"http://test/\" \"itest-agent/2.0\"", HELLO.len()),
+        format!(
+            "\"GET /x HTTP/1.1\" 404 {} \"-\" \"itest-agent/1.0\"",
+            r1.body.len()
+        ),
+        format!(
+            "\"GET /hello.txt HTTP/1.1\" 200 {} \"http://test/\" \"itest-agent/2.0\"",
+            HELLO.len()
+        ),
     ];
     for (line, rest) in lines.iter().zip(expected_rest) {
         let after = line
             .strip_prefix("127.0.0.1 - - [")
             .unwrap_or_else(|| panic!("line does not start with `127.0.0.1 - - [`: {line:?}"));
-        let (time, tail) = after.split_once("] ").unwrap_or_else(|| panic!("no `] ` in {line:?}"));
+        let (time, tail) = after
+            .split_once("] ")
+            .unwrap_or_else(|| panic!("no `] ` in {line:?}"));
         check_clf_time(time);
         assert_eq!(tail, rest, "access log line {line:?}");
     }

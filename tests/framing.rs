@@ -31,7 +31,11 @@ fn head_has_the_get_content_length_and_no_body() {
     c.send(&cat(&[&head("/hello.txt"), &get("/hello.txt")]));
     let h = c.read_head_response();
     h.assert_status(200);
-    assert_eq!(h.content_length(), g.content_length(), "HEAD Content-Length equals GET's");
+    assert_eq!(
+        h.content_length(),
+        g.content_length(),
+        "HEAD Content-Length equals GET's"
+    );
     assert_eq!(h.header("content-type"), g.header("content-type"));
     let g2 = c.read_response();
     g2.assert_status(200);
@@ -143,7 +147,11 @@ fn request_line_of_8193_bytes_is_414_and_closes() {
 #[test]
 fn header_name_with_a_space_is_400_and_closes() {
     let f = start_basic(&[]);
-    expect_error_close(&f.server, b"GET / HTTP/1.1\r\nHost: test\r\nBad Header: x\r\n\r\n", 400);
+    expect_error_close(
+        &f.server,
+        b"GET / HTTP/1.1\r\nHost: test\r\nBad Header: x\r\n\r\n",
+        400,
+    );
 }
 
 #[test]
@@ -160,26 +168,42 @@ fn obs_fold_is_400_and_closes() {
         b"GET / HTTP/1.1\r\nHost: test\r\nX-Folded: first\r\n  second\r\n\r\n",
         400,
     );
-    expect_error_close(&f.server, b"GET / HTTP/1.1\r\nHost: test\r\nX-Folded: a\r\n\tb\r\n\r\n", 400);
+    expect_error_close(
+        &f.server,
+        b"GET / HTTP/1.1\r\nHost: test\r\nX-Folded: a\r\n\tb\r\n\r\n",
+        400,
+    );
 }
 
 #[test]
 fn nul_in_a_header_value_is_400_and_closes() {
     let f = start_basic(&[]);
-    expect_error_close(&f.server, b"GET / HTTP/1.1\r\nHost: test\r\nX-Nul: a\0b\r\n\r\n", 400);
+    expect_error_close(
+        &f.server,
+        b"GET / HTTP/1.1\r\nHost: test\r\nX-Nul: a\0b\r\n\r\n",
+        400,
+    );
 }
 
 #[test]
 fn bare_lf_line_endings_are_400_and_close() {
     let f = start_basic(&[]);
     expect_error_close(&f.server, b"GET / HTTP/1.1\nHost: test\n\n", 400);
-    expect_error_close(&f.server, b"GET / HTTP/1.1\r\nHost: test\nX-A: b\r\n\r\n", 400);
+    expect_error_close(
+        &f.server,
+        b"GET / HTTP/1.1\r\nHost: test\nX-A: b\r\n\r\n",
+        400,
+    );
 }
 
 #[test]
 fn bare_cr_is_400_and_closes() {
     let f = start_basic(&[]);
-    expect_error_close(&f.server, b"GET / HTTP/1.1\r\nHost: test\r\nX-A: a\rb\r\n\r\n", 400);
+    expect_error_close(
+        &f.server,
+        b"GET / HTTP/1.1\r\nHost: test\r\nX-A: a\rb\r\n\r\n",
+        400,
+    );
     expect_error_close(&f.server, b"GET / HTTP/1.1\r\nHost: test\r\r\n\r\n", 400);
 }
 
@@ -192,7 +216,11 @@ fn http11_without_host_is_400_and_closes() {
 #[test]
 fn two_host_headers_are_400_and_close() {
     let f = start_basic(&[]);
-    expect_error_close(&f.server, b"GET /hello.txt HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400);
+    expect_error_close(
+        &f.server,
+        b"GET /hello.txt HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        400,
+    );
 }
 
 /// A head of exactly `len` bytes (request line through the final CRLF CRLF) for `/hello.txt`,
@@ -362,7 +390,11 @@ fn chunk_size_that_is_not_hex_is_400_and_closes() {
 #[test]
 fn missing_crlf_after_chunk_data_is_400_and_closes() {
     let f = start_basic(&[]);
-    expect_error_close(&f.server, &chunked_ingest(b"5\r\nhelloXX\r\n0\r\n\r\n"), 400);
+    expect_error_close(
+        &f.server,
+        &chunked_ingest(b"5\r\nhelloXX\r\n0\r\n\r\n"),
+        400,
+    );
 }
 
 #[test]
@@ -386,7 +418,9 @@ fn body_of_exactly_max_body_is_accepted() {
         &body,
         &get("/hello.txt"),
     ]));
-    c.read_response().assert_status(405).assert_no_connection_close();
+    c.read_response()
+        .assert_status(405)
+        .assert_no_connection_close();
     let r = c.read_response();
     r.assert_status(200);
     assert_eq!(r.body, HELLO);
@@ -401,7 +435,9 @@ fn body_of_exactly_max_body_is_accepted() {
         b"\r\n0\r\n\r\n",
         &get("/hello.txt"),
     ]));
-    c.read_response().assert_status(405).assert_no_connection_close();
+    c.read_response()
+        .assert_status(405)
+        .assert_no_connection_close();
     let r = c.read_response();
     r.assert_status(200);
     assert_eq!(r.body, HELLO);
@@ -489,7 +525,11 @@ fn options_asterisk_is_204_with_allow() {
     let mut c = f.connect();
     let r = c.request(b"OPTIONS * HTTP/1.1\r\nHost: test\r\n\r\n");
     r.assert_status(204);
-    assert!(r.header("allow").is_some_and(|v| !v.is_empty()), "204 needs Allow:\n{}", r.raw_head);
+    assert!(
+        r.header("allow").is_some_and(|v| !v.is_empty()),
+        "204 needs Allow:\n{}",
+        r.raw_head
+    );
     assert!(r.body.is_empty());
 }
 
@@ -510,7 +550,13 @@ fn missing_file_is_404_and_keeps_the_connection() {
 fn expect_400_for(f: &Fixture, target: &str) {
     let mut c = f.connect();
     let r = c.request(&get(target));
-    assert_eq!(r.status, 400, "GET {target}:\n{}{}", r.raw_head, r.body_str());
+    assert_eq!(
+        r.status,
+        400,
+        "GET {target}:\n{}{}",
+        r.raw_head,
+        r.body_str()
+    );
 }
 
 #[test]

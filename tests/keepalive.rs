@@ -59,7 +59,8 @@ fn http10_with_keep_alive_stays_open_and_says_so() {
     let f = start_basic(&[]);
     let mut c = f.connect();
     for _ in 0..2 {
-        let r = c.request(b"GET /hello.txt HTTP/1.0\r\nHost: test\r\nConnection: keep-alive\r\n\r\n");
+        let r =
+            c.request(b"GET /hello.txt HTTP/1.0\r\nHost: test\r\nConnection: keep-alive\r\n\r\n");
         r.assert_status(200);
         assert!(
             r.has_token("connection", "keep-alive"),
@@ -86,7 +87,11 @@ fn fifty_pipelined_requests_in_one_write_are_answered_in_order() {
     let root = root();
     for i in 0..50 {
         // Different lengths too, so a mix-up cannot go unnoticed.
-        write_file(root.path(), &format!("f{i:02}.txt"), format!("file {i:02} {}\n", "z".repeat(i)).as_bytes());
+        write_file(
+            root.path(),
+            &format!("f{i:02}.txt"),
+            format!("file {i:02} {}\n", "z".repeat(i)).as_bytes(),
+        );
     }
     write_file(root.path(), "hello.txt", HELLO);
     let server = Server::start(root.path(), &[]);
@@ -99,7 +104,11 @@ fn fifty_pipelined_requests_in_one_write_are_answered_in_order() {
     for i in 0..50 {
         let r = c.read_response();
         r.assert_status(200);
-        assert_eq!(r.body_str(), format!("file {i:02} {}\n", "z".repeat(i)), "response {i} out of order");
+        assert_eq!(
+            r.body_str(),
+            format!("file {i:02} {}\n", "z".repeat(i)),
+            "response {i} out of order"
+        );
     }
     c.assert_quiet_for(Duration::from_millis(200));
     expect_still_open(&mut c);

@@ -45,7 +45,11 @@ fn check_piece(pos: u64, piece: &[u8], zeros: &[u8]) {
     }
     if copy[..] != zeros[..copy.len()] {
         let i = copy.iter().position(|&b| b != 0).unwrap();
-        panic!("unexpected byte {:#x} at offset {}", copy[i], pos + i as u64);
+        panic!(
+            "unexpected byte {:#x} at offset {}",
+            copy[i],
+            pos + i as u64
+        );
     }
 }
 
@@ -84,7 +88,8 @@ fn range_past_four_gib_returns_the_right_bytes() {
     let first = FOUR_GIB;
     let last = FOUR_GIB + 4095;
     c.send(
-        format!("GET /huge.bin HTTP/1.1\r\nHost: test\r\nRange: bytes={first}-{last}\r\n\r\n").as_bytes(),
+        format!("GET /huge.bin HTTP/1.1\r\nHost: test\r\nRange: bytes={first}-{last}\r\n\r\n")
+            .as_bytes(),
     );
     let r = c.read_response_head();
     match r.status {
@@ -105,6 +110,9 @@ fn range_past_four_gib_returns_the_right_bytes() {
     let mut body = Vec::new();
     c.stream_body(4096, |p| body.extend_from_slice(p));
     assert_eq!(body[0], 0xC3, "byte at 2^32");
-    assert!(body[1..].iter().all(|&b| b == 0), "rest of the range is zeros");
+    assert!(
+        body[1..].iter().all(|&b| b == 0),
+        "rest of the range is zeros"
+    );
     expect_still_open(&mut c);
 }

@@ -37,7 +37,9 @@ fn ten_thousand_connections_at_once_are_all_served() {
     let mut clients: Vec<Client> = conns.into_iter().map(Client::from_stream).collect();
     for (i, c) in clients.iter_mut().enumerate() {
         use std::io::Write;
-        c.stream.write_all(&req).unwrap_or_else(|e| panic!("write #{i}: {e}"));
+        c.stream
+            .write_all(&req)
+            .unwrap_or_else(|e| panic!("write #{i}: {e}"));
     }
     for (i, c) in clients.iter_mut().enumerate() {
         let r = c

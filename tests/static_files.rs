@@ -11,7 +11,11 @@ use common::*;
 fn get_returns_the_exact_bytes_with_the_content_type() {
     let f = start_basic(&[]);
     write_file(f.root.path(), "page.html", b"<p>page</p>\n");
-    write_file(f.root.path(), "blob.qqqz", &[0, 1, 2, 255, 254, b'\n', b'\r']);
+    write_file(
+        f.root.path(),
+        "blob.qqqz",
+        &[0, 1, 2, 255, 254, b'\n', b'\r'],
+    );
     let mut c = f.connect();
 
     let r = c.request(&get("/page.html"));
@@ -122,10 +126,19 @@ fn directory_without_index_gets_an_escaped_html_listing() {
     let ct = r.header("content-type").unwrap_or("");
     assert!(ct.starts_with("text/html"), "listing Content-Type {ct:?}");
     let body = r.body_str();
-    assert!(body.contains("plain-name.txt"), "listing lacks plain-name.txt:\n{body}");
+    assert!(
+        body.contains("plain-name.txt"),
+        "listing lacks plain-name.txt:\n{body}"
+    );
     assert!(body.contains("subdir"), "listing lacks subdir:\n{body}");
-    assert!(body.contains("a&lt;b&gt;&amp;c.txt"), "listing lacks the escaped name:\n{body}");
-    assert!(!body.contains("a<b>"), "listing contains the raw name:\n{body}");
+    assert!(
+        body.contains("a&lt;b&gt;&amp;c.txt"),
+        "listing lacks the escaped name:\n{body}"
+    );
+    assert!(
+        !body.contains("a<b>"),
+        "listing contains the raw name:\n{body}"
+    );
     // HEAD of the listing matches its GET length.
     c.send(&head("/list/"));
     let h = c.read_head_response();
@@ -138,7 +151,11 @@ fn symlink_to_a_file_outside_the_root_is_403() {
     let f = start_basic(&[]);
     let outside = tempfile::tempdir().unwrap();
     write_file(outside.path(), "secret.txt", b"secret\n");
-    symlink(outside.path().join("secret.txt"), f.root.path().join("leak.txt")).unwrap();
+    symlink(
+        outside.path().join("secret.txt"),
+        f.root.path().join("leak.txt"),
+    )
+    .unwrap();
     symlink(outside.path(), f.root.path().join("leakdir")).unwrap();
     let mut c = f.connect();
     let r = c.request(&get("/leak.txt"));
@@ -152,7 +169,11 @@ fn symlink_to_a_file_outside_the_root_is_403() {
 #[test]
 fn symlink_to_a_file_inside_the_root_is_served() {
     let f = start_basic(&[]);
-    symlink(f.root.path().join("hello.txt"), f.root.path().join("alias.txt")).unwrap();
+    symlink(
+        f.root.path().join("hello.txt"),
+        f.root.path().join("alias.txt"),
+    )
+    .unwrap();
     symlink("hello.txt", f.root.path().join("relative-alias.txt")).unwrap();
     let mut c = f.connect();
     for p in ["/alias.txt", "/relative-alias.txt"] {
