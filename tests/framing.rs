@@ -253,6 +253,35 @@ fn head_of_exactly_16384_bytes_is_accepted() {
 }
 
 #[test]
+fn head_of_exactly_16384_bytes_arriving_in_pieces_is_accepted() {
+    let f = start_basic(&[]);
+    let raw = head_of_len(16384);
+    let mut c = f.connect();
+    // Split inside a line, then inside the final CRLF CRLF.
+    c.send(&raw[..9000]);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    c.send(&raw[9000..16381]);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    c.send(&raw[16381..]);
+    let r = c.read_response();
+    r.assert_status(200);
+    assert_eq!(r.body, HELLO);
+}
+
+#[test]
+fn head_of_16385_bytes_arriving_in_pieces_is_431_and_closes() {
+    let f = start_basic(&[]);
+    let raw = head_of_len(16385);
+    let mut c = f.connect();
+    c.send(&raw[..16384]);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    c.send(&raw[16384..]);
+    let r = c.read_response();
+    r.assert_status(431).assert_connection_close();
+    c.assert_closed();
+}
+
+#[test]
 fn head_of_16385_bytes_is_431_and_closes() {
     let f = start_basic(&[]);
     expect_error_close(&f.server, &head_of_len(16385), 431);

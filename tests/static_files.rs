@@ -203,3 +203,19 @@ fn file_larger_than_one_mebibyte_is_served_whole_and_exact() {
         assert!(r.body == data, "large pipelined body differs from the file");
     }
 }
+
+#[test]
+fn head_of_a_large_file_sends_no_body() {
+    let f = start_basic(&[]);
+    let data = pseudo_random(2 * 1024 * 1024 + 1, 7);
+    write_file(f.root.path(), "big.dat", &data);
+    let mut c = f.connect();
+    // HEAD then GET pipelined: a body after the HEAD reply would corrupt the GET reply.
+    c.send(&cat(&[&head("/big.dat"), &get("/hello.txt")]));
+    let h = c.read_head_response();
+    h.assert_status(200);
+    assert_eq!(h.content_length(), Some(data.len() as u64));
+    let r = c.read_response();
+    r.assert_status(200);
+    assert_eq!(r.body, HELLO);
+}
