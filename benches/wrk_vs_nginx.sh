@@ -1,0 +1,295 @@
+#!/usr/bin/env bash
+# wrk against sluice and nginx, side by side, same files, same connections, same run.
+#
+#   benches/wrk_vs_nginx.sh [--nginx-only] [--list] [SCENARIO...]
+#
+# Both servers are pinned to CPU SERVER_CPU (default 0) and wrk to CLIENT_CPU (default 1); each
+# scenario runs wrk against nginx, then against sluice, for DURATION (default 10s) with one wrk
+# thread. Prints one table row per scenario and writes the table to bench-results/wrk-<time>.md.
+# See benches/README.md for the scenarios and the targets.
+set -euo pipefail
+
+# shellcheck source=benches/wrk/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/wrk/lib.sh"
+
+DURATION="${DURATION:-10s}"
+ALL_SCENARIOS=(small small-1000 pipelined 4k 1m 100m post)
+
+# scenario NAME -> "CONNECTIONS|PATH|SCRIPT|WRK_TIMEOUT|DESCRIPTION"
+scenario_spec() {
+    case $1 in
+        small)      echo "64|/small.html||5s|GET 600-byte HTML, 64 connections" ;;
+        small-1000) echo "1000|/small.html||5s|GET 600-byte HTML, 1000 connections" ;;
+        pipelined)  echo "64|/small.html|pipeline.lua|5s|GET 600-byte HTML, 16 requests per write, 64 connections" ;;
+        4k)         echo "64|/4k.bin||5s|GET 4 KiB file, 64 connections" ;;
+        1m)         echo "8|/1m.bin||10s|GET 1 MiB file, 8 connections" ;;
+        100m)       echo "8|/100m.bin||60s|GET 100 MiB file, 8 connections" ;;
+        post)       echo "64|POST|post.lua|5s|POST 207-byte body (sluice /devices/bench, nginx /post -> 204), 64 connections" ;;
+        *) return 1 ;;
+    esac
+}
+
+usage() {
+    cat <<USAGE
+usage: benches/wrk_vs_nginx.sh [--nginx-only] [--list] [SCENARIO...]
+
+Scenarios (default: all, in this order):
+USAGE
+    local s
+    for s in "${ALL_SCENARIOS[@]}"; do
+        printf '  %-11s %s\n' "$s" "$(scenario_spec "$s" | cut -d'|' -f5)"
+    done
+    cat <<USAGE
+
+Options:
+  --nginx-only   do not build or start sluice
+  --list         print the scenarios and exit
+  -h, --help     this text
+
+Environment: DURATION (wrk -d, default 10s), SERVER_CPU (0), CLIENT_CPU (1), SLUICE_BIN (use this
+binary instead of cargo build --release), PIPELINE_DEPTH (16), KEEP_TMP=1, BENCH_TMPDIR.
+USAGE
+}
+
+NGINX_ONLY=0
+SCENARIOS=()
+while [ $# -gt 0 ]; do
+    case $1 in
+        --nginx-only) NGINX_ONLY=1 ;;
+        --list) for s in "${ALL_SCENARIOS[@]}"; do echo "$s"; done; exit 0 ;;
+        -h|--help) usage; exit 0 ;;
+        -*) usage >&2; die "unknown option $1" ;;
+        *) scenario_spec "$1" >/dev/null || { usage >&2; die "unknown scenario '$1'"; }
+           SCENARIOS+=("$1") ;;
+    esac
+    shift
+done
+[ "${#SCENARIOS[@]}" -eq 0 ] && SCENARIOS=("${ALL_SCENARIOS[@]}")
+
+# wrk's -d accepts 10, 10s, 2m, 1h; the watchdog around each wrk run needs seconds.
+duration_seconds() {
+    local d=$1
+    case $d in
+        *ms) echo 1 ;;
+        *s) echo "${d%s}" ;;
+        *m) echo $(( ${d%m} * 60 )) ;;
+        *h) echo $(( ${d%h} * 3600 )) ;;
+        *) echo "$d" ;;
+    esac
+}
+DURATION_S=$(duration_seconds "$DURATION")
+[[ "$DURATION_S" =~ ^[0-9]+$ ]] || die "DURATION=$DURATION is not a wrk duration (e.g. 10s, 1m)"
+
+NEED_100M=0
+for s in "${SCENARIOS[@]}"; do [ "$s" = 100m ] && NEED_100M=1; done
+
+raise_nofile
+check_cpus
+ensure_tools nginx wrk curl python3 taskset
+install_traps
+setup_tmp
+say "temp dir $BENCH_TMP"
+make_docroot
+
+export PIPELINE_DEPTH="${PIPELINE_DEPTH:-16}"
+for f in pipeline post; do
+    cat "$WRK_DIR/$f.lua" "$WRK_DIR/report.lua" > "$BENCH_TMP/$f.lua"
+done
+cp "$WRK_DIR/report.lua" "$BENCH_TMP/plain.lua"
+
+start_nginx 60s
+if [ "$NGINX_ONLY" = 1 ]; then
+    SLUICE_SKIP="--nginx-only"
+else
+    build_sluice
+    # shellcheck disable=SC2119 # no extra flags: the defaults are what is measured
+    start_sluice
+fi
+say "wrk    $(wrk -v 2>&1 | head -n1 | awk '{print $2}'), CPU $CLIENT_CPU, 1 thread, $DURATION per run"
+
+WRK_PID=""
+STARTED_AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+ROWS=()
+NOTES=()
+RAW="$BENCH_TMP/raw.txt"
+: > "$RAW"
+P99_LINE=""
+
+# run_wrk SERVER URL CONNS SCRIPT TIMEOUT: runs wrk pinned, under a watchdog; prints its output and
+# leaves the BENCH line's fields in R_* (empty when wrk produced none).
+run_wrk() {
+    local server=$1 url=$2 conns=$3 script=$4 timeout=$5
+    local out="$BENCH_TMP/wrk-$server.out"
+    local -a cmd=(wrk -t1 "-c$conns" "-d$DURATION" --latency --timeout "$timeout" -s "$script" "$url")
+    printf '\n$ taskset -c %s %s\n' "$CLIENT_CPU" "${cmd[*]}"
+    timeout --kill-after=10s $(( DURATION_S + 60 )) taskset -c "$CLIENT_CPU" "${cmd[@]}" \
+        </dev/null >"$out" 2>&1 &
+    WRK_PID=$!
+    STARTED_PIDS+=("$WRK_PID")
+    local rc=0
+    wait "$WRK_PID" || rc=$?
+    WRK_PID=""
+    sed 's/^/    /' "$out"
+    { printf '### %s, %s\n\n```\n$ %s\n' "$CURRENT_SCENARIO" "$server" "${cmd[*]}"; cat "$out"; printf '```\n\n'; } >> "$RAW"
+    # shellcheck disable=SC2034 # R_p50_us is kept for symmetry with the BENCH line
+    R_requests="" R_duration_us="" R_bytes="" R_connect="" R_read="" R_write="" R_timeout="" R_status="" R_p50_us="" R_p99_us=""
+    local line kv
+    line=$(grep -m1 '^BENCH ' "$out" || true)
+    if [ -z "$line" ]; then
+        NOTES+=("$CURRENT_SCENARIO: wrk against $server produced no result (exit $rc)")
+        return
+    fi
+    for kv in ${line#BENCH }; do
+        printf -v "R_${kv%%=*}" '%s' "${kv#*=}"
+    done
+    [ "$rc" -ne 0 ] && NOTES+=("$CURRENT_SCENARIO: wrk against $server exited with status $rc")
+    return 0
+}
+
+# cell values from R_*: req/s, MB/s (10^6 bytes, heads included), p99 ms, "non-2xx / socket errors"
+rps_of()  { awk -v n="$R_requests" -v us="$R_duration_us" 'BEGIN { if (us > 0) printf "%.0f", n * 1e6 / us }'; }
+mbps_of() { awk -v b="$R_bytes" -v us="$R_duration_us" 'BEGIN { if (us > 0) printf "%.1f", b / us }'; }
+# wrk 4.1 sometimes reports a p99 of 0 for pipelined runs; show that as n/a, not as a perfect latency.
+p99_of()  { awk -v p="$R_p99_us" 'BEGIN { if (p > 0) printf "%.2f", p / 1000; else printf "n/a" }'; }
+errs_of() { echo "$R_status / $(( R_connect + R_read + R_write + R_timeout ))"; }
+
+# measure SERVER NAME PATH CONNS SCRIPT TIMEOUT -> sets M_rps M_mbps M_p99 M_errs (or a reason in M_rps)
+measure() {
+    local server=$1 port=$2 path=$3 conns=$4 script=$5 timeout=$6
+    M_rps="" M_mbps="" M_p99="" M_errs=""
+    if ! alive "$server"; then
+        M_rps="($server not running)"
+        return
+    fi
+    run_wrk "$server" "http://127.0.0.1:$port$path" "$conns" "$script" "$timeout"
+    if [ -n "$R_requests" ]; then
+        M_rps=$(rps_of) M_mbps=$(mbps_of) M_p99=$(p99_of) M_errs=$(errs_of)
+        local socket=$(( R_connect + R_read + R_write + R_timeout ))
+        if [ "$R_status" -gt 0 ] || [ "$socket" -gt 0 ]; then
+            NOTES+=("$CURRENT_SCENARIO: $server had $R_status non-2xx/3xx responses and $socket socket errors (connect $R_connect, read $R_read, write $R_write, timeout $R_timeout)")
+        fi
+    else
+        M_rps="(no result)"
+    fi
+    if ! alive "$server"; then
+        NOTES+=("$CURRENT_SCENARIO: $server DIED during the run")
+        if [ "$server" = sluice ]; then
+            say "sluice stderr (last lines):"
+            tail -n 20 "$BENCH_TMP/sluice/stderr.log" | sed 's/^/    /'
+        fi
+    fi
+}
+
+# preflight SERVER PORT PATH [curl args]: one request with curl; a wrong answer becomes a note.
+preflight() {
+    local server=$1 port=$2 path=$3; shift 3
+    PRE=$(http_probe "http://127.0.0.1:$port$path" "$@")
+    say "preflight $server $path: HTTP ${PRE%% *}, ${PRE##* } body bytes"
+}
+
+ratio() {
+    awk -v s="$1" -v n="$2" 'BEGIN { if (s ~ /^[0-9.]+$/ && n ~ /^[0-9.]+$/ && n > 0) printf "%.2f", s / n; else printf "-" }'
+}
+
+POST_BODY="$BENCH_TMP/post-body"
+# the same 207 bytes the Lua script sends, for the preflight
+awk 'BEGIN { p = "{\"device\":\"bench\",\"seq\":4711,\"t\":\"2024-01-01T00:00:00Z\",\"temp_c\":21.53,\"rh\":40.2,\"hpa\":1013.25,\"pad\":\""; s = "\"}\n"; printf "%s", p; for (i = 0; i < 207 - length(p) - length(s); i++) printf "x"; printf "%s", s }' > "$POST_BODY"
+[ "$(stat -c %s "$POST_BODY")" = 207 ] || die "internal: POST body is not 207 bytes"
+
+HEADER='| scenario | conns | nginx req/s | sluice req/s | sluice/nginx | nginx MB/s | sluice MB/s | nginx p99 ms | sluice p99 ms | nginx non-2xx / sock err | sluice non-2xx / sock err |'
+RULE='|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
+
+for CURRENT_SCENARIO in "${SCENARIOS[@]}"; do
+    IFS='|' read -r conns path script wrk_timeout desc < <(scenario_spec "$CURRENT_SCENARIO")
+    banner "$CURRENT_SCENARIO: $desc"
+    script_file="$BENCH_TMP/plain.lua"
+    [ -n "$script" ] && script_file="$BENCH_TMP/${script%.lua}.lua"
+    nginx_path=$path sluice_path=$path
+    if [ "$path" = POST ]; then
+        nginx_path=/post sluice_path=/devices/bench
+    fi
+    curl_args=()
+    [ "$path" = POST ] && curl_args=(-X POST -H 'Content-Type: application/json' --data-binary "@$POST_BODY")
+
+    # nginx
+    preflight nginx "$NGINX_PORT" "$nginx_path" "${curl_args[@]+"${curl_args[@]}"}"
+    measure nginx "$NGINX_PORT" "$nginx_path" "$conns" "$script_file" "$wrk_timeout"
+    n_rps=$M_rps n_mbps=$M_mbps n_p99=$M_p99 n_errs=$M_errs
+
+    # sluice
+    s_rps="" s_mbps="" s_p99="" s_errs=""
+    if [ -n "$SLUICE_SKIP" ]; then
+        s_rps="skipped"
+    elif ! alive sluice; then
+        s_rps="(sluice not running)"
+    else
+        preflight sluice "$SLUICE_PORT" "$sluice_path" "${curl_args[@]+"${curl_args[@]}"}"
+        code=${PRE%% *}
+        if [ "$path" = POST ] && { [ "$code" = 404 ] || [ "$code" = 405 ]; }; then
+            s_rps="skipped"
+            NOTES+=("post: sluice answered POST $sluice_path with $code (ingest route not there yet); its side was skipped")
+            say "sluice answered $code: ingest route not there yet, skipping the sluice side"
+        else
+            if [ "$path" != POST ] && [ "$PRE" != "$(http_probe "http://127.0.0.1:$NGINX_PORT$nginx_path")" ]; then
+                NOTES+=("$CURRENT_SCENARIO: sluice answered GET $sluice_path with '$PRE' (HTTP code, bytes), nginx with '$(http_probe "http://127.0.0.1:$NGINX_PORT$nginx_path")'")
+            fi
+            measure sluice "$SLUICE_PORT" "$sluice_path" "$conns" "$script_file" "$wrk_timeout"
+            s_rps=$M_rps s_mbps=$M_mbps s_p99=$M_p99 s_errs=$M_errs
+        fi
+    fi
+
+    row="| $CURRENT_SCENARIO | $conns | ${n_rps:--} | ${s_rps:--} | $(ratio "$s_rps" "$n_rps") | ${n_mbps:--} | ${s_mbps:--} | ${n_p99:--} | ${s_p99:--} | ${n_errs:--} | ${s_errs:--} |"
+    ROWS+=("$row")
+    printf '\n%s\n%s\n%s\n' "$HEADER" "$RULE" "$row"
+    if [ "$CURRENT_SCENARIO" = small ]; then
+        P99_LINE="p99 latency, small file at 64 connections: nginx ${n_p99:--} ms, sluice ${s_p99:--} ms (target: sluice no worse than nginx)"
+    fi
+done
+
+# ------------------------------------------------------------------------------------------------
+mkdir -p "$REPO_ROOT/bench-results"
+RESULT="$REPO_ROOT/bench-results/wrk-$STAMP.md"
+{
+    echo "# wrk: sluice vs nginx, $STARTED_AT"
+    echo
+    echo "- sluice: $(git_description)${SLUICE_SKIP:+ (not measured: $SLUICE_SKIP)}"
+    echo "- nginx: $("$NGINX_BIN" -v 2>&1 | sed 's/^nginx version: //'), one process, sendfile, open_file_cache"
+    echo "- wrk: $(wrk -v 2>&1 | head -n1 | awk '{print $2}'), 1 thread, $DURATION per run, pipeline depth $PIPELINE_DEPTH"
+    echo "- pinning: servers on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU"
+    echo "- host: $(host_description)"
+    echo
+    echo "$HEADER"
+    echo "$RULE"
+    printf '%s\n' "${ROWS[@]}"
+    echo
+    echo "MB/s is 10^6 bytes per second read by wrk, response heads included. Errors: responses with"
+    echo "status >= 400 counted by wrk / socket errors (connect + read + write + timeout)."
+    echo
+    [ -n "$P99_LINE" ] && { echo "$P99_LINE"; echo; }
+    if [ "${#NOTES[@]}" -gt 0 ]; then
+        echo "## Notes"
+        echo
+        printf -- '- %s\n' "${NOTES[@]}"
+        echo
+    fi
+    echo "<details><summary>raw wrk output</summary>"
+    echo
+    cat "$RAW"
+    echo "</details>"
+} > "$RESULT"
+
+banner "results ($DURATION per run; servers on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU)"
+echo "$HEADER"
+echo "$RULE"
+printf '%s\n' "${ROWS[@]}"
+echo
+[ -n "$P99_LINE" ] && echo "$P99_LINE"
+if [ "${#NOTES[@]}" -gt 0 ]; then
+    echo
+    echo "NOTES:"
+    printf -- '- %s\n' "${NOTES[@]}"
+fi
+[ -n "$SLUICE_SKIP" ] && printf '\nsluice was not measured: %s\n' "$SLUICE_SKIP"
+echo
+echo "written to ${RESULT#"$REPO_ROOT"/}"
