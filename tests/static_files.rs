@@ -1,0 +1,221 @@
+//! Static files under ROOT: exact bytes, content types, percent-decoding, directories
+//! (redirect, index.html, listing), symlinks, and large files (the sendfile path).
+
+mod common;
+
+use std::os::unix::fs::symlink;
+
+use common::*;
+
+#[test]
+fn get_returns_the_exact_bytes_with_the_content_type() {
+    let f = start_basic(&[]);
+    write_file(f.root.path(), "page.html", b"<p>page</p>\n");
+    write_file(
+        f.root.path(),
+        "blob.qqqz",
+        &[0, 1, 2, 255, 254, b'\n', b'\r'],
+    );
+    let mut c = f.connect();
+
+    let r = c.request(&get("/page.html"));
+    r.assert_status(200);
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(r.body, b"<p>page</p>\n");
+
+    let r = c.request(&get("/blob.qqqz"));
+    r.assert_status(200);
+    assert_eq!(r.header("content-type"), Some("application/octet-stream"));
+    assert_eq!(r.body, [0, 1, 2, 255, 254, b'\n', b'\r']);
+
+    let r = c.request(&get("/hello.txt"));
+    r.assert_status(200);
+    assert_eq!(r.body, HELLO);
+}
+
+#[test]
+fn head_returns_the_get_headers_without_a_body() {
+    let f = start_basic(&[]);
+    write_file(f.root.path(), "page.html", b"<p>page</p>\n");
+    let mut c = f.connect();
+    c.send(&cat(&[&head("/page.html"), &get("/page.html")]));
+    let h = c.read_head_response();
+    h.assert_status(200);
+    assert_eq!(h.content_length(), Some(12));
+    assert_eq!(h.header("content-type"), Some("text/html; charset=utf-8"));
+    let g = c.read_response();
+    g.assert_status(200);
+    assert_eq!(g.body, b"<p>page</p>\n");
+}
+
+#[test]
+fn empty_file_is_served_with_length_zero() {
+    let f = start_basic(&[]);
+    write_file(f.root.path(), "empty.txt", b"");
+    let mut c = f.connect();
+    let r = c.request(&get("/empty.txt"));
+    r.assert_status(200);
+    assert_eq!(r.content_length(), Some(0));
+    expect_still_open(&mut c);
+}
+
+#[test]
+fn percent_encoded_names_are_decoded() {
+    let f = start_basic(&[]);
+    write_file(f.root.path(), "hello world.txt", b"spaced\n");
+    write_file(f.root.path(), "sub dir/n\u{e9}.txt", b"accent\n");
+    let mut c = f.connect();
+    let r = c.request(&get("/hello%20world.txt"));
+    r.assert_status(200);
+    assert_eq!(r.body, b"spaced\n");
+    let r = c.request(&get("/sub%20dir/n%C3%A9.txt"));
+    r.assert_status(200);
+    assert_eq!(r.body, b"accent\n");
+}
+
+#[test]
+fn query_string_does_not_change_the_file() {
+    let f = start_basic(&[]);
+    let mut c = f.connect();
+    let r = c.request(&get("/hello.txt?x=1&y=2"));
+    r.assert_status(200);
+    assert_eq!(r.body, HELLO);
+}
+
+#[test]
+fn directory_without_slash_redirects_301_to_the_slash() {
+    let f = start_basic(&[]);
+    write_file(f.root.path(), "dir/index.html", b"dir index\n");
+    let mut c = f.connect();
+    let r = c.request(&get("/dir"));
+    r.assert_status(301);
+    assert_eq!(r.header("location"), Some("/dir/"));
+    expect_still_open(&mut c);
+}
+
+#[test]
+fn directory_with_index_html_serves_it() {
+    let f = start_basic(&[]);
+    write_file(f.root.path(), "dir/index.html", b"<p>dir index</p>\n");
+    let mut c = f.connect();
+    let r = c.request(&get("/dir/"));
+    r.assert_status(200);
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(r.body, b"<p>dir index</p>\n");
+}
+
+#[test]
+fn root_serves_its_index_html() {
+    let f = start_basic(&[]);
+    let mut c = f.connect();
+    let r = c.request(&get("/"));
+    r.assert_status(200);
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(r.body, INDEX_HTML);
+}
+
+#[test]
+fn directory_without_index_gets_an_escaped_html_listing() {
+    let f = start_basic(&[]);
+    write_file(f.root.path(), "list/a<b>&c.txt", b"tricky\n");
+    write_file(f.root.path(), "list/plain-name.txt", b"plain\n");
+    std::fs::create_dir(f.root.path().join("list/subdir")).unwrap();
+    let mut c = f.connect();
+    let r = c.request(&get("/list/"));
+    r.assert_status(200);
+    let ct = r.header("content-type").unwrap_or("");
+    assert!(ct.starts_with("text/html"), "listing Content-Type {ct:?}");
+    let body = r.body_str();
+    assert!(
+        body.contains("plain-name.txt"),
+        "listing lacks plain-name.txt:\n{body}"
+    );
+    assert!(body.contains("subdir"), "listing lacks subdir:\n{body}");
+    assert!(
+        body.contains("a&lt;b&gt;&amp;c.txt"),
+        "listing lacks the escaped name:\n{body}"
+    );
+    assert!(
+        !body.contains("a<b>"),
+        "listing contains the raw name:\n{body}"
+    );
+    // HEAD of the listing matches its GET length.
+    c.send(&head("/list/"));
+    let h = c.read_head_response();
+    h.assert_status(200);
+    assert_eq!(h.content_length(), Some(r.body.len() as u64));
+}
+
+#[test]
+fn symlink_to_a_file_outside_the_root_is_403() {
+    let f = start_basic(&[]);
+    let outside = tempfile::tempdir().unwrap();
+    write_file(outside.path(), "secret.txt", b"secret\n");
+    symlink(
+        outside.path().join("secret.txt"),
+        f.root.path().join("leak.txt"),
+    )
+    .unwrap();
+    symlink(outside.path(), f.root.path().join("leakdir")).unwrap();
+    let mut c = f.connect();
+    let r = c.request(&get("/leak.txt"));
+    r.assert_status(403).assert_no_connection_close();
+    assert!(!r.body_str().contains("secret"));
+    let r = c.request(&get("/leakdir/secret.txt"));
+    r.assert_status(403);
+    expect_still_open(&mut c);
+}
+
+#[test]
+fn symlink_to_a_file_inside_the_root_is_served() {
+    let f = start_basic(&[]);
+    symlink(
+        f.root.path().join("hello.txt"),
+        f.root.path().join("alias.txt"),
+    )
+    .unwrap();
+    symlink("hello.txt", f.root.path().join("relative-alias.txt")).unwrap();
+    let mut c = f.connect();
+    for p in ["/alias.txt", "/relative-alias.txt"] {
+        let r = c.request(&get(p));
+        r.assert_status(200);
+        assert_eq!(r.body, HELLO, "{p}");
+    }
+}
+
+#[test]
+fn file_larger_than_one_mebibyte_is_served_whole_and_exact() {
+    let f = start_basic(&[]);
+    let data = pseudo_random(3 * 1024 * 1024 + 12_345, 0x5eed);
+    write_file(f.root.path(), "big.dat", &data);
+    let mut c = f.connect();
+    let r = c.request(&get("/big.dat"));
+    r.assert_status(200);
+    assert_eq!(r.content_length(), Some(data.len() as u64));
+    assert!(r.body == data, "large body differs from the file");
+    // The connection is reusable after a sendfile body.
+    expect_still_open(&mut c);
+    // And twice more, pipelined.
+    c.send(&cat(&[&get("/big.dat"), &get("/big.dat")]));
+    for _ in 0..2 {
+        let r = c.read_response();
+        r.assert_status(200);
+        assert!(r.body == data, "large pipelined body differs from the file");
+    }
+}
+
+#[test]
+fn head_of_a_large_file_sends_no_body() {
+    let f = start_basic(&[]);
+    let data = pseudo_random(2 * 1024 * 1024 + 1, 7);
+    write_file(f.root.path(), "big.dat", &data);
+    let mut c = f.connect();
+    // HEAD then GET pipelined: a body after the HEAD reply would corrupt the GET reply.
+    c.send(&cat(&[&head("/big.dat"), &get("/hello.txt")]));
+    let h = c.read_head_response();
+    h.assert_status(200);
+    assert_eq!(h.content_length(), Some(data.len() as u64));
+    let r = c.read_response();
+    r.assert_status(200);
+    assert_eq!(r.body, HELLO);
+}
