@@ -62,7 +62,7 @@ mod tests {
         let mut cache = DateCache::new();
         cache.update(UNIX_EPOCH + Duration::from_secs(784111777));
         assert_eq!(cache.as_bytes(), b"Sun, 06 Nov 1994 08:49:37 GMT");
-        cache.update(UNIX_EPOCH + Duration::from_millis(784111777_900));
+        cache.update(UNIX_EPOCH + Duration::from_millis(784_111_777_900));
         assert_eq!(cache.as_bytes(), b"Sun, 06 Nov 1994 08:49:37 GMT");
         cache.update(UNIX_EPOCH + Duration::from_secs(784111778));
         assert_eq!(cache.as_bytes(), b"Sun, 06 Nov 1994 08:49:38 GMT");
