@@ -1,6 +1,7 @@
 //! The command line (INTERFACE.md) and the validated configuration it produces. Every limit the
 //! server enforces is named here with its unit and default.
 use crate::admission::{AllowList, Cidr};
+use crate::devices::{AckMode, RecordFormat, StoreConfig};
 use crate::http::request::HeadLimits;
 use clap::Parser;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -45,6 +46,30 @@ pub struct Cli {
     #[arg(short = 'l', long = "listen", value_name = "ADDR", default_value = "0.0.0.0:8080",
           value_parser = parse_listen)]
     pub listen: Vec<SocketAddr>,
+
+    /// Where device files are kept (created if missing)
+    #[arg(long = "data", value_name = "DIR", default_value = "./data")]
+    pub data: PathBuf,
+
+    /// When a POST is acknowledged
+    #[arg(long = "ack", value_name = "MODE", value_enum, default_value = "write")]
+    pub ack: AckMode,
+
+    /// End every record with exactly one newline
+    #[arg(long = "newline")]
+    pub newline: bool,
+
+    /// Prefix every record with its receive time (RFC 3339, UTC, milliseconds) and a space
+    #[arg(long = "timestamp")]
+    pub timestamp: bool,
+
+    /// Acknowledged-but-not-durable bytes beyond which POSTs get 503
+    #[arg(long = "max-pending", value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
+    pub max_pending: u64,
+
+    /// Free space on the data disk below which POSTs get 503
+    #[arg(long = "min-free", value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
+    pub min_free: u64,
 
     /// Admit clients from this network; repeatable; replaces the default list
     #[arg(long = "allow", value_name = "CIDR")]
@@ -103,6 +128,7 @@ pub struct Config {
     pub access_log: Option<PathBuf>,
     pub listing: bool,
     pub head_limits: HeadLimits,
+    pub store: StoreConfig,
 }
 
 impl From<Cli> for Config {
@@ -129,6 +155,16 @@ impl From<Cli> for Config {
             head_limits: HeadLimits {
                 max_head_bytes: MAX_HEAD_BYTES,
                 max_request_line: MAX_REQUEST_LINE,
+            },
+            store: StoreConfig {
+                dir: cli.data,
+                ack: cli.ack,
+                format: RecordFormat {
+                    newline: cli.newline,
+                    timestamp: cli.timestamp,
+                },
+                max_pending: cli.max_pending,
+                min_free: cli.min_free,
             },
         }
     }
@@ -227,6 +263,9 @@ mod tests {
         assert_eq!(c.body_timeout, Duration::from_secs(30));
         assert_eq!(c.idle_timeout, Duration::from_secs(60));
         assert!(c.listing);
+        assert_eq!(c.store.dir, PathBuf::from("./data"));
+        assert_eq!(c.store.ack, AckMode::Write);
+        assert_eq!(c.store.format, RecordFormat::default());
         assert!(c.allow.admits("192.168.1.1".parse().unwrap()));
         assert!(!c.allow.admits("8.8.8.8".parse().unwrap()));
     }
@@ -256,6 +295,7 @@ mod tests {
             &["sluice", "--allow-any", "--allow", "10.0.0.0/8"],
             &["sluice", "-l", "nowhere"],
             &["sluice", "--header-timeout", "0"],
+            &["sluice", "--ack", "sometimes"],
         ] {
             let err = Cli::try_parse_from(args).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{args:?}");

@@ -4,12 +4,13 @@
 //! or it has used its turn (fairness). Each state has one step function named after it; the loop
 //! in `drive` only dispatches. Syscalls go through `crate::io`; timeouts are derived from the state
 //! and a few timestamps by [`Connection::deadline`], so no timer is stored.
-use crate::access_log::Entry;
+use crate::access_log::{Entry, RequestSummary};
 use crate::config::{
     FILE_BYTES_PER_TURN, LINGER, LINGER_MAX_BYTES, MAX_HEAD_BYTES, MAX_PENDING_WRITE,
     REQUESTS_PER_TURN, SENDFILE_CHUNK,
 };
 use crate::context::Context;
+use crate::devices::{Appended, DeviceId, Waiter};
 use crate::error::RequestError;
 use crate::http::body::BodyDecoder;
 use crate::http::request::{
@@ -17,7 +18,7 @@ use crate::http::request::{
 };
 use crate::http::Progress;
 use crate::io::{self, Outcome};
-use crate::routes::{self, FileBody, Framing, Reply};
+use crate::routes::{self, FileBody, Framing};
 use log::{debug, warn};
 use mio::net::TcpStream;
 use std::net::{Shutdown, SocketAddr};
@@ -39,18 +40,24 @@ pub enum Drive {
     Close,
 }
 
+/// The interim response that invites the body of an `Expect: 100-continue` request.
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
 /// Where the connection is in its request cycle.
 #[derive(Debug)]
 enum State {
     /// Waiting for a complete head in the read buffer (and flushing earlier responses first).
     ReadHead,
-    /// Reading a request body. The reply, already in the write buffer from `reply_at`, is
-    /// replaced by an error reply if the body turns out bad.
+    /// Reading a request body into `sink`.
     ReadBody {
         decoder: BodyDecoder,
-        reply_at: usize,
-        file: Option<FileBody>,
+        sink: BodySink,
         close: bool,
+    },
+    /// An ingest body was handed to the device store; the reply waits for its commit.
+    AwaitCommit {
+        close: bool,
+        http10: bool,
     },
     /// Sending the write buffer, then the file body.
     Respond {
@@ -64,6 +71,19 @@ enum State {
         discarded: usize,
     },
     Closed,
+}
+
+/// Where the bytes of a request body go.
+#[derive(Debug)]
+enum BodySink {
+    /// Nowhere: the reply is already in the write buffer from `reply_at` (with its file, if
+    /// any) and is replaced by an error reply if the body turns out bad.
+    Discard {
+        reply_at: usize,
+        file: Option<FileBody>,
+    },
+    /// Collected whole in `Connection::body`, then appended to the device.
+    Device { id: DeviceId, http10: bool },
 }
 
 /// What one step achieved.
@@ -86,6 +106,12 @@ enum Fill {
 pub struct Connection {
     stream: TcpStream,
     peer: SocketAddr,
+    /// Who this connection is to the device store: slab key and unique serial number.
+    waiter: Waiter,
+    /// The body being collected for a device (reused; bounded by `--max-body`).
+    body: Vec<u8>,
+    /// The request whose reply is written later (ingest), for the access log.
+    summary: RequestSummary,
     /// Read buffer: `rbuf[rstart..rend]` is received and not yet consumed.
     rbuf: Vec<u8>,
     rstart: usize,
@@ -112,11 +138,14 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// A new connection accepted at `ctx.now`.
-    pub fn new(stream: TcpStream, peer: SocketAddr, now: Instant) -> Self {
+    /// A new connection accepted at `now`, known to the device store as `waiter`.
+    pub fn new(stream: TcpStream, peer: SocketAddr, waiter: Waiter, now: Instant) -> Self {
         Connection {
             stream,
             peer,
+            waiter,
+            body: Vec::new(),
+            summary: RequestSummary::default(),
             rbuf: Vec::new(),
             rstart: 0,
             rend: 0,
@@ -137,6 +166,36 @@ impl Connection {
     /// The socket, for (de)registration.
     pub fn stream(&mut self) -> &mut TcpStream {
         &mut self.stream
+    }
+
+    /// The device store's name for this connection.
+    pub fn waiter(&self) -> Waiter {
+        self.waiter
+    }
+
+    /// The commit of this connection's ingest body is known: writes the reply. The caller drives
+    /// the connection afterwards.
+    pub fn committed(&mut self, ctx: &mut Context, result: Result<(), RequestError>) {
+        let State::AwaitCommit { close, http10 } = self.state else {
+            return;
+        };
+        let close = close || result.is_err_and(RequestError::closes);
+        let framing = Framing {
+            close,
+            head_only: false,
+            http10_keep_alive: http10 && !close,
+        };
+        let reply = routes::ingest_reply(&mut self.wbuf, ctx, result, framing);
+        if let Some(log) = ctx.access_log.as_mut() {
+            let entry = self
+                .summary
+                .entry(self.peer.ip(), reply.status, reply.body_len);
+            if let Err(e) = log.record(&entry, ctx.wall) {
+                warn!("access log: {e}");
+            }
+        }
+        self.state = State::Respond { file: None, close };
+        self.last_progress = ctx.now;
     }
 
     /// Records readiness from an event.
@@ -160,6 +219,7 @@ impl Connection {
             let step = match self.state {
                 State::ReadHead => self.read_head(ctx, &mut requests),
                 State::ReadBody { .. } => self.read_body(ctx),
+                State::AwaitCommit { .. } => self.await_commit(ctx),
                 State::Respond { .. } => self.respond(ctx, &mut file_bytes),
                 State::Linger { .. } => self.linger(ctx),
                 State::Closed => Step::Close,
@@ -186,7 +246,9 @@ impl Connection {
                 None if self.fresh => self.idle_since + c.header_timeout,
                 None => self.idle_since + c.idle_timeout,
             },
-            State::ReadBody { .. } => self.last_progress + c.body_timeout,
+            State::ReadBody { .. } | State::AwaitCommit { .. } => {
+                self.last_progress + c.body_timeout
+            }
             State::Respond { .. } => self.last_progress + c.send_timeout,
             State::Linger { until, .. } => until,
             State::Closed => ctx.now,
@@ -201,8 +263,13 @@ impl Connection {
                 debug!("{}: header timeout", self.peer);
                 self.fail(ctx, RequestError::HeaderTimeout, self.wbuf.len());
             }
-            State::ReadBody { reply_at, .. } => {
+            State::ReadBody { sink, .. } => {
                 debug!("{}: body timeout", self.peer);
+                self.body.clear();
+                let reply_at = match sink {
+                    BodySink::Discard { reply_at, .. } => reply_at,
+                    BodySink::Device { .. } => self.wbuf.len(),
+                };
                 self.fail(ctx, RequestError::HeaderTimeout, reply_at);
             }
             _ => {
@@ -272,7 +339,7 @@ impl Connection {
         let head_bytes = &self.rbuf[self.rstart..self.rstart + len];
         let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let state = match parse_head(head_bytes, &mut fields) {
-            Ok(head) => answer(&head, ctx, &mut self.wbuf, self.peer),
+            Ok(head) => answer(&head, ctx, &mut self.wbuf, self.peer, &mut self.summary),
             Err(err) => {
                 debug!("{}: {err}", self.peer);
                 let reply_at = self.wbuf.len();
@@ -296,35 +363,40 @@ impl Connection {
     }
 
     fn read_body(&mut self, ctx: &mut Context) -> Step {
-        let State::ReadBody { decoder, .. } = &mut self.state else {
+        let State::ReadBody { decoder, sink, .. } = &mut self.state else {
             return Step::Close;
         };
         let input = &self.rbuf[self.rstart..self.rend];
-        match decoder.decode(input, &mut |_| {}) {
+        let collect = matches!(sink, BodySink::Device { .. });
+        let body = &mut self.body;
+        let decoded = if collect {
+            decoder.decode(input, &mut |data| body.extend_from_slice(data))
+        } else {
+            decoder.decode(input, &mut |_| {})
+        };
+        match decoded {
             Ok(decoded) => {
                 self.rstart += decoded.consumed;
                 if decoded.done {
-                    let State::ReadBody { file, close, .. } =
-                        std::mem::replace(&mut self.state, State::Closed)
-                    else {
-                        return Step::Close;
-                    };
-                    self.state = State::Respond { file, close };
-                    if !close && self.wbuf.len() - self.wpos < MAX_PENDING_WRITE {
-                        if let State::Respond { file: None, .. } = self.state {
-                            self.enter_read_head(ctx);
-                        }
-                    }
+                    self.body_done(ctx);
                     return Step::Continue;
                 }
             }
             Err(err) => {
-                let State::ReadBody { reply_at, .. } = self.state else {
-                    return Step::Close;
-                };
                 debug!("{}: body: {err}", self.peer);
+                self.body.clear();
+                let reply_at = match sink {
+                    BodySink::Discard { reply_at, .. } => *reply_at,
+                    BodySink::Device { .. } => self.wbuf.len(),
+                };
                 self.fail(ctx, err, reply_at);
                 return Step::Continue;
+            }
+        }
+        if collect {
+            // Earlier replies and a `100 Continue` go out before the body is awaited.
+            if let Outcome::Closed = self.flush(ctx.now, false) {
+                return Step::Close;
             }
         }
         if self.peer_eof {
@@ -338,6 +410,43 @@ impl Connection {
             }
             Fill::WouldBlock => Step::Wait,
             Fill::Eof | Fill::Full => Step::Continue,
+        }
+    }
+
+    /// The body is complete: discard it and send the prepared reply, or hand it to the device.
+    fn body_done(&mut self, ctx: &mut Context) {
+        let State::ReadBody { sink, close, .. } = std::mem::replace(&mut self.state, State::Closed)
+        else {
+            return;
+        };
+        match sink {
+            BodySink::Discard { file, .. } => {
+                self.state = State::Respond { file, close };
+                if !close
+                    && file_is_none(&self.state)
+                    && self.wbuf.len() - self.wpos < MAX_PENDING_WRITE
+                {
+                    self.enter_read_head(ctx);
+                }
+            }
+            BodySink::Device { id, http10 } => {
+                let appended =
+                    ctx.store
+                        .append(id, &self.body, self.peer.ip(), ctx.wall, self.waiter);
+                self.body.clear();
+                self.state = State::AwaitCommit { close, http10 };
+                if appended == Appended::Acknowledged {
+                    self.committed(ctx, Ok(()));
+                }
+            }
+        }
+    }
+
+    /// Waiting for the commit: earlier replies may still go out; nothing more is read.
+    fn await_commit(&mut self, ctx: &mut Context) -> Step {
+        match self.flush(ctx.now, false) {
+            Outcome::Closed => Step::Close,
+            _ => Step::Wait,
         }
     }
 
@@ -491,12 +600,14 @@ impl Connection {
     }
 }
 
-/// Answers a parsed head: the route's reply goes into `out`; returns the next state.
+/// Answers a parsed head: the route's reply goes into `out` (or, for ingest, later); returns the
+/// next state.
 fn answer(
     head: &RequestHead<'_, '_>,
     ctx: &mut Context,
     out: &mut Vec<u8>,
     peer: SocketAddr,
+    summary: &mut RequestSummary,
 ) -> State {
     let reply_at = out.len();
     let has_body = head.framing != BodyFraming::None;
@@ -512,26 +623,76 @@ fn answer(
             );
         }
     }
-    // No route reads bodies yet: an unwanted body announced with `Expect: 100-continue` is
-    // never sent, so the connection closes after the answer instead of waiting for it.
-    let close = !head.keep_alive || ctx.draining || (has_body && head.expect_continue);
-    let framing = Framing::for_request(head, close);
-    let Reply {
-        status,
-        body_len,
-        file,
-    } = routes::respond(head, ctx, out, framing);
-    log_access(ctx, peer, Some(head), status, body_len);
+    let keep = head.keep_alive && !ctx.draining;
+    let http10 = head.version == Version::Http10;
+    let ingest = routes::ingest_target(head, peer.ip())
+        .map(|target| target.and_then(|id| ctx.store.admit().map(|()| id)));
+    let (reply, close) = match ingest {
+        Some(Ok(id)) => {
+            if has_body && head.expect_continue {
+                out.extend_from_slice(CONTINUE);
+            }
+            if ctx.access_log.is_some() {
+                let (referer, agent) = (head.header("referer"), head.header("user-agent"));
+                summary.capture(
+                    head.method_str,
+                    head.target,
+                    version_str(head),
+                    referer,
+                    agent,
+                );
+            }
+            return State::ReadBody {
+                decoder: BodyDecoder::new(head.framing, ctx.config.max_body),
+                sink: BodySink::Device { id, http10 },
+                close: !keep,
+            };
+        }
+        Some(Err(err)) => {
+            // An unwanted body announced with `Expect: 100-continue` is never sent: close.
+            let close = !keep || err.closes() || (has_body && head.expect_continue);
+            let framing = Framing::for_request(head, close);
+            (
+                routes::error_with_allow(out, ctx, err, framing, routes::ALLOW_DEVICE),
+                close,
+            )
+        }
+        None => {
+            // No other route reads bodies: the same rule applies.
+            let close = !keep || (has_body && head.expect_continue);
+            (
+                routes::respond(head, ctx, out, Framing::for_request(head, close)),
+                close,
+            )
+        }
+    };
+    log_access(ctx, peer, Some(head), reply.status, reply.body_len);
     if has_body && !close {
         State::ReadBody {
             decoder: BodyDecoder::new(head.framing, ctx.config.max_body),
-            reply_at,
-            file,
+            sink: BodySink::Discard {
+                reply_at,
+                file: reply.file,
+            },
             close,
         }
     } else {
-        State::Respond { file, close }
+        State::Respond {
+            file: reply.file,
+            close,
+        }
     }
+}
+
+fn version_str(head: &RequestHead<'_, '_>) -> &'static str {
+    match head.version {
+        Version::Http10 => "HTTP/1.0",
+        Version::Http11 => "HTTP/1.1",
+    }
+}
+
+fn file_is_none(state: &State) -> bool {
+    matches!(state, State::Respond { file: None, .. })
 }
 
 /// Writes the error reply for `err` at `reply_at` (dropping anything after it) and returns the
@@ -568,13 +729,7 @@ fn log_access(
     };
     let entry = Entry {
         peer: peer.ip(),
-        request: head.map(|h| {
-            let version = match h.version {
-                Version::Http10 => "HTTP/1.0",
-                Version::Http11 => "HTTP/1.1",
-            };
-            (h.method_str, h.target, version)
-        }),
+        request: head.map(|h| (h.method_str, h.target, version_str(h))),
         status,
         bytes,
         referer: head.and_then(|h| h.header("referer")),

@@ -2,6 +2,7 @@
 //! clock of the current loop turn, scratch buffers and the access log.
 use crate::access_log::AccessLog;
 use crate::config::Config;
+use crate::devices::{Completion, DeviceStore};
 use crate::files::{Root, Scratch};
 use crate::http::date::DateCache;
 use std::time::{Instant, SystemTime};
@@ -10,6 +11,11 @@ use std::time::{Instant, SystemTime};
 pub struct Context {
     pub config: Config,
     pub root: Root,
+    /// The data directory, for reading device files back.
+    pub data_root: Root,
+    pub store: DeviceStore,
+    /// Commits completed during this turn, delivered to their connections by the reactor.
+    pub completions: Vec<Completion>,
     /// The `Date` value, refreshed once per loop turn.
     pub date: DateCache,
     /// Monotonic time at the start of this loop turn (timeouts use it; no syscall per request).
@@ -27,10 +33,19 @@ pub struct Context {
 
 impl Context {
     /// A context at the current time.
-    pub fn new(config: Config, root: Root, access_log: Option<AccessLog>) -> Self {
+    pub fn new(
+        config: Config,
+        root: Root,
+        store: DeviceStore,
+        data_root: Root,
+        access_log: Option<AccessLog>,
+    ) -> Self {
         Context {
             config,
             root,
+            data_root,
+            store,
+            completions: Vec::new(),
             date: DateCache::new(),
             now: Instant::now(),
             wall: SystemTime::now(),

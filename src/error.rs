@@ -65,6 +65,12 @@ pub enum RequestError {
     MethodNotAllowed,
     /// The path is not a valid path below the root (`..` escape, NUL, encoded slash, bad UTF-8).
     BadPath,
+    /// A device id outside the rules of INTERFACE.md: 400.
+    BadDeviceId,
+    /// A malformed query string: 400.
+    BadQuery,
+    /// Ingest is refusing work (too much unsynced data, or the data disk nearly full): 503.
+    Overloaded,
     /// Permission denied, or a symlink that leads out of the root: 403.
     Forbidden,
     /// Nothing at that path: 404.
@@ -97,7 +103,10 @@ impl RequestError {
             | InvalidHost
             | InvalidTarget
             | MalformedChunk
-            | BadPath => 400,
+            | BadPath
+            | BadDeviceId
+            | BadQuery => 400,
+            Overloaded => 503,
             UnsupportedVersion => 505,
             HeadTooLarge | TooManyHeaders | TrailersTooLarge => 431,
             UriTooLong => 414,
@@ -123,6 +132,9 @@ impl RequestError {
             UnknownMethod
                 | MethodNotAllowed
                 | BadPath
+                | BadDeviceId
+                | BadQuery
+                | Overloaded
                 | Forbidden
                 | NotFound
                 | RangeNotSatisfiable
@@ -162,6 +174,9 @@ impl RequestError {
             UnknownMethod => "method not implemented",
             MethodNotAllowed => "method not allowed",
             BadPath => "invalid path",
+            BadDeviceId => "invalid device id",
+            BadQuery => "malformed query string",
+            Overloaded => "ingest is refusing work for now; retry later",
             Forbidden => "forbidden",
             NotFound => "not found",
             RangeNotSatisfiable => "range not satisfiable",

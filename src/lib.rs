@@ -10,6 +10,7 @@ pub mod admission;
 pub mod config;
 pub mod conn;
 pub mod context;
+pub mod devices;
 pub mod error;
 pub mod files;
 pub mod http;

@@ -4,20 +4,26 @@ use crate::access_log::AccessLog;
 use crate::config::{Config, LINGER, SHUTDOWN_GRACE};
 use crate::conn::{Connection, Drive};
 use crate::context::Context;
+use crate::devices::{DeviceStore, Waiter};
 use crate::files::Root;
 use log::{debug, error, info, warn};
 use mio::net::TcpListener;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Token, Waker};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 use socket2::{Domain, Socket, Type};
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Token of the signal pipe.
 const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
+/// Token of the waker the fsync thread uses to report.
+const WAKER_TOKEN: Token = Token(usize::MAX - 2);
+/// How often the free space of the data disk is re-read.
+const FREE_SPACE_EVERY: Duration = Duration::from_secs(1);
 /// Connection tokens are slab keys plus this offset; listener tokens are below it.
 const CONN_BASE: usize = 1024;
 /// Pending connections the kernel may queue per listener.
@@ -43,6 +49,9 @@ pub struct Server {
     next_sweep: Instant,
     sweep_every: Duration,
     shutdown_deadline: Option<Instant>,
+    next_free_space: Instant,
+    /// Serial number of the next accepted connection.
+    next_serial: u64,
     accepted: u64,
     refused: u64,
 }
@@ -60,6 +69,22 @@ impl Server {
             None => None,
         };
         let poll = Poll::new().map_err(|e| format!("cannot create poller: {e}"))?;
+        let waker = Arc::new(
+            Waker::new(poll.registry(), WAKER_TOKEN)
+                .map_err(|e| format!("cannot create waker: {e}"))?,
+        );
+        let data = &config.store.dir;
+        let store = DeviceStore::open(
+            config.store.clone(),
+            Box::new(move || {
+                if let Err(e) = waker.wake() {
+                    error!("waker: {e}");
+                }
+            }),
+        )
+        .map_err(|e| format!("cannot use data directory '{}': {e}", data.display()))?;
+        let data_root = Root::open(data)
+            .map_err(|e| format!("cannot use data directory '{}': {e}", data.display()))?;
         let mut listeners = Vec::new();
         let mut local_addrs = Vec::new();
         for (i, addr) in config.listen.iter().enumerate() {
@@ -91,7 +116,7 @@ impl Server {
         .unwrap_or(LINGER);
         let sweep_every =
             (shortest / 8).clamp(Duration::from_millis(5), Duration::from_millis(250));
-        let ctx = Context::new(config, root, access_log);
+        let ctx = Context::new(config, root, store, data_root, access_log);
         Ok(Server {
             poll,
             listeners,
@@ -105,6 +130,8 @@ impl Server {
             accept_retry_at: None,
             sweep_every,
             shutdown_deadline: None,
+            next_free_space: Instant::now() + FREE_SPACE_EVERY,
+            next_serial: 0,
             accepted: 0,
             refused: 0,
         })
@@ -134,6 +161,7 @@ impl Server {
                             return self.finish();
                         }
                     }
+                    WAKER_TOKEN => self.ctx.store.collect_synced(&mut self.ctx.completions),
                     Token(i) if i < CONN_BASE => self.accept(i),
                     Token(t) => {
                         let key = t - CONN_BASE;
@@ -152,6 +180,15 @@ impl Server {
                 if self.conns.contains(key) {
                     self.drive(key);
                 }
+            }
+            // The commit point: every body completed this turn is written, one write per device.
+            self.ctx
+                .store
+                .commit(self.ctx.now, &mut self.ctx.completions);
+            self.deliver_completions();
+            if self.ctx.now >= self.next_free_space {
+                self.next_free_space = self.ctx.now + FREE_SPACE_EVERY;
+                self.ctx.store.refresh_free_space();
             }
             if self.ctx.now >= self.next_sweep {
                 self.sweep();
@@ -173,7 +210,10 @@ impl Server {
     }
 
     fn poll_timeout(&self) -> Duration {
-        if !self.again.is_empty() {
+        if !self.again.is_empty()
+            || self.ctx.store.has_uncommitted()
+            || !self.ctx.completions.is_empty()
+        {
             return Duration::ZERO;
         }
         let now = Instant::now();
@@ -182,6 +222,24 @@ impl Server {
             until = until.min(t);
         }
         until.saturating_duration_since(now)
+    }
+
+    /// Hands finished commits to their connections (if they are still there) and drives them.
+    fn deliver_completions(&mut self) {
+        let mut done = std::mem::take(&mut self.ctx.completions);
+        for (waiter, result) in done.drain(..) {
+            let Some(conn) = self.conns.get_mut(waiter.key) else {
+                continue;
+            };
+            if conn.waiter() != waiter {
+                continue;
+            }
+            conn.committed(&mut self.ctx, result);
+            self.drive(waiter.key);
+        }
+        // Keep the allocation; completions that arrived while driving are kept too.
+        done.append(&mut self.ctx.completions);
+        self.ctx.completions = done;
     }
 
     /// Drives one connection and acts on the result.
@@ -233,7 +291,8 @@ impl Server {
                         debug!("{peer}: set_nodelay: {e}");
                     }
                     let entry = self.conns.vacant_entry();
-                    let token = Token(entry.key() + CONN_BASE);
+                    let key = entry.key();
+                    let token = Token(key + CONN_BASE);
                     if let Err(e) = self.poll.registry().register(
                         &mut stream,
                         token,
@@ -243,7 +302,12 @@ impl Server {
                         continue;
                     }
                     debug!("{peer}: accepted");
-                    entry.insert(Connection::new(stream, peer, self.ctx.now));
+                    let waiter = Waiter {
+                        key,
+                        conn: self.next_serial,
+                    };
+                    self.next_serial += 1;
+                    entry.insert(Connection::new(stream, peer, waiter, self.ctx.now));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -323,6 +387,8 @@ impl Server {
     }
 
     fn finish(mut self) -> io::Result<()> {
+        // Every acknowledged byte reaches the file before we exit.
+        self.ctx.store.shutdown(&mut self.ctx.completions);
         if !self.conns.is_empty() {
             info!("{} connections cut at shutdown", self.conns.len());
         }

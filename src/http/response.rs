@@ -106,6 +106,8 @@ pub struct ReplyOptions<'a> {
     pub http10_keep_alive: bool,
     /// Value of an `Allow` field (405, OPTIONS).
     pub allow: Option<&'a str>,
+    /// Value of a `Retry-After` field (503).
+    pub retry_after: Option<&'a str>,
 }
 
 /// The one builder for error replies: status line, standard fields, a `text/plain` body with the
@@ -123,6 +125,9 @@ pub fn error_reply(
     content_length(out, body_len);
     if let Some(allow) = opts.allow {
         header(out, "Allow", allow.as_bytes());
+    }
+    if let Some(secs) = opts.retry_after {
+        header(out, "Retry-After", secs.as_bytes());
     }
     connection(out, opts.close, opts.http10_keep_alive);
     end(out);
