@@ -85,28 +85,8 @@ fn device_id_rules_for_every_post_route() {
     .map(|(t, id)| (t.to_string(), id.to_string()))
     .collect();
     let bad_path: Vec<String> = [
-        "",
-        ".",
-        "..",
-        ".hidden",
-        &z65,
-        "a%2Fb",
-        "a%20b",
-        "%2E%2E",
-        "%C3%A9",
-        "a:b",
-        "a*b",
-        "a~b",
-        "a+b",
-        "a,b",
-        "a=b",
-        "a@b",
-        "a!b",
-        "a;b",
-        "(x)",
-        "a/b",
-        "x/",
-        "x/y/z",
+        "", ".", "..", ".hidden", &z65, "a%2Fb", "a%20b", "%2E%2E", "%C3%A9", "a:b", "a*b", "a~b",
+        "a+b", "a,b", "a=b", "a@b", "a!b", "a;b", "(x)", "a/b", "x/", "x/y/z",
     ]
     .iter()
     .map(|id| format!("/devices/{id}"))
@@ -137,7 +117,11 @@ fn device_id_rules_for_every_post_route() {
         assert_eq!(r.status, 204, "POST {target}:\n{}", r.raw_head);
         let mut want = before.clone();
         want.insert(id.clone());
-        assert_eq!(f.entries(), want, "POST {target} must create exactly {id:?}");
+        assert_eq!(
+            f.entries(),
+            want,
+            "POST {target} must create exactly {id:?}"
+        );
         assert_eq!(
             f.device(id).as_deref(),
             Some(body.as_bytes()),
@@ -167,9 +151,15 @@ fn post_without_device_uses_the_peer_address() {
     let f = start_ingest(&[]);
     let mut c = f.connect();
     let mut want = Vec::new();
-    for (i, target) in ["/ingest", "/", "/?other=1", "/ingest?devices=x", "/?Device=x"]
-        .iter()
-        .enumerate()
+    for (i, target) in [
+        "/ingest",
+        "/",
+        "/?other=1",
+        "/ingest?devices=x",
+        "/?Device=x",
+    ]
+    .iter()
+    .enumerate()
     {
         let body = format!("{i}: {target}\n");
         post_ok(&mut c, &post(target, body.as_bytes()));
@@ -272,7 +262,12 @@ fn content_length_and_chunked_bodies_are_stored_byte_exact() {
     };
     // Every byte value, CR LF and NUL included.
     let all: Vec<u8> = (0..=255u8).collect();
-    check(&mut c, post("/devices/bin", &all), &all, "CL, all byte values");
+    check(
+        &mut c,
+        post("/devices/bin", &all),
+        &all,
+        "CL, all byte values",
+    );
     check(
         &mut c,
         post_chunked("/devices/bin", &three_chunks(&all)),
@@ -300,7 +295,12 @@ fn content_length_and_chunked_bodies_are_stored_byte_exact() {
     );
     // Empty bodies are acknowledged and add nothing.
     check(&mut c, post("/devices/bin", b""), b"", "CL 0");
-    check(&mut c, post_chunked("/devices/bin", &[]), b"", "chunked, empty");
+    check(
+        &mut c,
+        post_chunked("/devices/bin", &[]),
+        b"",
+        "chunked, empty",
+    );
     check(
         &mut c,
         b"POST /devices/bin HTTP/1.1\r\nHost: test\r\n\r\n".to_vec(),
@@ -326,7 +326,11 @@ fn pipelined_posts_are_answered_and_written_in_order() {
     let mut want_b = Vec::new();
     for i in 0..12 {
         let body = format!("record {i}\n");
-        let target = if i % 3 == 2 { "/devices/pb" } else { "/devices/pa" };
+        let target = if i % 3 == 2 {
+            "/devices/pb"
+        } else {
+            "/devices/pa"
+        };
         let raw = if i % 2 == 0 {
             post(target, body.as_bytes())
         } else {
@@ -543,7 +547,11 @@ fn assert_every_cut_writes_nothing(f: &Ingest, id: &str, full: &[u8], body: &[u8
     post_ok(&mut c, full);
     let mut want = before.unwrap_or_default();
     want.extend_from_slice(body);
-    assert_eq!(f.device(id), Some(want), "the whole request, after the cuts");
+    assert_eq!(
+        f.device(id),
+        Some(want),
+        "the whole request, after the cuts"
+    );
 }
 
 #[test]
@@ -557,12 +565,7 @@ fn body_cut_short_at_any_byte_leaves_the_file_absent_or_unchanged() {
         }
         let target = format!("/devices/{id}");
         assert_every_cut_writes_nothing(&f, id, &post(&target, body), body);
-        assert_every_cut_writes_nothing(
-            &f,
-            id,
-            &post_chunked(&target, &three_chunks(body)),
-            body,
-        );
+        assert_every_cut_writes_nothing(&f, id, &post_chunked(&target, &three_chunks(body)), body);
         // With a trailer section: the body ends only at the empty line after the trailers.
         let mut raw =
             format!("POST {target} HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n")
@@ -668,9 +671,8 @@ fn parse_rfc3339_millis(s: &[u8]) -> Option<u64> {
             return None;
         }
     }
-    let num = |r: std::ops::Range<usize>| -> u64 {
-        std::str::from_utf8(&s[r]).unwrap().parse().unwrap()
-    };
+    let num =
+        |r: std::ops::Range<usize>| -> u64 { std::str::from_utf8(&s[r]).unwrap().parse().unwrap() };
     let (year, month, day) = (num(0..4), num(5..7), num(8..10));
     let (hour, min, sec, milli) = (num(11..13), num(14..16), num(17..19), num(20..23));
     let leap = |y: u64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -906,11 +908,19 @@ fn other_methods_on_a_device_are_405_with_allow_and_write_nothing() {
         );
         let r = c.request(raw.as_bytes());
         r.assert_status(405).assert_no_connection_close();
-        assert_eq!(r.header("allow"), Some("GET, HEAD, POST, OPTIONS"), "{method}");
+        assert_eq!(
+            r.header("allow"),
+            Some("GET, HEAD, POST, OPTIONS"),
+            "{method}"
+        );
         let raw = format!("{method} /devices/new HTTP/1.1\r\nHost: test\r\n\r\n");
         let r = c.request(raw.as_bytes());
         r.assert_status(405);
-        assert_eq!(r.header("allow"), Some("GET, HEAD, POST, OPTIONS"), "{method}");
+        assert_eq!(
+            r.header("allow"),
+            Some("GET, HEAD, POST, OPTIONS"),
+            "{method}"
+        );
     }
     expect_still_open(&mut c);
     assert_eq!(f.device("m").as_deref(), Some(&b"kept\n"[..]));

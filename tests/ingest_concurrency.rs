@@ -44,7 +44,9 @@ fn run_client(addr: SocketAddr, client: usize, records: usize, start: &Barrier) 
     let mut seq = 0;
     while seq < records {
         let n = batch.min(records - seq);
-        let raw: Vec<u8> = (seq..seq + n).flat_map(|s| request_for(client, s)).collect();
+        let raw: Vec<u8> = (seq..seq + n)
+            .flat_map(|s| request_for(client, s))
+            .collect();
         c.send(&raw);
         for s in seq..seq + n {
             let r = c.read_response();
@@ -128,8 +130,7 @@ fn buffer_mode_many_clients_readable_at_once_and_written_at_sigterm() {
     for d in 0..DEVICES {
         let g = c.request(&get(&format!("/devices/{}", device_of(d))));
         g.assert_status(200);
-        for (client, seq) in parse_records(&g.body).unwrap_or_else(|e| panic!("GET dev{d}: {e}"))
-        {
+        for (client, seq) in parse_records(&g.body).unwrap_or_else(|e| panic!("GET dev{d}: {e}")) {
             assert_eq!(device_of(client), device_of(d));
             served.entry(client).or_insert_with(Vec::new).push(seq);
         }

@@ -225,8 +225,7 @@ pub fn records_by_client(
     let mut by_client: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for name in data_entries(data) {
         let bytes = read_device(data, &name).unwrap_or_default();
-        let records =
-            parse_records(&bytes).unwrap_or_else(|e| panic!("device file {name:?}: {e}"));
+        let records = parse_records(&bytes).unwrap_or_else(|e| panic!("device file {name:?}: {e}"));
         for (client, seq) in records {
             assert_eq!(
                 device_of(client),
