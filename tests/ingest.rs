@@ -952,3 +952,83 @@ fn every_ack_mode_stores_and_serves_acknowledged_records() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Connection management around ingest
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn post_with_connection_close_is_stored_then_the_connection_closes() {
+    let f = start_ingest(&[]);
+    let mut c = f.connect();
+    let r = c.request(&post_with(
+        "/devices/closing",
+        "Connection: close\r\n",
+        b"last words\n",
+    ));
+    r.assert_status(204).assert_connection_close();
+    let w = c.wait_for_close(IO_TIMEOUT);
+    assert!(w.closed && w.bytes.is_empty(), "{w:?}");
+    assert_eq!(f.device("closing").as_deref(), Some(&b"last words\n"[..]));
+}
+
+#[test]
+fn body_timeout_mid_body_gets_408_and_writes_nothing() {
+    let f = start_ingest(&["--body-timeout", "1"]);
+    for full in [
+        post("/devices/slow", b"0123456789"),
+        post_chunked("/devices/slow", &[b"01234", b"56789"]),
+    ] {
+        let mut c = f.connect();
+        c.send(&full[..full.len() - 4]);
+        // Silence past the body timeout: the server gives up on the body.
+        let w = c.wait_for_close(IO_TIMEOUT + IO_TIMEOUT);
+        assert!(w.closed, "server did not close the stalled body");
+        let text = String::from_utf8_lossy(&w.bytes);
+        assert!(
+            w.bytes.is_empty() || text.starts_with("HTTP/1.1 408 "),
+            "reply to a stalled body: {text:?}"
+        );
+        assert_eq!(f.device("slow"), None, "a stalled body was written");
+    }
+}
+
+#[test]
+fn sigterm_while_a_body_arrives_acknowledges_exactly_what_is_stored() {
+    for mode in ["write", "fsync", "buffer"] {
+        let mut f = start_ingest(&["--ack", mode]);
+        let mut c = f.connect();
+        let body = b"body straddling the shutdown\n";
+        let full = post("/devices/inflight", body);
+        let half = full.len() - 10;
+        c.send(&full[..half]);
+        // Let the server read the first part before it is told to stop.
+        std::thread::sleep(Duration::from_millis(200));
+        f.server.signal(nix::sys::signal::Signal::SIGTERM);
+        std::thread::sleep(Duration::from_millis(200));
+        let _ = c.stream.write_all(&full[half..]);
+        let reply = c.try_read_response(false);
+        let status = f.server.wait_exit(IO_TIMEOUT + IO_TIMEOUT);
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "--ack {mode}: exit after SIGTERM: {status:?}"
+        );
+        match reply {
+            Ok(r) if (200..300).contains(&r.status) => {
+                assert_eq!(
+                    f.device("inflight").as_deref(),
+                    Some(&body[..]),
+                    "--ack {mode}: acknowledged during shutdown but not stored"
+                );
+                println!("--ack {mode}: in-flight body finished during shutdown");
+            }
+            other => {
+                assert!(
+                    f.device("inflight").unwrap_or_default().is_empty(),
+                    "--ack {mode}: stored a body it did not acknowledge ({other:?})"
+                );
+                println!("--ack {mode}: in-flight body cut at shutdown: {other:?}");
+            }
+        }
+    }
+}
