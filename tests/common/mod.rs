@@ -16,6 +16,8 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 mod ingest;
+// Not every test binary posts to devices.
+#[allow(unused_imports)]
 pub use ingest::*;
 
 /// Longest a single socket operation, server start or process exit may take before a test fails.
