@@ -128,6 +128,10 @@ fn device_id_rules_for_every_post_route() {
             "POST {target}: contents of {id:?}"
         );
         expect_still_open(&mut c);
+        // And the record reads back under the same id.
+        let g = c.request(&get(&format!("/devices/{id}")));
+        assert_eq!(g.status, 200, "GET /devices/{id}:\n{}", g.raw_head);
+        assert_eq!(g.body, body.as_bytes(), "GET /devices/{id}");
     }
     for target in bad_path.iter().chain(&bad_query) {
         let before = f.entries();
@@ -351,6 +355,21 @@ fn pipelined_posts_are_answered_and_written_in_order() {
     assert_eq!(g.body_str(), String::from_utf8(want_a.clone()).unwrap());
     assert_eq!(f.device("pa"), Some(want_a));
     assert_eq!(f.device("pb"), Some(want_b));
+
+    // More requests in one write than the server answers per connection and loop turn.
+    let mut batch = Vec::new();
+    let mut want = Vec::new();
+    for i in 0..300 {
+        let body = format!("deep {i}\n");
+        batch.extend_from_slice(&post("/devices/deep", body.as_bytes()));
+        want.extend_from_slice(body.as_bytes());
+    }
+    c.send(&batch);
+    for i in 0..300 {
+        let r = c.read_response();
+        assert_eq!(r.status, 204, "deep response {i}:\n{}", r.raw_head);
+    }
+    assert_eq!(f.device("deep"), Some(want));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1031,4 +1050,37 @@ fn sigterm_while_a_body_arrives_acknowledges_exactly_what_is_stored() {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Store failures other than a full disk
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_device_whose_file_cannot_be_opened_gets_500_never_2xx() {
+    let data = tempfile::tempdir().unwrap();
+    // A directory where the device file would be: opening it for appending fails (EISDIR).
+    std::fs::create_dir(data.path().join("blocked")).unwrap();
+    let f = start_ingest_in(data.path(), &[]);
+    let mut c = f.connect();
+    for raw in [
+        post("/devices/blocked", b"x=1\n"),
+        post_chunked("/devices/blocked", &[b"x=", b"2\n"]),
+    ] {
+        let r = c.request(&raw);
+        r.assert_status(500).assert_no_connection_close();
+    }
+    // Other devices and reads are unaffected, on the same connection.
+    post_ok(&mut c, &post("/devices/fine", b"ok\n"));
+    expect_still_open(&mut c);
+    assert_eq!(f.device("fine").as_deref(), Some(&b"ok\n"[..]));
+    let g = c.request(&get("/devices/blocked"));
+    assert_eq!(g.status, 404, "GET of a directory device:\n{}", g.raw_head);
+    assert!(data.path().join("blocked").is_dir());
+    assert_eq!(
+        std::fs::read_dir(data.path().join("blocked"))
+            .unwrap()
+            .count(),
+        0
+    );
 }

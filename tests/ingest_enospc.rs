@@ -43,6 +43,15 @@ impl Drop for Tmpfs {
 
 #[test]
 fn full_disk_gives_507_no_partial_record_and_the_server_keeps_serving() {
+    full_disk("write");
+}
+
+#[test]
+fn full_disk_in_fsync_mode_gives_507_and_no_partial_record() {
+    full_disk("fsync");
+}
+
+fn full_disk(mode: &str) {
     let dir = tempfile::tempdir().unwrap();
     let _mount = match Tmpfs::mount(dir.path(), "256k") {
         Ok(m) => m,
@@ -52,7 +61,7 @@ fn full_disk_gives_507_no_partial_record_and_the_server_keeps_serving() {
         }
     };
     let data = dir.path();
-    let f = start_ingest_in(data, &["--min-free", "0"]);
+    let f = start_ingest_in(data, &["--min-free", "0", "--ack", mode]);
     // Ballast to free later, written around the server (it is just another device file).
     std::fs::write(data.join("ballast"), vec![b'#'; 64 * 1024]).unwrap();
 
@@ -74,7 +83,10 @@ fn full_disk_gives_507_no_partial_record_and_the_server_keeps_serving() {
     }
     let failed_at = failed_at.expect("256 KiB never filled up");
     assert!(acked.len() > 10, "only {} records fit", acked.len());
-    println!("{} records stored, record {failed_at} got 507", acked.len());
+    println!(
+        "--ack {mode}: {} records stored, record {failed_at} got 507",
+        acked.len()
+    );
 
     // The file holds exactly the acknowledged records: the failed one was cut back out.
     let file = f.device("full").unwrap();
