@@ -13,12 +13,6 @@ use std::time::{Duration, Instant};
 /// Long enough for any flush on a loaded machine; the flush interval itself is one second.
 const FLUSH_WAIT: Duration = Duration::from_secs(15);
 
-#[track_caller]
-fn post_ok(c: &mut Client, raw: &[u8]) {
-    let r = c.request(raw);
-    r.assert_status(204).assert_no_connection_close();
-}
-
 /// Whether device `id`'s file holds exactly `want`.
 fn file_is(f: &Ingest, id: &str, want: &[u8]) -> bool {
     f.device(id).unwrap_or_default() == want

@@ -237,3 +237,16 @@ pub fn records_by_client(
     }
     by_client
 }
+
+/// Sends a POST on `c` and asserts it is acknowledged: `204`, no body, connection kept.
+#[track_caller]
+pub fn post_ok(c: &mut Client, raw: &[u8]) {
+    let r = c.request(raw);
+    r.assert_status(204).assert_no_connection_close();
+    assert!(r.body.is_empty(), "204 with a body");
+}
+
+/// Position of `needle` in `hay`.
+pub fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
