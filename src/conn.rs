@@ -342,17 +342,23 @@ impl Connection {
     }
 
     fn respond(&mut self, ctx: &mut Context, file_bytes: &mut u64) -> Step {
-        let more = matches!(&self.state, State::Respond { file: Some(_), .. });
-        match self.flush(ctx.now, more) {
-            Outcome::Done(_) => {}
-            Outcome::WouldBlock => return Step::Wait,
-            Outcome::Closed => return Step::Close,
-        }
-        let State::Respond { file, close } = &mut self.state else {
-            return Step::Close;
-        };
-        let close = *close;
-        if let Some(body) = file {
+        // A multipart body alternates: part head from the write buffer, then its file range.
+        loop {
+            let more =
+                matches!(&self.state, State::Respond { file: Some(b), .. } if b.remaining > 0);
+            match self.flush(ctx.now, more) {
+                Outcome::Done(_) => {}
+                Outcome::WouldBlock => return Step::Wait,
+                Outcome::Closed => return Step::Close,
+            }
+            let State::Respond {
+                file: Some(body), ..
+            } = &mut self.state
+            else {
+                break;
+            };
+            // Never more than `remaining`: the length was fixed when the request started, so a
+            // file that grows meanwhile cannot push the body past its Content-Length.
             while body.remaining > 0 {
                 if *file_bytes >= FILE_BYTES_PER_TURN {
                     return Step::Yield;
@@ -378,7 +384,13 @@ impl Connection {
                     Outcome::Closed => return Step::Close,
                 }
             }
+            if !body.next_part(&mut self.wbuf) {
+                break;
+            }
         }
+        let State::Respond { close, .. } = self.state else {
+            return Step::Close;
+        };
         if close || self.peer_eof {
             return self.start_linger(ctx);
         }

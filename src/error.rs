@@ -71,6 +71,10 @@ pub enum RequestError {
     NotFound,
     /// The range cannot be satisfied: 416.
     RangeNotSatisfiable,
+    /// `If-Match` or `If-Unmodified-Since` is false: 412.
+    PreconditionFailed,
+    /// The query string is malformed or has a bad value for a known key: 400.
+    BadQuery,
     /// The device store is out of space: 507.
     InsufficientStorage,
     /// An I/O failure on our side: 500.
@@ -97,7 +101,8 @@ impl RequestError {
             | InvalidHost
             | InvalidTarget
             | MalformedChunk
-            | BadPath => 400,
+            | BadPath
+            | BadQuery => 400,
             UnsupportedVersion => 505,
             HeadTooLarge | TooManyHeaders | TrailersTooLarge => 431,
             UriTooLong => 414,
@@ -109,6 +114,7 @@ impl RequestError {
             Forbidden => 403,
             NotFound => 404,
             RangeNotSatisfiable => 416,
+            PreconditionFailed => 412,
             InsufficientStorage => 507,
             Internal => 500,
         }
@@ -126,6 +132,8 @@ impl RequestError {
                 | Forbidden
                 | NotFound
                 | RangeNotSatisfiable
+                | PreconditionFailed
+                | BadQuery
                 | InsufficientStorage
                 | Internal
         )
@@ -165,6 +173,8 @@ impl RequestError {
             Forbidden => "forbidden",
             NotFound => "not found",
             RangeNotSatisfiable => "range not satisfiable",
+            PreconditionFailed => "precondition failed",
+            BadQuery => "invalid query string",
             InsufficientStorage => "insufficient storage",
             Internal => "internal server error",
         }
@@ -199,6 +209,8 @@ mod tests {
             MethodNotAllowed,
             UnknownMethod,
             RangeNotSatisfiable,
+            PreconditionFailed,
+            BadQuery,
         ] {
             assert!(!e.closes(), "{e:?}");
         }
@@ -213,5 +225,8 @@ mod tests {
         assert_eq!(TransferEncodingNotChunked.status(), 400);
         assert_eq!(UnknownExpectation.status(), 417);
         assert_eq!(HeaderTimeout.status(), 408);
+        assert_eq!(RangeNotSatisfiable.status(), 416);
+        assert_eq!(PreconditionFailed.status(), 412);
+        assert_eq!(BadQuery.status(), 400);
     }
 }

@@ -16,3 +16,4 @@ pub mod http;
 pub mod io;
 pub mod routes;
 pub mod server;
+pub mod static_file;

@@ -70,7 +70,7 @@ impl RangeSet {
 
     /// Adds `r`, merging it with every range it overlaps or touches. `false` if that would make
     /// more than [`MAX_RANGES`] distinct ranges (the set is then unchanged).
-    fn insert(&mut self, r: ByteRange) -> bool {
+    pub fn insert(&mut self, r: ByteRange) -> bool {
         let set = &self.ranges[..self.count];
         // First range that ends at or after the byte before r, and first that starts past the
         // byte after r: everything between touches r.
@@ -93,6 +93,12 @@ impl RangeSet {
         self.ranges.copy_within(hi..self.count, lo + 1);
         self.count -= hi - lo - 1;
         true
+    }
+}
+
+impl Default for RangeSet {
+    fn default() -> Self {
+        RangeSet::EMPTY
     }
 }
 

@@ -117,7 +117,21 @@ pub fn error_reply(
     date: &[u8],
     opts: ReplyOptions<'_>,
 ) -> u64 {
+    error_reply_with(out, status, description, date, opts, &[])
+}
+
+/// [`error_reply`] with `extra`, complete header lines (each ending in CRLF) that the status
+/// calls for, e.g. `Content-Range: bytes */len` on a 416.
+pub fn error_reply_with(
+    out: &mut Vec<u8>,
+    status: u16,
+    description: &str,
+    date: &[u8],
+    opts: ReplyOptions<'_>,
+    extra: &[u8],
+) -> u64 {
     start(out, status, date);
+    out.extend_from_slice(extra);
     out.extend_from_slice(b"Content-Type: text/plain; charset=utf-8\r\n");
     let body_len = description.len() as u64 + 1;
     content_length(out, body_len);
