@@ -311,13 +311,14 @@ impl DeviceStore {
 
     /// Writes device `index`'s pending records with one `write` (looping only on short writes).
     fn write_device(&mut self, index: usize, done: &mut Vec<Completion>) {
-        self.path_scratch.push(self.devices[index].id.as_str());
-        let file = self.handles.get(index, &self.path_scratch);
-        self.path_scratch.pop();
-        let device = &mut self.devices[index];
+        let device = &self.devices[index];
         if device.pending.is_empty() && device.waiters.is_empty() {
             return;
         }
+        self.path_scratch.push(device.id.as_str());
+        let file = self.handles.get(index, &self.path_scratch);
+        self.path_scratch.pop();
+        let device = &mut self.devices[index];
         let result = file.and_then(|file| {
             let before = match device.len {
                 Some(len) => len,
@@ -384,3 +385,5 @@ impl DeviceStore {
         }
     }
 }
+#[cfg(test)]
+mod tests;
