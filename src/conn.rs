@@ -14,10 +14,12 @@ use crate::devices::{Appended, DeviceId, Waiter};
 use crate::error::RequestError;
 use crate::http::body::BodyDecoder;
 use crate::http::request::{
-    parse_head, BodyFraming, HeadScanner, RequestHead, Version, MAX_HEADERS,
+    parse_head, BodyFraming, HeadScanner, Method, RequestHead, Version, MAX_HEADERS,
 };
 use crate::http::Progress;
 use crate::io::{self, Outcome};
+use crate::live::{Topic, HEARTBEAT, MAX_LIVE_BACKLOG};
+use crate::pages;
 use crate::routes::{self, FileBody, Framing};
 use log::{debug, warn};
 use mio::net::TcpStream;
@@ -58,6 +60,11 @@ enum State {
     AwaitCommit {
         close: bool,
         http10: bool,
+    },
+    /// A live event stream: events are appended by the reactor; reads are only watched for the
+    /// client leaving.
+    Live {
+        topic: Topic,
     },
     /// Sending the write buffer, then the file body.
     Respond {
@@ -112,6 +119,8 @@ pub struct Connection {
     body: Vec<u8>,
     /// The request whose reply is written later (ingest), for the access log.
     summary: RequestSummary,
+    /// The live topic this connection subscribed to (kept after a drop, to unsubscribe).
+    subscribed: Option<Topic>,
     /// Read buffer: `rbuf[rstart..rend]` is received and not yet consumed.
     rbuf: Vec<u8>,
     rstart: usize,
@@ -146,6 +155,7 @@ impl Connection {
             waiter,
             body: Vec::new(),
             summary: RequestSummary::default(),
+            subscribed: None,
             rbuf: Vec::new(),
             rstart: 0,
             rend: 0,
@@ -186,6 +196,7 @@ impl Connection {
             http10_keep_alive: http10 && !close,
         };
         let reply = routes::ingest_reply(&mut self.wbuf, ctx, result, framing);
+        crate::metrics::count_request("POST", reply.status);
         if let Some(log) = ctx.access_log.as_mut() {
             let entry = self
                 .summary
@@ -196,6 +207,27 @@ impl Connection {
         }
         self.state = State::Respond { file: None, close };
         self.last_progress = ctx.now;
+    }
+
+    /// What this connection watches, if it is a live stream.
+    pub fn live_topic(&self) -> Option<Topic> {
+        self.subscribed
+    }
+
+    /// Queues one live event. A subscriber with more than `MAX_LIVE_BACKLOG` unsent bytes is
+    /// dropped instead (its connection closes at the next drive). The caller drives afterwards.
+    pub fn push_live(&mut self, event: &[u8], now: Instant) {
+        if !matches!(self.state, State::Live { .. }) {
+            return;
+        }
+        if self.wbuf.len() - self.wpos + event.len() > MAX_LIVE_BACKLOG {
+            debug!("{}: live subscriber too slow; dropped", self.peer);
+            crate::metrics::LIVE_DROPPED.add(1);
+            self.state = State::Closed;
+            return;
+        }
+        self.wbuf.extend_from_slice(event);
+        self.idle_since = now;
     }
 
     /// Records readiness from an event.
@@ -220,6 +252,7 @@ impl Connection {
                 State::ReadHead => self.read_head(ctx, &mut requests),
                 State::ReadBody { .. } => self.read_body(ctx),
                 State::AwaitCommit { .. } => self.await_commit(ctx),
+                State::Live { .. } => self.live(ctx),
                 State::Respond { .. } => self.respond(ctx, &mut file_bytes),
                 State::Linger { .. } => self.linger(ctx),
                 State::Closed => Step::Close,
@@ -250,6 +283,10 @@ impl Connection {
                 self.last_progress + c.body_timeout
             }
             State::Respond { .. } => self.last_progress + c.send_timeout,
+            State::Live { .. } if self.wpos < self.wbuf.len() => {
+                self.last_progress + c.send_timeout
+            }
+            State::Live { .. } => self.idle_since + HEARTBEAT,
             State::Linger { until, .. } => until,
             State::Closed => ctx.now,
         }
@@ -258,6 +295,15 @@ impl Connection {
     /// Handles an expired deadline: a 408 where the client deserves one, else a silent close.
     pub fn expire(&mut self, ctx: &mut Context) -> Drive {
         let pending_write = self.wpos < self.wbuf.len();
+        if let State::Live { .. } = self.state {
+            if pending_write {
+                debug!("{}: live subscriber stalled", self.peer);
+                return Drive::Close;
+            }
+            crate::http::sse::push_comment(&mut self.wbuf, "heartbeat");
+            self.idle_since = ctx.now;
+            return self.drive(ctx);
+        }
         match std::mem::replace(&mut self.state, State::Closed) {
             State::ReadHead if !pending_write && self.head_started.is_some() => {
                 debug!("{}: header timeout", self.peer);
@@ -339,7 +385,10 @@ impl Connection {
         let head_bytes = &self.rbuf[self.rstart..self.rstart + len];
         let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let state = match parse_head(head_bytes, &mut fields) {
-            Ok(head) => answer(&head, ctx, &mut self.wbuf, self.peer, &mut self.summary),
+            Ok(head) => {
+                let conn = (self.peer, self.waiter);
+                answer(&head, ctx, &mut self.wbuf, conn, &mut self.summary)
+            }
             Err(err) => {
                 debug!("{}: {err}", self.peer);
                 let reply_at = self.wbuf.len();
@@ -348,6 +397,9 @@ impl Connection {
         };
         self.rstart += len;
         self.last_progress = ctx.now;
+        if let State::Live { topic } = state {
+            self.subscribed = Some(topic);
+        }
         self.state = state;
         // A small answer that keeps the connection waits in the buffer, so the answers to a
         // pipelined batch leave in one write.
@@ -438,6 +490,29 @@ impl Connection {
                 if appended == Appended::Acknowledged {
                     self.committed(ctx, Ok(()));
                 }
+            }
+        }
+    }
+
+    /// Streaming: send what is queued, and notice when the client goes away (what it sends is
+    /// discarded).
+    fn live(&mut self, ctx: &mut Context) -> Step {
+        if let Outcome::Closed = self.flush(ctx.now, false) {
+            return Step::Close;
+        }
+        let mut discarded = 0;
+        loop {
+            self.rstart = 0;
+            self.rend = 0;
+            match self.fill() {
+                Fill::Read => {
+                    discarded += self.rend;
+                    if discarded > LINGER_MAX_BYTES {
+                        return Step::Close;
+                    }
+                }
+                Fill::WouldBlock => return Step::Wait,
+                Fill::Eof | Fill::Full => return Step::Close,
             }
         }
     }
@@ -606,10 +681,32 @@ fn answer(
     head: &RequestHead<'_, '_>,
     ctx: &mut Context,
     out: &mut Vec<u8>,
-    peer: SocketAddr,
+    (peer, waiter): (SocketAddr, Waiter),
     summary: &mut RequestSummary,
 ) -> State {
     let reply_at = out.len();
+    if let Some(target) = pages::live_target(head) {
+        match target.and_then(|topic| pages::start_live(head, topic, ctx, out).map(|()| topic)) {
+            Ok(topic) => {
+                log_access(ctx, peer, Some(head), 200, 0);
+                if head.method == Method::Head {
+                    return State::Respond {
+                        file: None,
+                        close: true,
+                    };
+                }
+                ctx.live.subscribe(topic, waiter);
+                return State::Live { topic };
+            }
+            Err(err) => {
+                out.truncate(reply_at);
+                let close = !head.keep_alive || ctx.draining;
+                let reply = routes::error(out, ctx, err, Framing::for_request(head, close));
+                log_access(ctx, peer, Some(head), reply.status, reply.body_len);
+                return State::Respond { file: None, close };
+            }
+        }
+    }
     let has_body = head.framing != BodyFraming::None;
     if let BodyFraming::Length(n) = head.framing {
         if n > ctx.config.max_body {
@@ -724,6 +821,7 @@ fn log_access(
     status: u16,
     bytes: u64,
 ) {
+    crate::metrics::count_request(head.map_or("-", |h| h.method_str), status);
     let Some(log) = ctx.access_log.as_mut() else {
         return;
     };

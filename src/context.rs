@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::devices::{Completion, DeviceStore};
 use crate::files::{Root, Scratch};
 use crate::http::date::DateCache;
+use crate::live::LiveHub;
 use std::time::{Instant, SystemTime};
 
 /// Passed by `&mut` to connection and route code; owned by the server.
@@ -29,6 +30,10 @@ pub struct Context {
     pub access_log: Option<AccessLog>,
     /// Shutting down: every response closes its connection.
     pub draining: bool,
+    /// Live-view subscribers.
+    pub live: LiveHub,
+    /// Connections open now (kept by the reactor, read by `/metrics`).
+    pub connections_open: usize,
 }
 
 impl Context {
@@ -53,6 +58,8 @@ impl Context {
             page: Vec::new(),
             access_log,
             draining: false,
+            live: LiveHub::default(),
+            connections_open: 0,
         }
     }
 

@@ -15,5 +15,8 @@ pub mod error;
 pub mod files;
 pub mod http;
 pub mod io;
+pub mod live;
+pub mod metrics;
+pub mod pages;
 pub mod routes;
 pub mod server;

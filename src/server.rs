@@ -6,6 +6,8 @@ use crate::conn::{Connection, Drive};
 use crate::context::Context;
 use crate::devices::{DeviceStore, Waiter};
 use crate::files::Root;
+use crate::http::sse;
+use crate::metrics;
 use log::{debug, error, info, warn};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -52,6 +54,9 @@ pub struct Server {
     next_free_space: Instant,
     /// Serial number of the next accepted connection.
     next_serial: u64,
+    /// Scratch for one live event, and the live connections that got events this turn.
+    event: Vec<u8>,
+    touched: Vec<usize>,
     accepted: u64,
     refused: u64,
 }
@@ -132,6 +137,8 @@ impl Server {
             shutdown_deadline: None,
             next_free_space: Instant::now() + FREE_SPACE_EVERY,
             next_serial: 0,
+            event: Vec::new(),
+            touched: Vec::new(),
             accepted: 0,
             refused: 0,
         })
@@ -186,6 +193,7 @@ impl Server {
                 .store
                 .commit(self.ctx.now, &mut self.ctx.completions);
             self.deliver_completions();
+            self.publish_live();
             if self.ctx.now >= self.next_free_space {
                 self.next_free_space = self.ctx.now + FREE_SPACE_EVERY;
                 self.ctx.store.refresh_free_space();
@@ -242,6 +250,55 @@ impl Server {
         self.ctx.completions = done;
     }
 
+    /// Sends every record written this turn to the live subscribers of its device and of all
+    /// devices, then drives them.
+    fn publish_live(&mut self) {
+        let ctx = &mut self.ctx;
+        ctx.store.set_publishing(!ctx.live.is_empty());
+        if ctx.live.is_empty() {
+            ctx.store.clear_published();
+            return;
+        }
+        for (device, end, record) in ctx.store.published() {
+            let watchers = ctx.live.device(&device);
+            if !watchers.is_empty() {
+                self.event.clear();
+                sse::push_event(&mut self.event, None, end, record);
+                for w in watchers {
+                    if let Some(conn) = self.conns.get_mut(w.key).filter(|c| c.waiter() == *w) {
+                        conn.push_live(&self.event, ctx.now);
+                        self.touched.push(w.key);
+                    }
+                }
+            }
+            if !ctx.live.all().is_empty() {
+                self.event.clear();
+                let text = String::from_utf8_lossy(record);
+                let json = serde_json::json!({
+                    "device": device.as_str(),
+                    "offset": end,
+                    "record": text.strip_suffix('\n').unwrap_or(&text),
+                });
+                let data = json.to_string();
+                sse::push_event(&mut self.event, None, end, data.as_bytes());
+                for w in ctx.live.all() {
+                    if let Some(conn) = self.conns.get_mut(w.key).filter(|c| c.waiter() == *w) {
+                        conn.push_live(&self.event, ctx.now);
+                        self.touched.push(w.key);
+                    }
+                }
+            }
+        }
+        ctx.store.clear_published();
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.sort_unstable();
+        touched.dedup();
+        for key in touched.drain(..) {
+            self.drive(key);
+        }
+        self.touched = touched;
+    }
+
     /// Drives one connection and acts on the result.
     fn drive(&mut self, key: usize) {
         let Some(conn) = self.conns.get_mut(key) else {
@@ -256,6 +313,10 @@ impl Server {
 
     fn close(&mut self, key: usize) {
         let mut conn = self.conns.remove(key);
+        self.ctx.connections_open = self.conns.len();
+        if let Some(topic) = conn.live_topic() {
+            self.ctx.live.unsubscribe(topic, conn.waiter());
+        }
         if let Err(e) = self.poll.registry().deregister(conn.stream()) {
             debug!("deregister: {e}");
         }
@@ -283,10 +344,12 @@ impl Server {
                 Ok((mut stream, peer)) => {
                     if !self.ctx.config.allow.admits(peer.ip()) {
                         self.refused += 1;
+                        metrics::CONNECTIONS_REFUSED.add(1);
                         debug!("{peer}: refused (not in the allow list)");
                         continue;
                     }
                     self.accepted += 1;
+                    metrics::CONNECTIONS_ACCEPTED.add(1);
                     if let Err(e) = stream.set_nodelay(true) {
                         debug!("{peer}: set_nodelay: {e}");
                     }
@@ -308,6 +371,7 @@ impl Server {
                     };
                     self.next_serial += 1;
                     entry.insert(Connection::new(stream, peer, waiter, self.ctx.now));
+                    self.ctx.connections_open = self.conns.len();
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
