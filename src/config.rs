@@ -104,6 +104,10 @@ pub struct Cli {
     #[arg(long = "send-timeout", value_name = "SECS", default_value = "30", value_parser = parse_secs)]
     pub send_timeout: Duration,
 
+    /// Interval between heartbeat comments on an idle live stream, in seconds
+    #[arg(long = "live-heartbeat", value_name = "SECS", default_value = "15", value_parser = parse_secs)]
+    pub live_heartbeat: Duration,
+
     /// Combined-format access log; '-' for stdout
     #[arg(long = "access-log", value_name = "PATH")]
     pub access_log: Option<PathBuf>,
@@ -125,6 +129,7 @@ pub struct Config {
     pub body_timeout: Duration,
     pub idle_timeout: Duration,
     pub send_timeout: Duration,
+    pub live_heartbeat: Duration,
     pub access_log: Option<PathBuf>,
     pub listing: bool,
     pub head_limits: HeadLimits,
@@ -150,6 +155,7 @@ impl From<Cli> for Config {
             body_timeout: cli.body_timeout,
             idle_timeout: cli.idle_timeout,
             send_timeout: cli.send_timeout,
+            live_heartbeat: cli.live_heartbeat,
             access_log: cli.access_log,
             listing: !cli.no_listing,
             head_limits: HeadLimits {
@@ -262,6 +268,7 @@ mod tests {
         assert_eq!(c.header_timeout, Duration::from_secs(10));
         assert_eq!(c.body_timeout, Duration::from_secs(30));
         assert_eq!(c.idle_timeout, Duration::from_secs(60));
+        assert_eq!(c.live_heartbeat, Duration::from_secs(15));
         assert!(c.listing);
         assert_eq!(c.store.dir, PathBuf::from("./data"));
         assert_eq!(c.store.ack, AckMode::Write);

@@ -18,7 +18,7 @@ use crate::http::request::{
 };
 use crate::http::Progress;
 use crate::io::{self, Outcome};
-use crate::live::{Topic, HEARTBEAT, MAX_LIVE_BACKLOG};
+use crate::live::{Topic, MAX_LIVE_BACKLOG};
 use crate::pages;
 use crate::routes::{self, FileBody, Framing};
 use log::{debug, warn};
@@ -286,7 +286,7 @@ impl Connection {
             State::Live { .. } if self.wpos < self.wbuf.len() => {
                 self.last_progress + c.send_timeout
             }
-            State::Live { .. } => self.idle_since + HEARTBEAT,
+            State::Live { .. } => self.idle_since + c.live_heartbeat,
             State::Linger { until, .. } => until,
             State::Closed => ctx.now,
         }

@@ -13,8 +13,6 @@ pub enum Topic {
 
 /// Most unsent bytes a live subscriber may have queued before it is dropped.
 pub const MAX_LIVE_BACKLOG: usize = 256 * 1024;
-/// Interval between heartbeat comments on an idle live stream.
-pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(15);
 /// Most bytes of a device file replayed when a client resumes with `Last-Event-ID`.
 pub const MAX_REPLAY_BYTES: u64 = 1024 * 1024;
 /// Most records a client may ask for with `?tail=N`.

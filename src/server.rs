@@ -114,6 +114,7 @@ impl Server {
             config.body_timeout,
             config.idle_timeout,
             config.send_timeout,
+            config.live_heartbeat,
             LINGER,
         ]
         .into_iter()
