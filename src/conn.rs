@@ -5,6 +5,8 @@
 //! in `drive` only dispatches. Syscalls go through `crate::io`; timeouts are derived from the state
 //! and a few timestamps by [`Connection::deadline`], so no timer is stored.
 use crate::access_log::{Entry, RequestSummary};
+use crate::cgi::run::{CgiRun, Pumped, Slot};
+use crate::cgi::{self, CgiRequest, MAX_CGI_PROCESSES};
 use crate::config::{
     FILE_BYTES_PER_TURN, LINGER, LINGER_MAX_BYTES, MAX_HEAD_BYTES, MAX_PENDING_WRITE,
     REQUESTS_PER_TURN, SENDFILE_CHUNK,
@@ -66,6 +68,12 @@ enum State {
     Live {
         topic: Topic,
     },
+    /// A CGI script runs; its output streams into the write buffer.
+    Cgi {
+        run: Box<CgiRun>,
+        started: Instant,
+        close: bool,
+    },
     /// Sending the write buffer, then the file body.
     Respond {
         file: Option<FileBody>,
@@ -91,6 +99,8 @@ enum BodySink {
     },
     /// Collected whole in `Connection::body`, then appended to the device.
     Device { id: DeviceId, http10: bool },
+    /// Collected whole in `Connection::body`, then given to the script on stdin.
+    Cgi(Box<CgiRequest>),
 }
 
 /// What one step achieved.
@@ -113,6 +123,8 @@ enum Fill {
 pub struct Connection {
     stream: TcpStream,
     peer: SocketAddr,
+    /// Our address on this connection (for CGI's SERVER_PORT).
+    local: Option<SocketAddr>,
     /// Who this connection is to the device store: slab key and unique serial number.
     waiter: Waiter,
     /// The body being collected for a device (reused; bounded by `--max-body`).
@@ -150,6 +162,7 @@ impl Connection {
     /// A new connection accepted at `now`, known to the device store as `waiter`.
     pub fn new(stream: TcpStream, peer: SocketAddr, waiter: Waiter, now: Instant) -> Self {
         Connection {
+            local: stream.local_addr().ok(),
             stream,
             peer,
             waiter,
@@ -253,6 +266,7 @@ impl Connection {
                 State::ReadBody { .. } => self.read_body(ctx),
                 State::AwaitCommit { .. } => self.await_commit(ctx),
                 State::Live { .. } => self.live(ctx),
+                State::Cgi { .. } => self.cgi(ctx),
                 State::Respond { .. } => self.respond(ctx, &mut file_bytes),
                 State::Linger { .. } => self.linger(ctx),
                 State::Closed => Step::Close,
@@ -287,6 +301,10 @@ impl Connection {
                 self.last_progress + c.send_timeout
             }
             State::Live { .. } => self.idle_since + c.live_heartbeat,
+            State::Cgi { started, .. } if self.wpos < self.wbuf.len() => {
+                (self.last_progress + c.send_timeout).min(started + c.cgi_timeout)
+            }
+            State::Cgi { started, .. } => started + c.cgi_timeout,
             State::Linger { until, .. } => until,
             State::Closed => ctx.now,
         }
@@ -304,6 +322,15 @@ impl Connection {
             self.idle_since = ctx.now;
             return self.drive(ctx);
         }
+        if let State::Cgi { run, .. } = &self.state {
+            debug!("{}: CGI script timed out or client stalled", self.peer);
+            if run.head_sent() {
+                return Drive::Close;
+            }
+            self.state = State::Closed; // drops the run: the script is killed
+            self.fail(ctx, RequestError::GatewayTimeout, self.wbuf.len());
+            return self.drive(ctx);
+        }
         match std::mem::replace(&mut self.state, State::Closed) {
             State::ReadHead if !pending_write && self.head_started.is_some() => {
                 debug!("{}: header timeout", self.peer);
@@ -314,7 +341,7 @@ impl Connection {
                 self.body.clear();
                 let reply_at = match sink {
                     BodySink::Discard { reply_at, .. } => reply_at,
-                    BodySink::Device { .. } => self.wbuf.len(),
+                    BodySink::Device { .. } | BodySink::Cgi(_) => self.wbuf.len(),
                 };
                 self.fail(ctx, RequestError::HeaderTimeout, reply_at);
             }
@@ -386,7 +413,7 @@ impl Connection {
         let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let state = match parse_head(head_bytes, &mut fields) {
             Ok(head) => {
-                let conn = (self.peer, self.waiter);
+                let conn = (self.peer, self.local, self.waiter);
                 answer(&head, ctx, &mut self.wbuf, conn, &mut self.summary)
             }
             Err(err) => {
@@ -419,7 +446,7 @@ impl Connection {
             return Step::Close;
         };
         let input = &self.rbuf[self.rstart..self.rend];
-        let collect = matches!(sink, BodySink::Device { .. });
+        let collect = matches!(sink, BodySink::Device { .. } | BodySink::Cgi(_));
         let body = &mut self.body;
         let decoded = if collect {
             decoder.decode(input, &mut |data| body.extend_from_slice(data))
@@ -439,7 +466,7 @@ impl Connection {
                 self.body.clear();
                 let reply_at = match sink {
                     BodySink::Discard { reply_at, .. } => *reply_at,
-                    BodySink::Device { .. } => self.wbuf.len(),
+                    BodySink::Device { .. } | BodySink::Cgi(_) => self.wbuf.len(),
                 };
                 self.fail(ctx, err, reply_at);
                 return Step::Continue;
@@ -481,6 +508,29 @@ impl Connection {
                     self.enter_read_head(ctx);
                 }
             }
+            BodySink::Cgi(req) => {
+                let Some(slot) = Slot::take(&ctx.cgi_running, MAX_CGI_PROCESSES) else {
+                    self.body.clear();
+                    self.fail(ctx, RequestError::Overloaded, self.wbuf.len());
+                    return;
+                };
+                let close = close || req.http10;
+                let body = std::mem::take(&mut self.body);
+                let base = crate::server::PIPE_BASE + self.waiter.key * 4;
+                match CgiRun::spawn(*req, body, &ctx.registry, base, slot) {
+                    Ok(run) => {
+                        self.state = State::Cgi {
+                            run: Box::new(run),
+                            started: ctx.now,
+                            close,
+                        };
+                    }
+                    Err(e) => {
+                        warn!("{}: cannot start CGI script: {e}", self.peer);
+                        self.fail(ctx, RequestError::BadGateway, self.wbuf.len());
+                    }
+                }
+            }
             BodySink::Device { id, http10 } => {
                 let appended =
                     ctx.store
@@ -513,6 +563,49 @@ impl Connection {
                 }
                 Fill::WouldBlock => return Step::Wait,
                 Fill::Eof | Fill::Full => return Step::Close,
+            }
+        }
+    }
+
+    /// A script runs: its output goes out as it comes; the client is watched for leaving (which
+    /// kills the script, as dropping the run does).
+    fn cgi(&mut self, ctx: &mut Context) -> Step {
+        loop {
+            if let Outcome::Closed = self.flush(ctx.now, false) {
+                return Step::Close;
+            }
+            let backlog = self.wbuf.len() - self.wpos;
+            let State::Cgi { run, close, .. } = &mut self.state else {
+                return Step::Close;
+            };
+            let before = self.wbuf.len();
+            match run.pump(
+                &mut self.wbuf,
+                backlog,
+                ctx.date.as_bytes(),
+                MAX_PENDING_WRITE,
+            ) {
+                Pumped::Wait if self.wbuf.len() > before && self.writable => continue,
+                Pumped::Wait => break,
+                Pumped::Finished => {
+                    let close = *close || !run.keeps_connection();
+                    self.state = State::Respond { file: None, close };
+                    return Step::Continue;
+                }
+                Pumped::Failed if run.head_sent() => return Step::Close,
+                Pumped::Failed => {
+                    self.state = State::Closed;
+                    self.fail(ctx, RequestError::BadGateway, self.wbuf.len());
+                    return Step::Continue;
+                }
+            }
+        }
+        // Pipelined requests wait in the read buffer; end of input means the client left.
+        loop {
+            match self.fill() {
+                Fill::Read => {}
+                Fill::Eof => return Step::Close,
+                Fill::WouldBlock | Fill::Full => return Step::Wait,
             }
         }
     }
@@ -681,7 +774,7 @@ fn answer(
     head: &RequestHead<'_, '_>,
     ctx: &mut Context,
     out: &mut Vec<u8>,
-    (peer, waiter): (SocketAddr, Waiter),
+    (peer, local_addr, waiter): (SocketAddr, Option<SocketAddr>, Waiter),
     summary: &mut RequestSummary,
 ) -> State {
     let reply_at = out.len();
@@ -722,6 +815,29 @@ fn answer(
     }
     let keep = head.keep_alive && !ctx.draining;
     let http10 = head.version == Version::Http10;
+    if ctx.config.cgi {
+        if let Some(target) = cgi::target(head, &ctx.root, &mut ctx.scratch, peer, local_addr) {
+            match target {
+                Ok(req) => {
+                    if has_body && head.expect_continue {
+                        out.extend_from_slice(CONTINUE);
+                    }
+                    log_access(ctx, peer, Some(head), 200, 0);
+                    return State::ReadBody {
+                        decoder: BodyDecoder::new(head.framing, ctx.config.max_body),
+                        sink: BodySink::Cgi(Box::new(req)),
+                        close: !keep,
+                    };
+                }
+                Err(err) => {
+                    let close = !keep || err.closes() || (has_body && head.expect_continue);
+                    let reply = routes::error(out, ctx, err, Framing::for_request(head, close));
+                    log_access(ctx, peer, Some(head), reply.status, reply.body_len);
+                    return discard_or_respond(head, ctx, reply, reply_at, close);
+                }
+            }
+        }
+    }
     let ingest = routes::ingest_target(head, peer.ip())
         .map(|target| target.and_then(|id| ctx.store.admit().map(|()| id)));
     let (reply, close) = match ingest {
@@ -764,7 +880,19 @@ fn answer(
         }
     };
     log_access(ctx, peer, Some(head), reply.status, reply.body_len);
-    if has_body && !close {
+    discard_or_respond(head, ctx, reply, reply_at, close)
+}
+
+/// After a reply that does not want the request body: read and discard the body if the
+/// connection stays open (the reply, at `reply_at`, waits for that), else send the reply.
+fn discard_or_respond(
+    head: &RequestHead<'_, '_>,
+    ctx: &Context,
+    reply: routes::Reply,
+    reply_at: usize,
+    close: bool,
+) -> State {
+    if head.framing != BodyFraming::None && !close {
         State::ReadBody {
             decoder: BodyDecoder::new(head.framing, ctx.config.max_body),
             sink: BodySink::Discard {

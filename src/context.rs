@@ -34,6 +34,10 @@ pub struct Context {
     pub live: LiveHub,
     /// Connections open now (kept by the reactor, read by `/metrics`).
     pub connections_open: usize,
+    /// Registers CGI pipes with the reactor.
+    pub registry: mio::Registry,
+    /// CGI scripts running now (each `CgiRun` holds a slot).
+    pub cgi_running: std::rc::Rc<std::cell::Cell<usize>>,
 }
 
 impl Context {
@@ -44,6 +48,7 @@ impl Context {
         store: DeviceStore,
         data_root: Root,
         access_log: Option<AccessLog>,
+        registry: mio::Registry,
     ) -> Self {
         Context {
             config,
@@ -60,6 +65,8 @@ impl Context {
             draining: false,
             live: LiveHub::default(),
             connections_open: 0,
+            registry,
+            cgi_running: Default::default(),
         }
     }
 
