@@ -28,8 +28,8 @@ use mio::net::TcpStream;
 use std::net::{Shutdown, SocketAddr};
 use std::time::Instant;
 
-/// First size of a read buffer; it doubles as needed up to [`READ_BUFFER_MAX`].
-const READ_BUFFER_INITIAL: usize = 2048;
+/// Buffers whose capacity grew past this are given back once the connection is idle.
+const KEEP_BUFFER_CAPACITY: usize = 64 * 1024;
 /// Largest read buffer: a whole head of the maximum size plus room to see that it is too large.
 const READ_BUFFER_MAX: usize = MAX_HEAD_BYTES + 1024;
 
@@ -133,10 +133,9 @@ pub struct Connection {
     summary: RequestSummary,
     /// The live topic this connection subscribed to (kept after a drop, to unsubscribe).
     subscribed: Option<Topic>,
-    /// Read buffer: `rbuf[rstart..rend]` is received and not yet consumed.
+    /// Read buffer: `rbuf[rstart..]` is received and not yet consumed.
     rbuf: Vec<u8>,
     rstart: usize,
-    rend: usize,
     /// Write buffer: `wbuf[wpos..]` is still to be sent.
     wbuf: Vec<u8>,
     wpos: usize,
@@ -171,7 +170,6 @@ impl Connection {
             subscribed: None,
             rbuf: Vec::new(),
             rstart: 0,
-            rend: 0,
             wbuf: Vec::new(),
             wpos: 0,
             state: State::ReadHead,
@@ -252,7 +250,7 @@ impl Connection {
     /// True when closing now loses nothing: no request in progress and nothing left to send.
     pub fn is_idle(&self) -> bool {
         matches!(self.state, State::ReadHead)
-            && self.rstart == self.rend
+            && self.rstart == self.rbuf.len()
             && self.wpos == self.wbuf.len()
     }
 
@@ -359,11 +357,11 @@ impl Connection {
         self.scanner = HeadScanner::default();
         self.fresh = false;
         self.idle_since = ctx.now;
-        self.head_started = (self.rstart < self.rend).then_some(ctx.now);
+        self.head_started = (self.rstart < self.rbuf.len()).then_some(ctx.now);
     }
 
     fn read_head(&mut self, ctx: &mut Context, requests: &mut usize) -> Step {
-        let input = &self.rbuf[self.rstart..self.rend];
+        let input = &self.rbuf[self.rstart..self.rbuf.len()];
         match self.scanner.scan(input, &ctx.config.head_limits) {
             Ok(Progress::Complete(len)) => {
                 if *requests >= REQUESTS_PER_TURN {
@@ -374,7 +372,7 @@ impl Connection {
                 Step::Continue
             }
             Ok(Progress::NeedMore) => {
-                if ctx.draining && self.rstart == self.rend && self.wpos == self.wbuf.len() {
+                if ctx.draining && self.rstart == self.rbuf.len() && self.wpos == self.wbuf.len() {
                     return Step::Close;
                 }
                 // Answers go out before more requests are read: a client that does not read
@@ -387,7 +385,8 @@ impl Connection {
                 if self.peer_eof {
                     return Step::Close;
                 }
-                match self.fill() {
+                self.shrink_buffers();
+                match self.fill(&mut ctx.read_scratch) {
                     Fill::Read => {
                         self.head_started.get_or_insert(ctx.now);
                         Step::Continue
@@ -445,7 +444,7 @@ impl Connection {
         let State::ReadBody { decoder, sink, .. } = &mut self.state else {
             return Step::Close;
         };
-        let input = &self.rbuf[self.rstart..self.rend];
+        let input = &self.rbuf[self.rstart..self.rbuf.len()];
         let collect = matches!(sink, BodySink::Device { .. } | BodySink::Cgi(_));
         let body = &mut self.body;
         let decoded = if collect {
@@ -482,7 +481,7 @@ impl Connection {
             debug!("{}: body cut short", self.peer);
             return Step::Close;
         }
-        match self.fill() {
+        match self.fill(&mut ctx.read_scratch) {
             Fill::Read => {
                 self.last_progress = ctx.now;
                 Step::Continue
@@ -551,20 +550,7 @@ impl Connection {
             return Step::Close;
         }
         let mut discarded = 0;
-        loop {
-            self.rstart = 0;
-            self.rend = 0;
-            match self.fill() {
-                Fill::Read => {
-                    discarded += self.rend;
-                    if discarded > LINGER_MAX_BYTES {
-                        return Step::Close;
-                    }
-                }
-                Fill::WouldBlock => return Step::Wait,
-                Fill::Eof | Fill::Full => return Step::Close,
-            }
-        }
+        self.discard_input(&mut ctx.read_scratch, &mut discarded, LINGER_MAX_BYTES)
     }
 
     /// A script runs: its output goes out as it comes; the client is watched for leaving (which
@@ -602,7 +588,7 @@ impl Connection {
         }
         // Pipelined requests wait in the read buffer; end of input means the client left.
         loop {
-            match self.fill() {
+            match self.fill(&mut ctx.read_scratch) {
                 Fill::Read => {}
                 Fill::Eof => return Step::Close,
                 Fill::WouldBlock | Fill::Full => return Step::Wait,
@@ -678,24 +664,15 @@ impl Connection {
         Step::Continue
     }
 
-    fn linger(&mut self, _ctx: &mut Context) -> Step {
-        loop {
-            self.rstart = 0;
-            self.rend = 0;
-            match self.fill() {
-                Fill::Read => {
-                    let State::Linger { discarded, .. } = &mut self.state else {
-                        return Step::Close;
-                    };
-                    *discarded += self.rend;
-                    if *discarded > LINGER_MAX_BYTES {
-                        return Step::Close;
-                    }
-                }
-                Fill::WouldBlock => return Step::Wait,
-                Fill::Eof | Fill::Full => return Step::Close,
-            }
+    fn linger(&mut self, ctx: &mut Context) -> Step {
+        let State::Linger { mut discarded, .. } = self.state else {
+            return Step::Close;
+        };
+        let step = self.discard_input(&mut ctx.read_scratch, &mut discarded, LINGER_MAX_BYTES);
+        if let State::Linger { discarded: d, .. } = &mut self.state {
+            *d = discarded;
         }
+        step
     }
 
     /// Replaces everything from `reply_at` in the write buffer with the error reply for `err`.
@@ -727,43 +704,77 @@ impl Connection {
         Outcome::Done(0)
     }
 
-    /// Reads once into the free end of the read buffer, making room first.
-    fn fill(&mut self) -> Fill {
+    /// Reads once into the shared `scratch` and appends what arrived to the read buffer, which
+    /// so holds only received bytes: an idle connection with a few bytes of a head costs a few
+    /// bytes, and a keep-alive connection reuses its buffer's capacity.
+    fn fill(&mut self, scratch: &mut [u8]) -> Fill {
+        if self.rstart == self.rbuf.len() {
+            self.rbuf.clear();
+            self.rstart = 0;
+        }
+        let held = self.rbuf.len() - self.rstart;
+        if held >= READ_BUFFER_MAX {
+            return Fill::Full;
+        }
+        let room = scratch.len().min(READ_BUFFER_MAX - held);
+        let (fill, n) = self.read_into(&mut scratch[..room]);
+        if n > 0 {
+            if self.rstart > 0 && self.rbuf.capacity() - self.rbuf.len() < n {
+                self.rbuf.drain(..self.rstart);
+                self.rstart = 0;
+            }
+            self.rbuf.extend_from_slice(&scratch[..n]);
+        }
+        fill
+    }
+
+    /// Reads once into `buf` (for input that is discarded, or copied by `fill`).
+    fn read_into(&mut self, buf: &mut [u8]) -> (Fill, usize) {
         if self.peer_eof {
-            return Fill::Eof;
+            return (Fill::Eof, 0);
         }
         if !self.readable {
-            return Fill::WouldBlock;
+            return (Fill::WouldBlock, 0);
         }
-        if self.rstart == self.rend {
-            self.rstart = 0;
-            self.rend = 0;
-        }
-        if self.rend == self.rbuf.len() {
-            if self.rstart > 0 {
-                self.rbuf.copy_within(self.rstart..self.rend, 0);
-                self.rend -= self.rstart;
-                self.rstart = 0;
-            } else if self.rbuf.len() < READ_BUFFER_MAX {
-                let size = (self.rbuf.len() * 2).clamp(READ_BUFFER_INITIAL, READ_BUFFER_MAX);
-                self.rbuf.resize(size, 0);
-            } else {
-                return Fill::Full;
-            }
-        }
-        match io::read(&mut self.stream, &mut self.rbuf[self.rend..]) {
-            Outcome::Done(n) => {
-                self.rend += n;
-                Fill::Read
-            }
+        match io::read(&mut self.stream, buf) {
+            Outcome::Done(n) => (Fill::Read, n),
             Outcome::WouldBlock => {
                 self.readable = false;
-                Fill::WouldBlock
+                (Fill::WouldBlock, 0)
             }
             Outcome::Closed => {
                 self.peer_eof = true;
-                Fill::Eof
+                (Fill::Eof, 0)
             }
+        }
+    }
+
+    /// Reads and drops client input until it would block; `Close` at its end or past `limit`
+    /// bytes in all (`discarded` keeps the count across calls).
+    fn discard_input(&mut self, scratch: &mut [u8], discarded: &mut usize, limit: usize) -> Step {
+        loop {
+            match self.read_into(scratch) {
+                (Fill::Read, n) => {
+                    *discarded += n;
+                    if *discarded > limit {
+                        return Step::Close;
+                    }
+                }
+                (Fill::WouldBlock, _) => return Step::Wait,
+                _ => return Step::Close,
+            }
+        }
+    }
+
+    /// Gives back read and write buffers that grew large for one request, once idle.
+    fn shrink_buffers(&mut self) {
+        if self.rstart == self.rbuf.len() && self.rbuf.capacity() > KEEP_BUFFER_CAPACITY {
+            self.rbuf = Vec::new();
+            self.rstart = 0;
+        }
+        if self.wpos == self.wbuf.len() && self.wbuf.capacity() > KEEP_BUFFER_CAPACITY {
+            self.wbuf = Vec::new();
+            self.wpos = 0;
         }
     }
 }
