@@ -128,17 +128,31 @@ struct Selected {
     vary: bool,
 }
 
+/// Whether precompressed siblings are looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Siblings {
+    /// Yes: `found` was resolved under ROOT (`ctx.root`).
+    Look,
+    /// No (device files: they live elsewhere and are never precompressed).
+    Ignore,
+}
+
 /// Answers GET or HEAD of the regular file `found` (the last file `files::resolve` returned with
 /// `ctx.scratch`).
 pub fn serve(
     head: &RequestHead<'_, '_>,
     found: OpenFile,
     query: &FileQuery,
+    siblings: Siblings,
     ctx: &mut Context,
     out: &mut Vec<u8>,
     framing: Framing,
 ) -> Result<Reply, RequestError> {
-    let Selected { file, coding, vary } = select(found, head.header("accept-encoding"), ctx);
+    let accept_encoding = match siblings {
+        Siblings::Look => head.header("accept-encoding"),
+        Siblings::Ignore => None,
+    };
+    let Selected { file, coding, vary } = select(found, accept_encoding, ctx);
     let etag = ETag::for_file(
         file.inode,
         file.len,
@@ -322,7 +336,7 @@ fn unsatisfiable(out: &mut Vec<u8>, ctx: &Context, len: u64, framing: Framing) -
             head_only: framing.head_only,
             close: framing.close,
             http10_keep_alive: framing.http10_keep_alive,
-            allow: None,
+            ..Default::default()
         },
         &extra,
     );

@@ -577,3 +577,44 @@ fn timestamps_before_1970_do_not_break_the_server() {
     );
     expect_still_open(&mut c);
 }
+
+#[test]
+fn device_files_get_ranges_validators_and_download_names() {
+    let fx = start_basic(&[]);
+    let mut c = fx.connect();
+    for body in ["first record\n", "second record\n"] {
+        let post = format!(
+            "POST /devices/sensor-1 HTTP/1.1\r\nHost: test\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let r = c.request(post.as_bytes());
+        assert!((200..300).contains(&r.status), "{}", r.raw_head);
+    }
+    let all = c.request(&get("/devices/sensor-1"));
+    all.assert_status(200);
+    assert_eq!(all.body, b"first record\nsecond record\n");
+    let etag = all
+        .header("etag")
+        .expect("ETag on a device file")
+        .to_string();
+    let r = c.request(&ranged("/devices/sensor-1", "bytes=13-"));
+    assert_partial(&r, &all.body, 13, all.body.len() - 1);
+    let r = c.request(&req(
+        "GET",
+        "/devices/sensor-1",
+        &[("If-None-Match", &etag)],
+    ));
+    r.assert_status(304);
+    let r = c.request(&get("/devices/sensor-1?download"));
+    assert_eq!(
+        r.header("content-disposition"),
+        Some("attachment; filename=\"sensor-1\"; filename*=UTF-8''sensor-1")
+    );
+    // A device is never precompressed: Accept-Encoding changes nothing.
+    let r = c.request(&req(
+        "GET",
+        "/devices/sensor-1",
+        &[("Accept-Encoding", "gzip, br")],
+    ));
+    assert!(r.header("content-encoding").is_none() && r.header("vary").is_none());
+}

@@ -368,9 +368,17 @@ fn no_listing_flag_forbids_listings_in_every_format() {
     write_file(root.path(), "hello.txt", HELLO);
     let server = Server::start(root.path(), &["--no-listing"]);
     let mut c = server.connect();
-    for target in ["/d/", "/d/?format=json", "/"] {
+    for target in ["/d/", "/d/?format=json", "/?format=json"] {
         c.request(&get(target)).assert_status(403);
     }
+    // The home page stays, without the listing of ROOT.
+    let home = c.request(&get("/"));
+    home.assert_status(200);
+    assert!(
+        !home.body_str().contains("hello.txt"),
+        "{}",
+        home.body_str()
+    );
     // files are still served
     assert_eq!(c.request(&get("/hello.txt")).body, HELLO);
 }
@@ -413,4 +421,26 @@ fn content_types_for_common_web_media_and_data_files() {
         let r = c.request(&get(&format!("/{name}")));
         assert_eq!(r.header("content-type"), Some(want), "{name}");
     }
+}
+
+#[test]
+fn the_home_page_lists_root_and_json_gets_the_listing() {
+    let root = root();
+    write_file(root.path(), "hello.txt", HELLO);
+    write_file(root.path(), "big.bin", &[0; 5000]);
+    let server = Server::start(root.path(), &[]);
+    let mut c = server.connect();
+    let home = c.request(&get("/?sort=size&order=desc"));
+    home.assert_status(200);
+    let body = home.body_str();
+    let (big, hello) = (
+        body.find("big.bin").unwrap(),
+        body.find("hello.txt").unwrap(),
+    );
+    assert!(big < hello, "sorted by size, largest first:\n{body}");
+    let r = c.request(&get("/?format=json"));
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v[0]["name"], "big.bin");
+    assert_eq!(v[1]["name"], "hello.txt");
 }

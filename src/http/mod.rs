@@ -13,6 +13,7 @@ pub mod query;
 pub mod range;
 pub mod request;
 pub mod response;
+pub mod sse;
 
 /// Parse outcome for incremental parsers: complete, or more bytes needed (not an error).
 /// Errors travel separately as `Err(RequestError)`.
