@@ -749,7 +749,14 @@ impl Connection {
             return (Fill::WouldBlock, 0);
         }
         match io::read(&mut self.stream, buf) {
-            Outcome::Done(n) => (Fill::Read, n),
+            Outcome::Done(n) => {
+                // A short read drained the socket: wait for the next edge instead of paying a
+                // read that returns EAGAIN (edge-triggered epoll reports every new arrival).
+                if n < buf.len() {
+                    self.readable = false;
+                }
+                (Fill::Read, n)
+            }
             Outcome::WouldBlock => {
                 self.readable = false;
                 (Fill::WouldBlock, 0)
