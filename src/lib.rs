@@ -21,3 +21,4 @@ pub mod metrics;
 pub mod pages;
 pub mod routes;
 pub mod server;
+pub mod uploads;
