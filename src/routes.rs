@@ -177,6 +177,7 @@ pub fn error_with_allow(
             http10_keep_alive: framing.http10_keep_alive,
             allow,
             retry_after,
+            www_authenticate: err.challenge(),
         },
     );
     Reply {
