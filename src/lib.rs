@@ -16,4 +16,5 @@ pub mod files;
 pub mod http;
 pub mod io;
 pub mod routes;
+pub mod security;
 pub mod server;

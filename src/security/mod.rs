@@ -1,0 +1,2 @@
+//! Request-level defences of a LAN-only server.
+pub mod location;
