@@ -27,6 +27,9 @@ pub const MAX_PENDING_WRITE: usize = 256 * 1024;
 pub const LINGER: Duration = Duration::from_secs(2);
 /// Most bytes read and discarded during a lingering close.
 pub const LINGER_MAX_BYTES: usize = 1024 * 1024;
+/// The smallest default of `--max-connections-per-peer`; the default is the larger of this and
+/// a quarter of `--max-connections`, so no single address can hold every slot.
+pub const MIN_DEFAULT_PER_PEER: u32 = 16;
 /// How long in-flight requests may take to finish after SIGINT/SIGTERM.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -88,6 +91,12 @@ pub struct Cli {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
 
+    /// Simultaneous connections from one client address; more are closed at once
+    /// [default: the larger of 16 and a quarter of --max-connections]
+    #[arg(long = "max-connections-per-peer", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_peer: Option<u32>,
+
     /// Deadline for a whole request head, in seconds
     #[arg(long = "header-timeout", value_name = "SECS", default_value = "10", value_parser = parse_secs)]
     pub header_timeout: Duration,
@@ -121,6 +130,8 @@ pub struct Config {
     pub allow: AllowList,
     pub max_body: u64,
     pub max_connections: usize,
+    /// Simultaneous connections from one client address.
+    pub max_connections_per_peer: u32,
     pub header_timeout: Duration,
     pub body_timeout: Duration,
     pub idle_timeout: Duration,
@@ -146,6 +157,9 @@ impl From<Cli> for Config {
             allow,
             max_body: cli.max_body,
             max_connections: cli.max_connections as usize,
+            max_connections_per_peer: cli
+                .max_connections_per_peer
+                .unwrap_or_else(|| default_per_peer(cli.max_connections)),
             header_timeout: cli.header_timeout,
             body_timeout: cli.body_timeout,
             idle_timeout: cli.idle_timeout,
@@ -178,6 +192,11 @@ impl Config {
         cli.listen = vec![listen];
         Config::from(cli)
     }
+}
+
+/// The default `--max-connections-per-peer` for a given `--max-connections`.
+pub fn default_per_peer(max_connections: u32) -> u32 {
+    MIN_DEFAULT_PER_PEER.max(max_connections / 4)
 }
 
 /// `host:port`, `[v6]:port`, or a resolvable `name:port`.
@@ -268,6 +287,21 @@ mod tests {
         assert_eq!(c.store.format, RecordFormat::default());
         assert!(c.allow.admits("192.168.1.1".parse().unwrap()));
         assert!(!c.allow.admits("8.8.8.8".parse().unwrap()));
+        assert_eq!(c.max_connections_per_peer, 2500);
+    }
+
+    #[test]
+    fn per_peer_default_follows_max_connections() {
+        let c = Config::from(Cli::parse_from(["sluice", "--max-connections", "40"]));
+        assert_eq!(c.max_connections_per_peer, 16);
+        let c = Config::from(Cli::parse_from(["sluice", "--max-connections", "400"]));
+        assert_eq!(c.max_connections_per_peer, 100);
+        let c = Config::from(Cli::parse_from([
+            "sluice",
+            "--max-connections-per-peer",
+            "3",
+        ]));
+        assert_eq!(c.max_connections_per_peer, 3);
     }
 
     #[test]
@@ -296,6 +330,7 @@ mod tests {
             &["sluice", "-l", "nowhere"],
             &["sluice", "--header-timeout", "0"],
             &["sluice", "--ack", "sometimes"],
+            &["sluice", "--max-connections-per-peer", "0"],
         ] {
             let err = Cli::try_parse_from(args).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{args:?}");

@@ -168,6 +168,11 @@ impl Connection {
         &mut self.stream
     }
 
+    /// The client's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
     /// The device store's name for this connection.
     pub fn waiter(&self) -> Waiter {
         self.waiter

@@ -15,6 +15,7 @@ pub mod error;
 pub mod files;
 pub mod http;
 pub mod io;
+pub mod peers;
 pub mod routes;
 pub mod security;
 pub mod server;

@@ -6,6 +6,7 @@ use crate::conn::{Connection, Drive};
 use crate::context::Context;
 use crate::devices::{DeviceStore, Waiter};
 use crate::files::Root;
+use crate::peers::PeerTable;
 use log::{debug, error, info, warn};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -52,8 +53,13 @@ pub struct Server {
     next_free_space: Instant,
     /// Serial number of the next accepted connection.
     next_serial: u64,
+    /// Open connections per client address, for `--max-connections-per-peer`.
+    peers: PeerTable,
     accepted: u64,
+    /// Connections closed right after accept: peer not in the allow list.
     refused: u64,
+    /// Connections closed right after accept: peer already at its connection cap.
+    refused_over_cap: u64,
 }
 
 impl Server {
@@ -116,6 +122,7 @@ impl Server {
         .unwrap_or(LINGER);
         let sweep_every =
             (shortest / 8).clamp(Duration::from_millis(5), Duration::from_millis(250));
+        let peers = PeerTable::new(config.max_connections_per_peer);
         let ctx = Context::new(config, root, store, data_root, access_log);
         Ok(Server {
             poll,
@@ -132,14 +139,27 @@ impl Server {
             shutdown_deadline: None,
             next_free_space: Instant::now() + FREE_SPACE_EVERY,
             next_serial: 0,
+            peers,
             accepted: 0,
             refused: 0,
+            refused_over_cap: 0,
         })
     }
 
     /// The addresses actually bound (with the real port where port 0 was asked for).
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.local_addrs
+    }
+
+    /// Connections closed right after accept because the peer is not in the allow list.
+    pub fn refused(&self) -> u64 {
+        self.refused
+    }
+
+    /// Connections closed right after accept because the peer held its
+    /// `--max-connections-per-peer` already.
+    pub fn refused_over_cap(&self) -> u64 {
+        self.refused_over_cap
     }
 
     /// Runs until SIGINT or SIGTERM, then shuts down gracefully.
@@ -256,6 +276,7 @@ impl Server {
 
     fn close(&mut self, key: usize) {
         let mut conn = self.conns.remove(key);
+        self.peers.release(conn.peer().ip());
         if let Err(e) = self.poll.registry().deregister(conn.stream()) {
             debug!("deregister: {e}");
         }
@@ -281,9 +302,16 @@ impl Server {
             };
             match listener.accept() {
                 Ok((mut stream, peer)) => {
+                    // Dropping `stream` closes it before a byte is read. Only the socket's peer
+                    // address counts, never anything the client sends (X-Forwarded-For).
                     if !self.ctx.config.allow.admits(peer.ip()) {
                         self.refused += 1;
                         debug!("{peer}: refused (not in the allow list)");
+                        continue;
+                    }
+                    if !self.peers.admit(peer.ip()) {
+                        self.refused_over_cap += 1;
+                        debug!("{peer}: refused (at its connection cap)");
                         continue;
                     }
                     self.accepted += 1;
@@ -299,6 +327,7 @@ impl Server {
                         Interest::READABLE | Interest::WRITABLE,
                     ) {
                         warn!("{peer}: register: {e}");
+                        self.peers.release(peer.ip());
                         continue;
                     }
                     debug!("{peer}: accepted");
@@ -396,8 +425,8 @@ impl Server {
             log.flush()?;
         }
         debug!(
-            "accepted {} connections, refused {}",
-            self.accepted, self.refused
+            "accepted {} connections, refused {} (allow list) and {} (per-peer cap)",
+            self.accepted, self.refused, self.refused_over_cap
         );
         Ok(())
     }
