@@ -3,6 +3,7 @@
 use crate::admission::{AllowList, Cidr};
 use crate::devices::{AckMode, RecordFormat, StoreConfig};
 use crate::http::request::HeadLimits;
+use crate::security::{host, Policy};
 use clap::Parser;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -82,6 +83,11 @@ pub struct Cli {
     #[arg(long = "allow-any", conflicts_with = "allow")]
     pub allow_any: bool,
 
+    /// Also answer requests whose Host is NAME (besides IP literals, localhost, single-label
+    /// names and names under .local, .lan, .home.arpa, .internal); repeatable
+    #[arg(long = "server-name", value_name = "NAME", value_parser = host::parse_server_name)]
+    pub server_names: Vec<String>,
+
     /// Largest request body, e.g. 512K, 4M
     #[arg(long = "max-body", value_name = "SIZE", default_value = "1M", value_parser = parse_size)]
     pub max_body: u64,
@@ -132,6 +138,8 @@ pub struct Config {
     pub max_connections: usize,
     /// Simultaneous connections from one client address.
     pub max_connections_per_peer: u32,
+    /// Host names, cross-site writes, credentials (`crate::security`).
+    pub security: Policy,
     pub header_timeout: Duration,
     pub body_timeout: Duration,
     pub idle_timeout: Duration,
@@ -160,6 +168,9 @@ impl From<Cli> for Config {
             max_connections_per_peer: cli
                 .max_connections_per_peer
                 .unwrap_or_else(|| default_per_peer(cli.max_connections)),
+            security: Policy {
+                server_names: cli.server_names,
+            },
             header_timeout: cli.header_timeout,
             body_timeout: cli.body_timeout,
             idle_timeout: cli.idle_timeout,
@@ -288,6 +299,7 @@ mod tests {
         assert!(c.allow.admits("192.168.1.1".parse().unwrap()));
         assert!(!c.allow.admits("8.8.8.8".parse().unwrap()));
         assert_eq!(c.max_connections_per_peer, 2500);
+        assert!(c.security.server_names.is_empty());
     }
 
     #[test]
@@ -302,6 +314,18 @@ mod tests {
             "3",
         ]));
         assert_eq!(c.max_connections_per_peer, 3);
+    }
+
+    #[test]
+    fn server_names() {
+        let c = Config::from(Cli::parse_from([
+            "sluice",
+            "--server-name",
+            "Sluice.Example.com.",
+            "--server-name",
+            "b.example",
+        ]));
+        assert_eq!(c.security.server_names, ["sluice.example.com", "b.example"]);
     }
 
     #[test]
@@ -330,6 +354,7 @@ mod tests {
             &["sluice", "-l", "nowhere"],
             &["sluice", "--header-timeout", "0"],
             &["sluice", "--ack", "sometimes"],
+            &["sluice", "--server-name", "not a name"],
             &["sluice", "--max-connections-per-peer", "0"],
         ] {
             let err = Cli::try_parse_from(args).unwrap_err();

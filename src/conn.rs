@@ -630,8 +630,13 @@ fn answer(
     }
     let keep = head.keep_alive && !ctx.draining;
     let http10 = head.version == Version::Http10;
-    let ingest = routes::ingest_target(head, peer.ip())
-        .map(|target| target.and_then(|id| ctx.store.admit().map(|()| id)));
+    // Host, cross-site and credential checks come before any route: a refused request is
+    // answered like a failed ingest (its body, if any, is read and discarded, never stored).
+    let ingest = match crate::security::check(head, &ctx.config.security) {
+        Err(err) => Some(Err(err)),
+        Ok(()) => routes::ingest_target(head, peer.ip())
+            .map(|target| target.and_then(|id| ctx.store.admit().map(|()| id))),
+    };
     let (reply, close) = match ingest {
         Some(Ok(id)) => {
             if has_body && head.expect_continue {
