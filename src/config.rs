@@ -3,6 +3,7 @@
 use crate::admission::{AllowList, Cidr};
 use crate::devices::{AckMode, RecordFormat, StoreConfig};
 use crate::http::request::HeadLimits;
+use crate::security::auth::Secret;
 use crate::security::{host, Policy};
 use clap::Parser;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -88,6 +89,16 @@ pub struct Cli {
     #[arg(long = "server-name", value_name = "NAME", value_parser = host::parse_server_name)]
     pub server_names: Vec<String>,
 
+    /// Every write (POST, PUT, PATCH, DELETE) must carry `Authorization: Bearer TOKEN`
+    #[arg(long = "ingest-token", value_name = "TOKEN", env = "SLUICE_INGEST_TOKEN",
+          hide_env_values = true, value_parser = Secret::token)]
+    pub ingest_token: Option<Secret>,
+
+    /// Every GET and HEAD must carry these credentials (HTTP Basic)
+    #[arg(long = "auth", value_name = "USER:PASS", env = "SLUICE_AUTH", hide_env_values = true,
+          value_parser = Secret::basic)]
+    pub auth: Option<Secret>,
+
     /// Largest request body, e.g. 512K, 4M
     #[arg(long = "max-body", value_name = "SIZE", default_value = "1M", value_parser = parse_size)]
     pub max_body: u64,
@@ -170,6 +181,8 @@ impl From<Cli> for Config {
                 .unwrap_or_else(|| default_per_peer(cli.max_connections)),
             security: Policy {
                 server_names: cli.server_names,
+                ingest_token: cli.ingest_token,
+                basic: cli.auth,
             },
             header_timeout: cli.header_timeout,
             body_timeout: cli.body_timeout,
@@ -317,15 +330,30 @@ mod tests {
     }
 
     #[test]
-    fn server_names() {
+    fn security_flags() {
         let c = Config::from(Cli::parse_from([
             "sluice",
             "--server-name",
             "Sluice.Example.com.",
             "--server-name",
             "b.example",
+            "--ingest-token",
+            "t0k3n",
+            "--auth",
+            "me:pw",
         ]));
         assert_eq!(c.security.server_names, ["sluice.example.com", "b.example"]);
+        assert_eq!(
+            c.security.ingest_token,
+            Some(Secret::token("t0k3n").unwrap())
+        );
+        assert_eq!(c.security.basic, Some(Secret::basic("me:pw").unwrap()));
+        // Secrets stay out of debug output.
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("t0k3n") && !shown.contains("bWU6cHc="),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -355,6 +383,9 @@ mod tests {
             &["sluice", "--header-timeout", "0"],
             &["sluice", "--ack", "sometimes"],
             &["sluice", "--server-name", "not a name"],
+            &["sluice", "--ingest-token", ""],
+            &["sluice", "--ingest-token", "has space"],
+            &["sluice", "--auth", "nocolon"],
             &["sluice", "--max-connections-per-peer", "0"],
         ] {
             let err = Cli::try_parse_from(args).unwrap_err();
