@@ -130,9 +130,21 @@ pub struct Cli {
     #[arg(long = "send-timeout", value_name = "SECS", default_value = "30", value_parser = parse_secs)]
     pub send_timeout: Duration,
 
+    /// Interval between heartbeat comments on an idle live stream, in seconds
+    #[arg(long = "live-heartbeat", value_name = "SECS", default_value = "15", value_parser = parse_secs)]
+    pub live_heartbeat: Duration,
+
     /// Combined-format access log; '-' for stdout
     #[arg(long = "access-log", value_name = "PATH")]
     pub access_log: Option<PathBuf>,
+
+    /// Run executables in ROOT/cgi-bin/ as CGI/1.1 scripts
+    #[arg(long = "cgi")]
+    pub cgi: bool,
+
+    /// Longest a CGI script may run, in seconds
+    #[arg(long = "cgi-timeout", value_name = "SECS", default_value = "30", value_parser = parse_secs)]
+    pub cgi_timeout: Duration,
 
     /// Never generate directory listings
     #[arg(long = "no-listing")]
@@ -155,8 +167,12 @@ pub struct Config {
     pub body_timeout: Duration,
     pub idle_timeout: Duration,
     pub send_timeout: Duration,
+    pub live_heartbeat: Duration,
     pub access_log: Option<PathBuf>,
     pub listing: bool,
+    /// CGI scripts enabled (`--cgi`), and how long one may run.
+    pub cgi: bool,
+    pub cgi_timeout: Duration,
     pub head_limits: HeadLimits,
     pub store: StoreConfig,
 }
@@ -188,8 +204,11 @@ impl From<Cli> for Config {
             body_timeout: cli.body_timeout,
             idle_timeout: cli.idle_timeout,
             send_timeout: cli.send_timeout,
+            live_heartbeat: cli.live_heartbeat,
             access_log: cli.access_log,
             listing: !cli.no_listing,
+            cgi: cli.cgi,
+            cgi_timeout: cli.cgi_timeout,
             head_limits: HeadLimits {
                 max_head_bytes: MAX_HEAD_BYTES,
                 max_request_line: MAX_REQUEST_LINE,
@@ -305,6 +324,7 @@ mod tests {
         assert_eq!(c.header_timeout, Duration::from_secs(10));
         assert_eq!(c.body_timeout, Duration::from_secs(30));
         assert_eq!(c.idle_timeout, Duration::from_secs(60));
+        assert_eq!(c.live_heartbeat, Duration::from_secs(15));
         assert!(c.listing);
         assert_eq!(c.store.dir, PathBuf::from("./data"));
         assert_eq!(c.store.ack, AckMode::Write);

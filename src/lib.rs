@@ -7,6 +7,7 @@
 
 pub mod access_log;
 pub mod admission;
+pub mod cgi;
 pub mod config;
 pub mod conn;
 pub mod context;
@@ -15,6 +16,9 @@ pub mod error;
 pub mod files;
 pub mod http;
 pub mod io;
+pub mod live;
+pub mod metrics;
+pub mod pages;
 pub mod peers;
 pub mod routes;
 pub mod security;

@@ -8,6 +8,7 @@ use crate::error::RequestError;
 use crate::files::{self, OpenFile, Resolved};
 use crate::http::request::{Method, RequestHead, Version};
 use crate::http::response::{self, ReplyOptions};
+use crate::pages;
 use std::fs::File;
 use std::io::Write;
 use std::net::IpAddr;
@@ -110,7 +111,19 @@ pub fn respond(
     out: &mut Vec<u8>,
     framing: Framing,
 ) -> Reply {
+    if let Some(reply) = builtin_page(head, ctx, out, framing) {
+        return reply;
+    }
     if let Some(id) = head.path.strip_prefix("/devices/") {
+        if let Some(id) = id.strip_suffix("/live") {
+            return match head.method {
+                Method::Get | Method::Head => match DeviceId::parse(id.as_bytes()) {
+                    Ok(_) => pages::live_page(out, ctx, framing),
+                    Err(err) => error(out, ctx, err, framing),
+                },
+                _ => error(out, ctx, RequestError::MethodNotAllowed, framing),
+            };
+        }
         return match head.method {
             Method::Get | Method::Head => match serve_device(id, ctx, out, framing) {
                 Ok(reply) => reply,
@@ -136,6 +149,37 @@ pub fn respond(
         Method::Other => error(out, ctx, RequestError::UnknownMethod, framing),
         _ => error(out, ctx, RequestError::MethodNotAllowed, framing),
     }
+}
+
+/// The pages at fixed paths (`/devices`, `/api/devices`, `/healthz`, `/metrics`): GET and HEAD
+/// only. `None` when `head` is for another path.
+fn builtin_page(
+    head: &RequestHead<'_, '_>,
+    ctx: &mut Context,
+    out: &mut Vec<u8>,
+    framing: Framing,
+) -> Option<Reply> {
+    let known = matches!(
+        head.path,
+        "/devices" | "/devices/" | "/api/devices" | "/healthz" | "/metrics"
+    );
+    if !known {
+        return None;
+    }
+    Some(match head.method {
+        Method::Get | Method::Head => match head.path {
+            "/api/devices" => pages::api_devices(out, ctx, framing),
+            "/healthz" => pages::healthz(out, ctx, framing),
+            "/metrics" => {
+                let open = ctx.connections_open as u64;
+                pages::metrics(out, ctx, framing, open)
+            }
+            _ => pages::dashboard(out, ctx, framing),
+        },
+        Method::Options => options(out, ctx, framing, ALLOW_STATIC),
+        Method::Other => error(out, ctx, RequestError::UnknownMethod, framing),
+        _ => error(out, ctx, RequestError::MethodNotAllowed, framing),
+    })
 }
 
 fn options(out: &mut Vec<u8>, ctx: &Context, framing: Framing, allow: &str) -> Reply {
@@ -195,8 +239,14 @@ fn serve_device(
     framing: Framing,
 ) -> Result<Reply, RequestError> {
     let id = DeviceId::parse(id.as_bytes())?;
-    // Read-your-writes: records still in memory (`--ack buffer`) go to the file first.
-    ctx.store.flush_device(&id, &mut ctx.completions);
+    let file = device_file(ctx, &id)?;
+    serve_file(file, ctx, out, framing)
+}
+
+/// Opens the data file of `id` after writing out its records still in memory (`--ack buffer`),
+/// so a reader sees every acknowledged byte (read-your-writes).
+pub fn device_file(ctx: &mut Context, id: &DeviceId) -> Result<OpenFile, RequestError> {
+    ctx.store.flush_device(id, &mut ctx.completions);
     let mut path = [0u8; 1 + crate::devices::id::MAX_ID_LEN];
     path[0] = b'/';
     let name = id.as_str().as_bytes();
@@ -208,7 +258,7 @@ fn serve_device(
                 essence: "text/plain",
                 utf8: true,
             };
-            serve_file(file, ctx, out, framing)
+            Ok(file)
         }
         _ => Err(RequestError::NotFound),
     }
@@ -223,6 +273,18 @@ fn serve_static(
     match files::resolve(&ctx.root, head.path, &mut ctx.scratch)? {
         Resolved::File(file) => serve_file(file, ctx, out, framing),
         Resolved::RedirectToSlash => Ok(redirect_to_slash(head, ctx, out, framing)),
+        Resolved::Directory(dir) if head.path == "/" => {
+            // The home page: devices summary and, unless disabled, the listing of ROOT.
+            let mut listing = std::mem::take(&mut ctx.page);
+            listing.clear();
+            if ctx.config.listing {
+                files::render_listing(&dir, head.path, &mut listing)
+                    .map_err(|_| RequestError::Internal)?;
+            }
+            let reply = pages::home(out, ctx, framing, &listing);
+            ctx.page = listing;
+            Ok(reply)
+        }
         Resolved::Directory(dir) if ctx.config.listing => {
             ctx.page.clear();
             files::render_listing(&dir, head.path, &mut ctx.page)
