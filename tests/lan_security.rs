@@ -429,3 +429,120 @@ fn with_both_writes_need_the_token_and_reads_need_basic() {
     r.assert_status(403);
     assert_eq!(s.device("b"), "yes\n");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The routes that answer before ingest: live view (SSE) and CGI
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn live_view_obeys_host_and_basic_auth() {
+    let s = Site::start(&["--auth", "alice:open sesame"]);
+    let basic = format!("Authorization: Basic {ALICE}");
+    let mut c = s.connect();
+    let r = c.request(&request("GET", "/devices/x/live", "test", &[], ""));
+    r.assert_status(401);
+    assert_eq!(r.header("www-authenticate"), Some(BASIC_CHALLENGE));
+    let r = c.request(&request(
+        "GET",
+        "/devices/x/live",
+        "evil.example",
+        &[&basic],
+        "",
+    ));
+    r.assert_status(421);
+    // With both right, the stream starts (its head is enough here).
+    let mut c = s.connect();
+    c.send(&request(
+        "GET",
+        "/devices/x/live",
+        "test",
+        &[&basic, "Accept: text/event-stream"],
+        "",
+    ));
+    let head = streamed_head(&mut c);
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    assert!(
+        head.contains("Content-Type: text/event-stream\r\n"),
+        "{head}"
+    );
+}
+
+/// The head of a streamed response (no Content-Length, so not for `read_response`), read
+/// straight off a fresh connection.
+fn streamed_head(c: &mut Client) -> String {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = c.stream.read(&mut byte).expect("read a response head");
+        assert_eq!(
+            n,
+            1,
+            "closed inside the head: {:?}",
+            String::from_utf8_lossy(&head)
+        );
+        head.push(byte[0]);
+    }
+    String::from_utf8(head).unwrap()
+}
+
+#[test]
+fn cgi_scripts_obey_the_host_origin_and_token_rules() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = basic_root();
+    let marker = tempfile::tempdir().unwrap();
+    let ran = marker.path().join("ran");
+    let dir = root.path().join("cgi-bin");
+    std::fs::create_dir(&dir).unwrap();
+    let script = dir.join("w");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncat >> '{}'\nprintf 'Content-Type: text/plain\\n\\nok\\n'\n",
+            ran.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let server = Server::start(root.path(), &["--cgi", "--ingest-token", TOKEN]);
+    let bearer = format!("Authorization: Bearer {TOKEN}");
+    for (host, fields, status) in [
+        ("evil.example", vec![bearer.as_str()], 421),
+        (
+            "test",
+            vec![bearer.as_str(), "Origin: http://evil.example"],
+            403,
+        ),
+        (
+            "test",
+            vec!["Sec-Fetch-Site: cross-site", bearer.as_str()],
+            403,
+        ),
+        ("test", vec![], 401),
+    ] {
+        let mut c = server.connect();
+        let r = c.request(&request("POST", "/cgi-bin/w", host, &fields, "refused\n"));
+        assert_eq!(r.status, status, "{host} {fields:?}:\n{}", r.raw_head);
+    }
+    assert!(!ran.exists(), "a refused request ran the script");
+    let mut c = server.connect();
+    c.send(&request(
+        "POST",
+        "/cgi-bin/w",
+        "test",
+        &[&bearer],
+        "allowed\n",
+    ));
+    let head = streamed_head(&mut c);
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    drop(c);
+    let deadline = std::time::Instant::now() + IO_TIMEOUT;
+    while read_or_empty(&ran) != "allowed\n" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "script output: {:?}",
+            read_or_empty(&ran)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -208,3 +208,28 @@ fn per_peer_cap_counts_connections_not_requests() {
     send_quietly(&mut second, &get("/hello.txt"));
     assert_refused(&mut second, "127.0.0.5 (second)");
 }
+
+/// The value of an unlabelled sample in Prometheus text.
+fn sample(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in:\n{metrics}"))
+}
+
+#[test]
+fn refusals_are_counted_in_the_metrics() {
+    let f = start_basic(&["--allow", "127.0.0.2/32", "--max-connections-per-peer", "1"]);
+    let mut admitted = connect_from(&f.server, "127.0.0.2");
+    admitted.request(&get("/hello.txt")).assert_status(200);
+    // Two outside the allow list, one over the cap.
+    for from in ["127.0.0.3", "127.0.0.4", "127.0.0.2"] {
+        let mut c = connect_from(&f.server, from);
+        assert_refused(&mut c, from);
+    }
+    let r = admitted.request(&get("/metrics"));
+    r.assert_status(200);
+    let text = r.body_str();
+    assert_eq!(sample(&text, "sluice_connections_refused_total"), 3);
+    assert_eq!(sample(&text, "sluice_connections_accepted_total"), 1);
+}
