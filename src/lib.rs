@@ -19,6 +19,8 @@ pub mod io;
 pub mod live;
 pub mod metrics;
 pub mod pages;
+pub mod peers;
 pub mod routes;
+pub mod security;
 pub mod server;
 pub mod uploads;
