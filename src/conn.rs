@@ -189,6 +189,11 @@ impl Connection {
         &mut self.stream
     }
 
+    /// The client's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
     /// The device store's name for this connection.
     pub fn waiter(&self) -> Waiter {
         self.waiter
@@ -808,6 +813,19 @@ fn answer(
     summary: &mut RequestSummary,
 ) -> State {
     let reply_at = out.len();
+    // Host, cross-site and credential checks come before any route (live, CGI, ingest, files):
+    // a refused request's body, if any, is read and discarded, never handed on.
+    if let Err(err) = crate::security::check(head, &ctx.config.security) {
+        let oversized = matches!(head.framing, BodyFraming::Length(n) if n > ctx.config.max_body);
+        let close = !head.keep_alive
+            || ctx.draining
+            || err.closes()
+            || oversized
+            || (head.framing != BodyFraming::None && head.expect_continue);
+        let reply = routes::error(out, ctx, err, Framing::for_request(head, close));
+        log_access(ctx, peer, Some(head), reply.status, reply.body_len);
+        return discard_or_respond(head, ctx, reply, reply_at, close);
+    }
     if let Some(target) = pages::live_target(head) {
         match target.and_then(|topic| pages::start_live(head, topic, ctx, out).map(|()| topic)) {
             Ok(topic) => {

@@ -214,6 +214,7 @@ pub fn error_with_allow(
             http10_keep_alive: framing.http10_keep_alive,
             allow,
             retry_after,
+            www_authenticate: err.challenge(),
         },
     );
     Reply {
@@ -395,12 +396,7 @@ fn redirect_to_slash(
     const BODY: &[u8] = b"moved permanently\n";
     response::start(out, 301, ctx.date.as_bytes());
     out.extend_from_slice(b"Location: ");
-    out.extend_from_slice(head.path.as_bytes());
-    out.push(b'/');
-    if let Some(query) = head.query {
-        out.push(b'?');
-        out.extend_from_slice(query.as_bytes());
-    }
+    crate::security::location::push_slash_redirect(out, head.path, head.query);
     out.extend_from_slice(b"\r\nContent-Type: text/plain; charset=utf-8\r\n");
     response::content_length(out, BODY.len() as u64);
     response::connection(out, framing.close, framing.http10_keep_alive);
