@@ -1,0 +1,298 @@
+//! The dashboard and the per-device live page in a real browser: headless Chromium loads them
+//! while a thread posts readings to a few devices. The DOM must show the devices and the live
+//! records, the console must stay free of errors, and screenshots are kept in
+//! `target/browser-test/` (`dashboard.png`, `live.png`) as evidence.
+//!
+//! Runs when `/usr/bin/chromium` exists (or `SLUICE_CHROMIUM` names a browser); otherwise it
+//! prints why it was skipped and passes.
+
+mod browser;
+mod common;
+mod sse;
+
+use browser::*;
+use common::*;
+use serde_json::json;
+use sse::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const DEVICES: [&str; 3] = ["kitchen", "garage.01", "greenhouse"];
+
+/// Posts a reading to each device in turn every `gap` until stopped (also on drop, so a failing
+/// test does not leave it running). The records posted so far are in `posted`.
+struct Poster {
+    stop: Arc<AtomicBool>,
+    posted: Arc<Mutex<Vec<(String, String)>>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Poster {
+    fn start(server: &Server, gap: Duration, run_for: Duration) -> Poster {
+        let stop = Arc::new(AtomicBool::new(false));
+        let posted = Arc::new(Mutex::new(Vec::new()));
+        let addr = server.addr();
+        let (s, p) = (stop.clone(), posted.clone());
+        let thread = thread::spawn(move || {
+            let mut c = Client::connect(addr);
+            let end = Instant::now() + run_for;
+            let mut seq = 0u32;
+            while !s.load(Ordering::Relaxed) && Instant::now() < end {
+                let device = DEVICES[seq as usize % DEVICES.len()];
+                let record = format!("temp={}.{} seq={seq}", 18 + seq % 7, seq % 10);
+                post_record(&mut c, device, format!("{record}\n").as_bytes());
+                p.lock().unwrap().push((device.to_string(), record));
+                seq += 1;
+                thread::sleep(gap);
+            }
+        });
+        Poster {
+            stop,
+            posted,
+            thread: Some(thread),
+        }
+    }
+
+    fn posted(&self) -> Vec<(String, String)> {
+        self.posted.lock().unwrap().clone()
+    }
+
+    fn finish(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.join().expect("poster thread");
+        }
+    }
+}
+
+impl Drop for Poster {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Checks a screenshot is a real picture of a page, not a blank one.
+#[track_caller]
+fn assert_not_blank(png: &[u8], name: &str) {
+    let img = decode_png(png);
+    let (ink, colours) = (img.ink(), img.colours());
+    eprintln!(
+        "{name}: {}x{}, {} bytes, {:.1}% non-background pixels, {colours} colours",
+        img.width,
+        img.height,
+        png.len(),
+        ink * 100.0
+    );
+    assert!(img.width >= 800 && img.height >= 600, "{name} size");
+    assert!(ink > 0.01 && colours > 10, "{name} looks blank");
+}
+
+#[track_caller]
+fn assert_no_errors(b: &mut Browser, page: &str) {
+    b.pump(Duration::from_millis(300));
+    let errors = b.errors();
+    assert!(
+        errors.is_empty(),
+        "errors in the console of {page}:\n{errors:#?}"
+    );
+}
+
+#[test]
+fn dashboard_and_live_page_in_headless_chromium() {
+    let Some(exe) = chromium() else {
+        eprintln!("SKIPPED: no /usr/bin/chromium (set SLUICE_CHROMIUM to a Chromium binary)");
+        return;
+    };
+    let out = output_dir();
+    let f = start_basic(&[]);
+    let base = format!("http://{}", f.server.addr());
+    let mut b = Browser::launch(&exe, &out.join("chromium.log"));
+
+    // The dashboard, loaded while readings arrive.
+    let poster = Poster::start(
+        &f.server,
+        Duration::from_millis(120),
+        Duration::from_secs(30),
+    );
+    assert!(
+        wait_until(IO_TIMEOUT, || poster.posted().len() >= DEVICES.len()),
+        "poster did not get going"
+    );
+    b.navigate(&format!("{base}/devices"));
+    let loaded_at = poster.posted().len();
+    let rows_ready = format!(
+        "(() => {{ const t = document.getElementById('rows').innerText;
+             return {}.every((id) => t.includes(id)); }})()",
+        json!(DEVICES)
+    );
+    assert!(
+        b.wait_for(&rows_ready, BROWSER_TIMEOUT),
+        "device rows never showed: {}",
+        b.eval("document.body.innerText")
+    );
+    // The live feed shows records posted after the page loaded, as they arrive.
+    assert!(
+        b.wait_for(
+            "document.querySelectorAll('#records li').length >= 6",
+            BROWSER_TIMEOUT
+        ),
+        "live feed stayed empty: {}",
+        b.eval("document.body.innerText")
+    );
+    let feed = b.eval("document.getElementById('records').innerText");
+    let feed = feed.as_str().unwrap_or_default().to_string();
+    let posted = poster.posted();
+    let shown: Vec<&(String, String)> = posted[loaded_at..]
+        .iter()
+        .filter(|(_, r)| feed.contains(r.as_str()))
+        .collect();
+    assert!(
+        !shown.is_empty(),
+        "no record posted after the page loaded is in the feed:\n{feed}"
+    );
+    let text = b.eval("document.body.innerText");
+    let text = text.as_str().unwrap_or_default();
+    assert!(text.contains(&shown[0].1), "{text}");
+    assert_eq!(
+        b.eval("document.getElementById('count').textContent"),
+        "(3)"
+    );
+    assert_eq!(b.eval("document.querySelectorAll('#rows tr').length"), 3);
+    // Each row: a sparkline, links to the data and the live view, a non-zero record count.
+    let rows = b.eval(
+        "[...document.querySelectorAll('#rows tr')].map((tr) => ({
+            id: tr.cells[0].textContent,
+            addr: tr.cells[1].textContent,
+            records: Number(tr.cells[5].textContent),
+            spark: tr.querySelectorAll('svg.spark polyline').length,
+            links: [...tr.querySelectorAll('a')].map((a) => a.getAttribute('href')),
+        }))",
+    );
+    for row in rows.as_array().expect("rows") {
+        let id = row["id"].as_str().unwrap();
+        assert!(DEVICES.contains(&id), "{row}");
+        assert_eq!(row["addr"], "127.0.0.1", "{row}");
+        assert!(row["records"].as_u64().is_some_and(|n| n > 0), "{row}");
+        assert_eq!(row["spark"], 1, "{row}");
+        assert_eq!(
+            row["links"],
+            json!([format!("/devices/{id}"), format!("/devices/{id}/live")])
+        );
+    }
+    // The filter box narrows the rows.
+    b.eval(
+        "(() => { const f = document.getElementById('filter');
+                  f.value = 'green'; f.dispatchEvent(new Event('input')); })()",
+    );
+    assert_eq!(b.eval("document.querySelectorAll('#rows tr').length"), 1);
+    b.eval(
+        "(() => { const f = document.getElementById('filter');
+                  f.value = ''; f.dispatchEvent(new Event('input')); })()",
+    );
+    // Sorting by id puts the rows in order.
+    b.eval("document.querySelector('th button[data-key=id]').click()");
+    let ids =
+        b.eval("[...document.querySelectorAll('#rows tr')].map((tr) => tr.cells[0].textContent)");
+    assert_eq!(ids, json!(["garage.01", "greenhouse", "kitchen"]));
+    // A record is shown as text, never as markup.
+    let mut c = f.connect();
+    let hostile = "<img src=x onerror=\"window.__xss=1\"><b>bold?</b>";
+    post_record(&mut c, "kitchen", format!("{hostile}\n").as_bytes());
+    assert!(
+        b.wait_for(
+            &format!(
+                "document.getElementById('records').innerText.includes({})",
+                json!(hostile)
+            ),
+            BROWSER_TIMEOUT
+        ),
+        "the markup record never appeared as text"
+    );
+    assert_eq!(
+        b.eval("window.__xss === undefined && !document.querySelector('#records img, #records b')"),
+        true
+    );
+    let png = b.screenshot(&out.join("dashboard.png"));
+    assert_not_blank(&png, "dashboard.png");
+    // On a phone-sized screen: no sideways scrolling, rows still readable.
+    b.call(
+        "Emulation.setDeviceMetricsOverride",
+        json!({"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": true}),
+    );
+    b.pump(Duration::from_millis(300));
+    assert_eq!(
+        b.eval("document.documentElement.scrollWidth <= window.innerWidth"),
+        true,
+        "the dashboard scrolls sideways on a phone: {} > {}",
+        b.eval("document.documentElement.scrollWidth"),
+        b.eval("window.innerWidth")
+    );
+    let png = b.screenshot(&out.join("dashboard-phone.png"));
+    assert!(
+        decode_png(&png).ink() > 0.01,
+        "phone screenshot looks blank"
+    );
+    b.call("Emulation.clearDeviceMetricsOverride", json!({}));
+    assert_no_errors(&mut b, "/devices");
+
+    // The per-device live page: the recent records at once, then new ones as they arrive.
+    b.navigate(&format!("{base}/devices/kitchen/live"));
+    assert!(
+        b.wait_for(
+            "document.getElementById('status').textContent === 'live'",
+            BROWSER_TIMEOUT
+        ),
+        "live page never connected: {}",
+        b.eval("document.body.innerText")
+    );
+    assert_eq!(b.eval("document.title"), "sluice · kitchen · live");
+    let mut c = f.connect();
+    let marker = format!("kitchen marker {}", std::process::id());
+    post_record(&mut c, "kitchen", format!("{marker}\n").as_bytes());
+    let file_len = fetch(&f.server, "/devices/kitchen").body.len();
+    assert!(
+        b.wait_for(
+            &format!(
+                "document.getElementById('records').innerText.includes({})",
+                json!(marker)
+            ),
+            BROWSER_TIMEOUT
+        ),
+        "the new record never appeared: {}",
+        b.eval("document.body.innerText")
+    );
+    // Records are listed newest first, each with its offset (the event id).
+    let items = b.eval("[...document.querySelectorAll('#records li')].map((li) => li.textContent)");
+    let items = items.as_array().expect("items");
+    assert!(items.len() >= 2, "{items:?}");
+    assert!(
+        items.iter().any(|t| t.as_str().unwrap().contains("temp=")),
+        "the replayed tail shows earlier records: {items:?}"
+    );
+    // Find the marker: its offset is at most the file length when we read it (the poster may
+    // have appended more since).
+    let line = items
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .find(|t| t.contains(&marker))
+        .unwrap();
+    let offset: usize = line
+        .strip_prefix('@')
+        .and_then(|t| t.split(&marker).next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no @offset in {line:?}"));
+    assert!(
+        offset > marker.len() && offset <= file_len,
+        "{line:?} vs {file_len}"
+    );
+    let png = b.screenshot(&out.join("live.png"));
+    assert_not_blank(&png, "live.png");
+    assert_no_errors(&mut b, "/devices/kitchen/live");
+    poster.finish();
+    eprintln!("screenshots in {}", out.display());
+}
