@@ -112,6 +112,14 @@ pub struct Cli {
     #[arg(long = "access-log", value_name = "PATH")]
     pub access_log: Option<PathBuf>,
 
+    /// Run executables in ROOT/cgi-bin/ as CGI/1.1 scripts
+    #[arg(long = "cgi")]
+    pub cgi: bool,
+
+    /// Longest a CGI script may run, in seconds
+    #[arg(long = "cgi-timeout", value_name = "SECS", default_value = "30", value_parser = parse_secs)]
+    pub cgi_timeout: Duration,
+
     /// Never generate directory listings
     #[arg(long = "no-listing")]
     pub no_listing: bool,
@@ -132,6 +140,9 @@ pub struct Config {
     pub live_heartbeat: Duration,
     pub access_log: Option<PathBuf>,
     pub listing: bool,
+    /// CGI scripts enabled (`--cgi`), and how long one may run.
+    pub cgi: bool,
+    pub cgi_timeout: Duration,
     pub head_limits: HeadLimits,
     pub store: StoreConfig,
 }
@@ -158,6 +169,8 @@ impl From<Cli> for Config {
             live_heartbeat: cli.live_heartbeat,
             access_log: cli.access_log,
             listing: !cli.no_listing,
+            cgi: cli.cgi,
+            cgi_timeout: cli.cgi_timeout,
             head_limits: HeadLimits {
                 max_head_bytes: MAX_HEAD_BYTES,
                 max_request_line: MAX_REQUEST_LINE,

@@ -5,6 +5,8 @@
 //! in `drive` only dispatches. Syscalls go through `crate::io`; timeouts are derived from the state
 //! and a few timestamps by [`Connection::deadline`], so no timer is stored.
 use crate::access_log::{Entry, RequestSummary};
+use crate::cgi::run::{CgiRun, Pumped, Slot};
+use crate::cgi::{self, CgiRequest, MAX_CGI_PROCESSES};
 use crate::config::{
     FILE_BYTES_PER_TURN, LINGER, LINGER_MAX_BYTES, MAX_HEAD_BYTES, MAX_PENDING_WRITE,
     REQUESTS_PER_TURN, SENDFILE_CHUNK,
@@ -26,8 +28,8 @@ use mio::net::TcpStream;
 use std::net::{Shutdown, SocketAddr};
 use std::time::Instant;
 
-/// First size of a read buffer; it doubles as needed up to [`READ_BUFFER_MAX`].
-const READ_BUFFER_INITIAL: usize = 2048;
+/// Buffers whose capacity grew past this are given back once the connection is idle.
+const KEEP_BUFFER_CAPACITY: usize = 64 * 1024;
 /// Largest read buffer: a whole head of the maximum size plus room to see that it is too large.
 const READ_BUFFER_MAX: usize = MAX_HEAD_BYTES + 1024;
 
@@ -66,6 +68,12 @@ enum State {
     Live {
         topic: Topic,
     },
+    /// A CGI script runs; its output streams into the write buffer.
+    Cgi {
+        run: Box<CgiRun>,
+        started: Instant,
+        close: bool,
+    },
     /// Sending the write buffer, then the file body.
     Respond {
         file: Option<FileBody>,
@@ -91,6 +99,8 @@ enum BodySink {
     },
     /// Collected whole in `Connection::body`, then appended to the device.
     Device { id: DeviceId, http10: bool },
+    /// Collected whole in `Connection::body`, then given to the script on stdin.
+    Cgi(Box<CgiRequest>),
 }
 
 /// What one step achieved.
@@ -113,6 +123,8 @@ enum Fill {
 pub struct Connection {
     stream: TcpStream,
     peer: SocketAddr,
+    /// Our address on this connection (for CGI's SERVER_PORT).
+    local: Option<SocketAddr>,
     /// Who this connection is to the device store: slab key and unique serial number.
     waiter: Waiter,
     /// The body being collected for a device (reused; bounded by `--max-body`).
@@ -121,10 +133,9 @@ pub struct Connection {
     summary: RequestSummary,
     /// The live topic this connection subscribed to (kept after a drop, to unsubscribe).
     subscribed: Option<Topic>,
-    /// Read buffer: `rbuf[rstart..rend]` is received and not yet consumed.
+    /// Read buffer: `rbuf[rstart..]` is received and not yet consumed.
     rbuf: Vec<u8>,
     rstart: usize,
-    rend: usize,
     /// Write buffer: `wbuf[wpos..]` is still to be sent.
     wbuf: Vec<u8>,
     wpos: usize,
@@ -150,6 +161,7 @@ impl Connection {
     /// A new connection accepted at `now`, known to the device store as `waiter`.
     pub fn new(stream: TcpStream, peer: SocketAddr, waiter: Waiter, now: Instant) -> Self {
         Connection {
+            local: stream.local_addr().ok(),
             stream,
             peer,
             waiter,
@@ -158,7 +170,6 @@ impl Connection {
             subscribed: None,
             rbuf: Vec::new(),
             rstart: 0,
-            rend: 0,
             wbuf: Vec::new(),
             wpos: 0,
             state: State::ReadHead,
@@ -239,7 +250,7 @@ impl Connection {
     /// True when closing now loses nothing: no request in progress and nothing left to send.
     pub fn is_idle(&self) -> bool {
         matches!(self.state, State::ReadHead)
-            && self.rstart == self.rend
+            && self.rstart == self.rbuf.len()
             && self.wpos == self.wbuf.len()
     }
 
@@ -253,6 +264,7 @@ impl Connection {
                 State::ReadBody { .. } => self.read_body(ctx),
                 State::AwaitCommit { .. } => self.await_commit(ctx),
                 State::Live { .. } => self.live(ctx),
+                State::Cgi { .. } => self.cgi(ctx),
                 State::Respond { .. } => self.respond(ctx, &mut file_bytes),
                 State::Linger { .. } => self.linger(ctx),
                 State::Closed => Step::Close,
@@ -287,6 +299,10 @@ impl Connection {
                 self.last_progress + c.send_timeout
             }
             State::Live { .. } => self.idle_since + c.live_heartbeat,
+            State::Cgi { started, .. } if self.wpos < self.wbuf.len() => {
+                (self.last_progress + c.send_timeout).min(started + c.cgi_timeout)
+            }
+            State::Cgi { started, .. } => started + c.cgi_timeout,
             State::Linger { until, .. } => until,
             State::Closed => ctx.now,
         }
@@ -304,6 +320,15 @@ impl Connection {
             self.idle_since = ctx.now;
             return self.drive(ctx);
         }
+        if let State::Cgi { run, .. } = &self.state {
+            debug!("{}: CGI script timed out or client stalled", self.peer);
+            if run.head_sent() {
+                return Drive::Close;
+            }
+            self.state = State::Closed; // drops the run: the script is killed
+            self.fail(ctx, RequestError::GatewayTimeout, self.wbuf.len());
+            return self.drive(ctx);
+        }
         match std::mem::replace(&mut self.state, State::Closed) {
             State::ReadHead if !pending_write && self.head_started.is_some() => {
                 debug!("{}: header timeout", self.peer);
@@ -314,7 +339,7 @@ impl Connection {
                 self.body.clear();
                 let reply_at = match sink {
                     BodySink::Discard { reply_at, .. } => reply_at,
-                    BodySink::Device { .. } => self.wbuf.len(),
+                    BodySink::Device { .. } | BodySink::Cgi(_) => self.wbuf.len(),
                 };
                 self.fail(ctx, RequestError::HeaderTimeout, reply_at);
             }
@@ -332,11 +357,11 @@ impl Connection {
         self.scanner = HeadScanner::default();
         self.fresh = false;
         self.idle_since = ctx.now;
-        self.head_started = (self.rstart < self.rend).then_some(ctx.now);
+        self.head_started = (self.rstart < self.rbuf.len()).then_some(ctx.now);
     }
 
     fn read_head(&mut self, ctx: &mut Context, requests: &mut usize) -> Step {
-        let input = &self.rbuf[self.rstart..self.rend];
+        let input = &self.rbuf[self.rstart..self.rbuf.len()];
         match self.scanner.scan(input, &ctx.config.head_limits) {
             Ok(Progress::Complete(len)) => {
                 if *requests >= REQUESTS_PER_TURN {
@@ -347,7 +372,7 @@ impl Connection {
                 Step::Continue
             }
             Ok(Progress::NeedMore) => {
-                if ctx.draining && self.rstart == self.rend && self.wpos == self.wbuf.len() {
+                if ctx.draining && self.rstart == self.rbuf.len() && self.wpos == self.wbuf.len() {
                     return Step::Close;
                 }
                 // Answers go out before more requests are read: a client that does not read
@@ -360,7 +385,8 @@ impl Connection {
                 if self.peer_eof {
                     return Step::Close;
                 }
-                match self.fill() {
+                self.shrink_buffers();
+                match self.fill(&mut ctx.read_scratch) {
                     Fill::Read => {
                         self.head_started.get_or_insert(ctx.now);
                         Step::Continue
@@ -386,7 +412,7 @@ impl Connection {
         let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let state = match parse_head(head_bytes, &mut fields) {
             Ok(head) => {
-                let conn = (self.peer, self.waiter);
+                let conn = (self.peer, self.local, self.waiter);
                 answer(&head, ctx, &mut self.wbuf, conn, &mut self.summary)
             }
             Err(err) => {
@@ -418,8 +444,8 @@ impl Connection {
         let State::ReadBody { decoder, sink, .. } = &mut self.state else {
             return Step::Close;
         };
-        let input = &self.rbuf[self.rstart..self.rend];
-        let collect = matches!(sink, BodySink::Device { .. });
+        let input = &self.rbuf[self.rstart..self.rbuf.len()];
+        let collect = matches!(sink, BodySink::Device { .. } | BodySink::Cgi(_));
         let body = &mut self.body;
         let decoded = if collect {
             decoder.decode(input, &mut |data| body.extend_from_slice(data))
@@ -439,7 +465,7 @@ impl Connection {
                 self.body.clear();
                 let reply_at = match sink {
                     BodySink::Discard { reply_at, .. } => *reply_at,
-                    BodySink::Device { .. } => self.wbuf.len(),
+                    BodySink::Device { .. } | BodySink::Cgi(_) => self.wbuf.len(),
                 };
                 self.fail(ctx, err, reply_at);
                 return Step::Continue;
@@ -455,7 +481,7 @@ impl Connection {
             debug!("{}: body cut short", self.peer);
             return Step::Close;
         }
-        match self.fill() {
+        match self.fill(&mut ctx.read_scratch) {
             Fill::Read => {
                 self.last_progress = ctx.now;
                 Step::Continue
@@ -481,6 +507,29 @@ impl Connection {
                     self.enter_read_head(ctx);
                 }
             }
+            BodySink::Cgi(req) => {
+                let Some(slot) = Slot::take(&ctx.cgi_running, MAX_CGI_PROCESSES) else {
+                    self.body.clear();
+                    self.fail(ctx, RequestError::Overloaded, self.wbuf.len());
+                    return;
+                };
+                let close = close || req.http10;
+                let body = std::mem::take(&mut self.body);
+                let base = crate::server::PIPE_BASE + self.waiter.key * 4;
+                match CgiRun::spawn(*req, body, &ctx.registry, base, slot) {
+                    Ok(run) => {
+                        self.state = State::Cgi {
+                            run: Box::new(run),
+                            started: ctx.now,
+                            close,
+                        };
+                    }
+                    Err(e) => {
+                        warn!("{}: cannot start CGI script: {e}", self.peer);
+                        self.fail(ctx, RequestError::BadGateway, self.wbuf.len());
+                    }
+                }
+            }
             BodySink::Device { id, http10 } => {
                 let appended =
                     ctx.store
@@ -501,18 +550,48 @@ impl Connection {
             return Step::Close;
         }
         let mut discarded = 0;
+        self.discard_input(&mut ctx.read_scratch, &mut discarded, LINGER_MAX_BYTES)
+    }
+
+    /// A script runs: its output goes out as it comes; the client is watched for leaving (which
+    /// kills the script, as dropping the run does).
+    fn cgi(&mut self, ctx: &mut Context) -> Step {
         loop {
-            self.rstart = 0;
-            self.rend = 0;
-            match self.fill() {
-                Fill::Read => {
-                    discarded += self.rend;
-                    if discarded > LINGER_MAX_BYTES {
-                        return Step::Close;
-                    }
+            if let Outcome::Closed = self.flush(ctx.now, false) {
+                return Step::Close;
+            }
+            let backlog = self.wbuf.len() - self.wpos;
+            let State::Cgi { run, close, .. } = &mut self.state else {
+                return Step::Close;
+            };
+            let before = self.wbuf.len();
+            match run.pump(
+                &mut self.wbuf,
+                backlog,
+                ctx.date.as_bytes(),
+                MAX_PENDING_WRITE,
+            ) {
+                Pumped::Wait if self.wbuf.len() > before && self.writable => continue,
+                Pumped::Wait => break,
+                Pumped::Finished => {
+                    let close = *close || !run.keeps_connection();
+                    self.state = State::Respond { file: None, close };
+                    return Step::Continue;
                 }
-                Fill::WouldBlock => return Step::Wait,
-                Fill::Eof | Fill::Full => return Step::Close,
+                Pumped::Failed if run.head_sent() => return Step::Close,
+                Pumped::Failed => {
+                    self.state = State::Closed;
+                    self.fail(ctx, RequestError::BadGateway, self.wbuf.len());
+                    return Step::Continue;
+                }
+            }
+        }
+        // Pipelined requests wait in the read buffer; end of input means the client left.
+        loop {
+            match self.fill(&mut ctx.read_scratch) {
+                Fill::Read => {}
+                Fill::Eof => return Step::Close,
+                Fill::WouldBlock | Fill::Full => return Step::Wait,
             }
         }
     }
@@ -585,24 +664,15 @@ impl Connection {
         Step::Continue
     }
 
-    fn linger(&mut self, _ctx: &mut Context) -> Step {
-        loop {
-            self.rstart = 0;
-            self.rend = 0;
-            match self.fill() {
-                Fill::Read => {
-                    let State::Linger { discarded, .. } = &mut self.state else {
-                        return Step::Close;
-                    };
-                    *discarded += self.rend;
-                    if *discarded > LINGER_MAX_BYTES {
-                        return Step::Close;
-                    }
-                }
-                Fill::WouldBlock => return Step::Wait,
-                Fill::Eof | Fill::Full => return Step::Close,
-            }
+    fn linger(&mut self, ctx: &mut Context) -> Step {
+        let State::Linger { mut discarded, .. } = self.state else {
+            return Step::Close;
+        };
+        let step = self.discard_input(&mut ctx.read_scratch, &mut discarded, LINGER_MAX_BYTES);
+        if let State::Linger { discarded: d, .. } = &mut self.state {
+            *d = discarded;
         }
+        step
     }
 
     /// Replaces everything from `reply_at` in the write buffer with the error reply for `err`.
@@ -634,43 +704,77 @@ impl Connection {
         Outcome::Done(0)
     }
 
-    /// Reads once into the free end of the read buffer, making room first.
-    fn fill(&mut self) -> Fill {
+    /// Reads once into the shared `scratch` and appends what arrived to the read buffer, which
+    /// so holds only received bytes: an idle connection with a few bytes of a head costs a few
+    /// bytes, and a keep-alive connection reuses its buffer's capacity.
+    fn fill(&mut self, scratch: &mut [u8]) -> Fill {
+        if self.rstart == self.rbuf.len() {
+            self.rbuf.clear();
+            self.rstart = 0;
+        }
+        let held = self.rbuf.len() - self.rstart;
+        if held >= READ_BUFFER_MAX {
+            return Fill::Full;
+        }
+        let room = scratch.len().min(READ_BUFFER_MAX - held);
+        let (fill, n) = self.read_into(&mut scratch[..room]);
+        if n > 0 {
+            if self.rstart > 0 && self.rbuf.capacity() - self.rbuf.len() < n {
+                self.rbuf.drain(..self.rstart);
+                self.rstart = 0;
+            }
+            self.rbuf.extend_from_slice(&scratch[..n]);
+        }
+        fill
+    }
+
+    /// Reads once into `buf` (for input that is discarded, or copied by `fill`).
+    fn read_into(&mut self, buf: &mut [u8]) -> (Fill, usize) {
         if self.peer_eof {
-            return Fill::Eof;
+            return (Fill::Eof, 0);
         }
         if !self.readable {
-            return Fill::WouldBlock;
+            return (Fill::WouldBlock, 0);
         }
-        if self.rstart == self.rend {
-            self.rstart = 0;
-            self.rend = 0;
-        }
-        if self.rend == self.rbuf.len() {
-            if self.rstart > 0 {
-                self.rbuf.copy_within(self.rstart..self.rend, 0);
-                self.rend -= self.rstart;
-                self.rstart = 0;
-            } else if self.rbuf.len() < READ_BUFFER_MAX {
-                let size = (self.rbuf.len() * 2).clamp(READ_BUFFER_INITIAL, READ_BUFFER_MAX);
-                self.rbuf.resize(size, 0);
-            } else {
-                return Fill::Full;
-            }
-        }
-        match io::read(&mut self.stream, &mut self.rbuf[self.rend..]) {
-            Outcome::Done(n) => {
-                self.rend += n;
-                Fill::Read
-            }
+        match io::read(&mut self.stream, buf) {
+            Outcome::Done(n) => (Fill::Read, n),
             Outcome::WouldBlock => {
                 self.readable = false;
-                Fill::WouldBlock
+                (Fill::WouldBlock, 0)
             }
             Outcome::Closed => {
                 self.peer_eof = true;
-                Fill::Eof
+                (Fill::Eof, 0)
             }
+        }
+    }
+
+    /// Reads and drops client input until it would block; `Close` at its end or past `limit`
+    /// bytes in all (`discarded` keeps the count across calls).
+    fn discard_input(&mut self, scratch: &mut [u8], discarded: &mut usize, limit: usize) -> Step {
+        loop {
+            match self.read_into(scratch) {
+                (Fill::Read, n) => {
+                    *discarded += n;
+                    if *discarded > limit {
+                        return Step::Close;
+                    }
+                }
+                (Fill::WouldBlock, _) => return Step::Wait,
+                _ => return Step::Close,
+            }
+        }
+    }
+
+    /// Gives back read and write buffers that grew large for one request, once idle.
+    fn shrink_buffers(&mut self) {
+        if self.rstart == self.rbuf.len() && self.rbuf.capacity() > KEEP_BUFFER_CAPACITY {
+            self.rbuf = Vec::new();
+            self.rstart = 0;
+        }
+        if self.wpos == self.wbuf.len() && self.wbuf.capacity() > KEEP_BUFFER_CAPACITY {
+            self.wbuf = Vec::new();
+            self.wpos = 0;
         }
     }
 }
@@ -681,7 +785,7 @@ fn answer(
     head: &RequestHead<'_, '_>,
     ctx: &mut Context,
     out: &mut Vec<u8>,
-    (peer, waiter): (SocketAddr, Waiter),
+    (peer, local_addr, waiter): (SocketAddr, Option<SocketAddr>, Waiter),
     summary: &mut RequestSummary,
 ) -> State {
     let reply_at = out.len();
@@ -722,6 +826,29 @@ fn answer(
     }
     let keep = head.keep_alive && !ctx.draining;
     let http10 = head.version == Version::Http10;
+    if ctx.config.cgi {
+        if let Some(target) = cgi::target(head, &ctx.root, &mut ctx.scratch, peer, local_addr) {
+            match target {
+                Ok(req) => {
+                    if has_body && head.expect_continue {
+                        out.extend_from_slice(CONTINUE);
+                    }
+                    log_access(ctx, peer, Some(head), 200, 0);
+                    return State::ReadBody {
+                        decoder: BodyDecoder::new(head.framing, ctx.config.max_body),
+                        sink: BodySink::Cgi(Box::new(req)),
+                        close: !keep,
+                    };
+                }
+                Err(err) => {
+                    let close = !keep || err.closes() || (has_body && head.expect_continue);
+                    let reply = routes::error(out, ctx, err, Framing::for_request(head, close));
+                    log_access(ctx, peer, Some(head), reply.status, reply.body_len);
+                    return discard_or_respond(head, ctx, reply, reply_at, close);
+                }
+            }
+        }
+    }
     let ingest = routes::ingest_target(head, peer.ip())
         .map(|target| target.and_then(|id| ctx.store.admit().map(|()| id)));
     let (reply, close) = match ingest {
@@ -764,7 +891,19 @@ fn answer(
         }
     };
     log_access(ctx, peer, Some(head), reply.status, reply.body_len);
-    if has_body && !close {
+    discard_or_respond(head, ctx, reply, reply_at, close)
+}
+
+/// After a reply that does not want the request body: read and discard the body if the
+/// connection stays open (the reply, at `reply_at`, waits for that), else send the reply.
+fn discard_or_respond(
+    head: &RequestHead<'_, '_>,
+    ctx: &Context,
+    reply: routes::Reply,
+    reply_at: usize,
+    close: bool,
+) -> State {
+    if head.framing != BodyFraming::None && !close {
         State::ReadBody {
             decoder: BodyDecoder::new(head.framing, ctx.config.max_body),
             sink: BodySink::Discard {

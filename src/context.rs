@@ -8,6 +8,9 @@ use crate::http::date::DateCache;
 use crate::live::LiveHub;
 use std::time::{Instant, SystemTime};
 
+/// Size of the shared read buffer: the most one `read` call takes from a socket.
+pub const READ_SCRATCH_BYTES: usize = 64 * 1024;
+
 /// Passed by `&mut` to connection and route code; owned by the server.
 pub struct Context {
     pub config: Config,
@@ -27,6 +30,8 @@ pub struct Context {
     pub scratch: Scratch,
     /// Reused for generated pages whose length must be known before the head is written.
     pub page: Vec<u8>,
+    /// Every socket read lands here first; connections keep only the bytes they still need.
+    pub read_scratch: Box<[u8]>,
     pub access_log: Option<AccessLog>,
     /// Shutting down: every response closes its connection.
     pub draining: bool,
@@ -34,6 +39,10 @@ pub struct Context {
     pub live: LiveHub,
     /// Connections open now (kept by the reactor, read by `/metrics`).
     pub connections_open: usize,
+    /// Registers CGI pipes with the reactor.
+    pub registry: mio::Registry,
+    /// CGI scripts running now (each `CgiRun` holds a slot).
+    pub cgi_running: std::rc::Rc<std::cell::Cell<usize>>,
 }
 
 impl Context {
@@ -44,6 +53,7 @@ impl Context {
         store: DeviceStore,
         data_root: Root,
         access_log: Option<AccessLog>,
+        registry: mio::Registry,
     ) -> Self {
         Context {
             config,
@@ -56,10 +66,13 @@ impl Context {
             wall: SystemTime::now(),
             scratch: Scratch::default(),
             page: Vec::new(),
+            read_scratch: vec![0; READ_SCRATCH_BYTES].into_boxed_slice(),
             access_log,
             draining: false,
             live: LiveHub::default(),
             connections_open: 0,
+            registry,
+            cgi_running: Default::default(),
         }
     }
 

@@ -81,6 +81,10 @@ pub enum RequestError {
     InsufficientStorage,
     /// An I/O failure on our side: 500.
     Internal,
+    /// A CGI script that could not start or gave no usable answer: 502.
+    BadGateway,
+    /// A CGI script that ran past `--cgi-timeout` before answering: 504.
+    GatewayTimeout,
 }
 
 impl RequestError {
@@ -120,6 +124,8 @@ impl RequestError {
             RangeNotSatisfiable => 416,
             InsufficientStorage => 507,
             Internal => 500,
+            BadGateway => 502,
+            GatewayTimeout => 504,
         }
     }
 
@@ -140,6 +146,8 @@ impl RequestError {
                 | RangeNotSatisfiable
                 | InsufficientStorage
                 | Internal
+                | BadGateway
+                | GatewayTimeout
         )
     }
 
@@ -182,6 +190,8 @@ impl RequestError {
             RangeNotSatisfiable => "range not satisfiable",
             InsufficientStorage => "insufficient storage",
             Internal => "internal server error",
+            BadGateway => "the script gave no usable answer",
+            GatewayTimeout => "the script did not answer in time",
         }
     }
 }

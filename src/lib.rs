@@ -7,6 +7,7 @@
 
 pub mod access_log;
 pub mod admission;
+pub mod cgi;
 pub mod config;
 pub mod conn;
 pub mod context;

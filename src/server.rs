@@ -28,6 +28,8 @@ const WAKER_TOKEN: Token = Token(usize::MAX - 2);
 const FREE_SPACE_EVERY: Duration = Duration::from_secs(1);
 /// Connection tokens are slab keys plus this offset; listener tokens are below it.
 const CONN_BASE: usize = 1024;
+/// CGI pipe tokens: `PIPE_BASE + key * 4 + pipe`, above every connection token.
+pub const PIPE_BASE: usize = 1 << 40;
 /// Pending connections the kernel may queue per listener.
 const LISTEN_BACKLOG: i32 = 4096;
 /// How long to wait before accepting again after running out of descriptors.
@@ -122,7 +124,11 @@ impl Server {
         .unwrap_or(LINGER);
         let sweep_every =
             (shortest / 8).clamp(Duration::from_millis(5), Duration::from_millis(250));
-        let ctx = Context::new(config, root, store, data_root, access_log);
+        let registry = poll
+            .registry()
+            .try_clone()
+            .map_err(|e| format!("cannot create poller: {e}"))?;
+        let ctx = Context::new(config, root, store, data_root, access_log, registry);
         Ok(Server {
             poll,
             listeners,
@@ -171,6 +177,9 @@ impl Server {
                     }
                     WAKER_TOKEN => self.ctx.store.collect_synced(&mut self.ctx.completions),
                     Token(i) if i < CONN_BASE => self.accept(i),
+                    Token(t) if (PIPE_BASE..SIGNAL_TOKEN.0 - 1).contains(&t) => {
+                        self.drive((t - PIPE_BASE) / 4);
+                    }
                     Token(t) => {
                         let key = t - CONN_BASE;
                         if let Some(conn) = self.conns.get_mut(key) {
