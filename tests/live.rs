@@ -452,6 +452,30 @@ fn api_live_needs_no_accept_header() {
     );
 }
 
+#[test]
+fn api_live_has_no_replay() {
+    let l = Live::start(&[]);
+    post_all(&l, "kitchen", &lines("old", 3), 0);
+    // Ids of different devices interleave, so a resume point means nothing here.
+    let mut s = l.stream("/api/live?tail=5", &["Last-Event-ID: 0"]);
+    assert_eq!(s.status, 200);
+    s.assert_no_event_for(Duration::from_millis(300));
+    post_all(&l, "garage", &[b"new\n".to_vec()], 0);
+    let e = s.next_event();
+    assert!(e.data.contains("\"garage\""), "{e:?}");
+}
+
+#[test]
+fn live_heartbeat_flag_is_validated() {
+    for bad in ["0", "-1", "soon", "86401"] {
+        let out = run_to_exit(&[&format!("--live-heartbeat={bad}")]);
+        assert_eq!(out.status.code(), Some(2), "--live-heartbeat {bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "one-line error: {err:?}");
+        assert!(err.contains("live-heartbeat"), "names the flag: {err:?}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Slow subscribers and shutdown
 // ---------------------------------------------------------------------------------------------
