@@ -189,6 +189,11 @@ impl Connection {
         &mut self.stream
     }
 
+    /// The client's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
     /// The device store's name for this connection.
     pub fn waiter(&self) -> Waiter {
         self.waiter
@@ -605,17 +610,23 @@ impl Connection {
     }
 
     fn respond(&mut self, ctx: &mut Context, file_bytes: &mut u64) -> Step {
-        let more = matches!(&self.state, State::Respond { file: Some(_), .. });
-        match self.flush(ctx.now, more) {
-            Outcome::Done(_) => {}
-            Outcome::WouldBlock => return Step::Wait,
-            Outcome::Closed => return Step::Close,
-        }
-        let State::Respond { file, close } = &mut self.state else {
-            return Step::Close;
-        };
-        let close = *close;
-        if let Some(body) = file {
+        // A multipart body alternates: part head from the write buffer, then its file range.
+        loop {
+            let more =
+                matches!(&self.state, State::Respond { file: Some(b), .. } if b.remaining > 0);
+            match self.flush(ctx.now, more) {
+                Outcome::Done(_) => {}
+                Outcome::WouldBlock => return Step::Wait,
+                Outcome::Closed => return Step::Close,
+            }
+            let State::Respond {
+                file: Some(body), ..
+            } = &mut self.state
+            else {
+                break;
+            };
+            // Never more than `remaining`: the length was fixed when the request started, so a
+            // file that grows meanwhile cannot push the body past its Content-Length.
             while body.remaining > 0 {
                 if *file_bytes >= FILE_BYTES_PER_TURN {
                     return Step::Yield;
@@ -641,7 +652,13 @@ impl Connection {
                     Outcome::Closed => return Step::Close,
                 }
             }
+            if !body.next_part(&mut self.wbuf) {
+                break;
+            }
         }
+        let State::Respond { close, .. } = self.state else {
+            return Step::Close;
+        };
         if close || self.peer_eof {
             return self.start_linger(ctx);
         }
@@ -737,7 +754,14 @@ impl Connection {
             return (Fill::WouldBlock, 0);
         }
         match io::read(&mut self.stream, buf) {
-            Outcome::Done(n) => (Fill::Read, n),
+            Outcome::Done(n) => {
+                // A short read drained the socket: wait for the next edge instead of paying a
+                // read that returns EAGAIN (edge-triggered epoll reports every new arrival).
+                if n < buf.len() {
+                    self.readable = false;
+                }
+                (Fill::Read, n)
+            }
             Outcome::WouldBlock => {
                 self.readable = false;
                 (Fill::WouldBlock, 0)
@@ -789,6 +813,19 @@ fn answer(
     summary: &mut RequestSummary,
 ) -> State {
     let reply_at = out.len();
+    // Host, cross-site and credential checks come before any route (live, CGI, ingest, files):
+    // a refused request's body, if any, is read and discarded, never handed on.
+    if let Err(err) = crate::security::check(head, &ctx.config.security) {
+        let oversized = matches!(head.framing, BodyFraming::Length(n) if n > ctx.config.max_body);
+        let close = !head.keep_alive
+            || ctx.draining
+            || err.closes()
+            || oversized
+            || (head.framing != BodyFraming::None && head.expect_continue);
+        let reply = routes::error(out, ctx, err, Framing::for_request(head, close));
+        log_access(ctx, peer, Some(head), reply.status, reply.body_len);
+        return discard_or_respond(head, ctx, reply, reply_at, close);
+    }
     if let Some(target) = pages::live_target(head) {
         match target.and_then(|topic| pages::start_live(head, topic, ctx, out).map(|()| topic)) {
             Ok(topic) => {

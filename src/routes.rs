@@ -1,18 +1,19 @@
 //! Dispatch of a parsed request to the thing that answers it, and the static-file responses.
 //! Writes the whole response head (and small bodies) into the connection's write buffer; large
 //! file bodies are handed back as a [`FileBody`] for the connection to `sendfile`.
-use crate::config::SMALL_FILE_MAX;
 use crate::context::Context;
 use crate::devices::DeviceId;
 use crate::error::RequestError;
-use crate::files::{self, OpenFile, Resolved};
+use crate::files::{self, ListingOrder, OpenFile, Resolved};
+use crate::http::accept_encoding;
+use crate::http::query::{self, FileQuery, Format};
 use crate::http::request::{Method, RequestHead, Version};
 use crate::http::response::{self, ReplyOptions};
 use crate::pages;
-use std::fs::File;
-use std::io::Write;
+use crate::static_file::{self, Siblings};
 use std::net::IpAddr;
-use std::os::unix::fs::FileExt;
+
+pub use crate::static_file::FileBody;
 
 /// Methods the static file routes allow.
 pub const ALLOW_STATIC: &str = "GET, HEAD, OPTIONS";
@@ -67,14 +68,6 @@ pub fn ingest_reply(
     }
 }
 
-/// A file range still to be sent after the head.
-#[derive(Debug)]
-pub struct FileBody {
-    pub file: File,
-    pub offset: u64,
-    pub remaining: u64,
-}
-
 /// What the route produced, for the connection and the access log.
 #[derive(Debug)]
 pub struct Reply {
@@ -125,7 +118,7 @@ pub fn respond(
             };
         }
         return match head.method {
-            Method::Get | Method::Head => match serve_device(id, ctx, out, framing) {
+            Method::Get | Method::Head => match serve_device(head, id, ctx, out, framing) {
                 Ok(reply) => reply,
                 Err(err) => error(out, ctx, err, framing),
             },
@@ -221,6 +214,7 @@ pub fn error_with_allow(
             http10_keep_alive: framing.http10_keep_alive,
             allow,
             retry_after,
+            www_authenticate: err.challenge(),
         },
     );
     Reply {
@@ -230,16 +224,19 @@ pub fn error_with_allow(
     }
 }
 
-/// `GET /devices/{id}`: the device's file, with every acknowledged byte in it.
+/// `GET /devices/{id}`: the device's file, with every acknowledged byte in it; ranges,
+/// validators and `?download` as for static files, no precompressed siblings.
 fn serve_device(
+    head: &RequestHead<'_, '_>,
     id: &str,
     ctx: &mut Context,
     out: &mut Vec<u8>,
     framing: Framing,
 ) -> Result<Reply, RequestError> {
+    let query = query::parse(head.query).map_err(|_| RequestError::BadQuery)?;
     let id = DeviceId::parse(id.as_bytes())?;
     let file = device_file(ctx, &id)?;
-    serve_file(file, ctx, out, framing)
+    static_file::serve(head, file, &query, Siblings::Ignore, ctx, out, framing)
 }
 
 /// Opens the data file of `id` after writing out its records still in memory (`--ack buffer`),
@@ -269,15 +266,28 @@ fn serve_static(
     out: &mut Vec<u8>,
     framing: Framing,
 ) -> Result<Reply, RequestError> {
+    let query = query::parse(head.query).map_err(|_| RequestError::BadQuery)?;
     match files::resolve(&ctx.root, head.path, &mut ctx.scratch)? {
-        Resolved::File(file) => serve_file(file, ctx, out, framing),
+        Resolved::File(file) => serve_file(head, file, &query, ctx, out, framing),
         Resolved::RedirectToSlash => Ok(redirect_to_slash(head, ctx, out, framing)),
+        Resolved::Directory(_)
+            if !ctx.config.listing && listing_format(head, &query) == Format::Json =>
+        {
+            Err(RequestError::Forbidden)
+        }
+        Resolved::Directory(dir) if listing_format(head, &query) == Format::Json => {
+            serve_listing(head, &dir, &query, ctx, out, framing)
+        }
         Resolved::Directory(dir) if head.path == "/" => {
             // The home page: devices summary and, unless disabled, the listing of ROOT.
             let mut listing = std::mem::take(&mut ctx.page);
             listing.clear();
             if ctx.config.listing {
-                files::render_listing(&dir, head.path, &mut listing)
+                let how = ListingOrder {
+                    key: query.sort,
+                    order: query.order,
+                };
+                files::render_listing(&dir, head.path, how, &mut listing)
                     .map_err(|_| RequestError::Internal)?;
             }
             let reply = pages::home(out, ctx, framing, &listing);
@@ -285,69 +295,96 @@ fn serve_static(
             Ok(reply)
         }
         Resolved::Directory(dir) if ctx.config.listing => {
-            ctx.page.clear();
-            files::render_listing(&dir, head.path, &mut ctx.page)
-                .map_err(|_| RequestError::Internal)?;
-            response::start(out, 200, ctx.date.as_bytes());
-            response::header(out, "Content-Type", b"text/html; charset=utf-8");
-            response::content_length(out, ctx.page.len() as u64);
-            response::header(out, "Cache-Control", b"no-cache");
-            response::connection(out, framing.close, framing.http10_keep_alive);
-            response::end(out);
-            if !framing.head_only {
-                out.extend_from_slice(&ctx.page);
-            }
-            Ok(Reply {
-                status: 200,
-                body_len: ctx.page.len() as u64,
-                file: None,
-            })
+            serve_listing(head, &dir, &query, ctx, out, framing)
         }
         Resolved::Directory(_) => Err(RequestError::Forbidden),
     }
 }
 
 fn serve_file(
+    head: &RequestHead<'_, '_>,
     found: OpenFile,
-    ctx: &Context,
+    query: &FileQuery,
+    ctx: &mut Context,
     out: &mut Vec<u8>,
     framing: Framing,
 ) -> Result<Reply, RequestError> {
-    let reply_at = out.len();
+    static_file::serve(head, found, query, Siblings::Look, ctx, out, framing)
+}
+
+/// A directory listing: HTML, or JSON for `?format=json` or an `Accept` that prefers
+/// `application/json` to HTML. Sorted by `?sort=` and `?order=`.
+fn serve_listing(
+    head: &RequestHead<'_, '_>,
+    dir: &std::fs::File,
+    query: &FileQuery,
+    ctx: &mut Context,
+    out: &mut Vec<u8>,
+    framing: Framing,
+) -> Result<Reply, RequestError> {
+    let format = listing_format(head, query);
+    let how = ListingOrder {
+        key: query.sort,
+        order: query.order,
+    };
+    ctx.page.clear();
+    let content_type: &[u8] = match format {
+        Format::Html => {
+            files::render_listing(dir, head.path, how, &mut ctx.page)
+                .map_err(|_| RequestError::Internal)?;
+            b"text/html; charset=utf-8"
+        }
+        Format::Json => {
+            files::render_listing_json(dir, how, &mut ctx.page)
+                .map_err(|_| RequestError::Internal)?;
+            b"application/json"
+        }
+    };
     response::start(out, 200, ctx.date.as_bytes());
-    out.extend_from_slice(b"Content-Type: ");
-    found.content_type.write_to(out);
-    out.extend_from_slice(b"\r\n");
-    response::content_length(out, found.len);
-    out.extend_from_slice(b"Last-Modified: ");
-    // Display into the buffer: no intermediate String.
-    let _ = write!(out, "{}", httpdate::HttpDate::from(found.modified));
-    out.extend_from_slice(b"\r\n");
+    response::header(out, "Content-Type", content_type);
+    response::content_length(out, ctx.page.len() as u64);
+    response::header(out, "Cache-Control", b"no-cache");
+    if query.format.is_none() {
+        response::header(out, "Vary", b"Accept");
+    }
     response::connection(out, framing.close, framing.http10_keep_alive);
     response::end(out);
-    let reply = |file| Reply {
-        status: 200,
-        body_len: found.len,
-        file,
+    let body_len = if framing.head_only {
+        0
+    } else {
+        out.extend_from_slice(&ctx.page);
+        ctx.page.len() as u64
     };
-    if framing.head_only || found.len == 0 {
-        return Ok(reply(None));
+    Ok(Reply {
+        status: 200,
+        body_len,
+        file: None,
+    })
+}
+
+/// `?format=`, else JSON when `Accept` rates `application/json` above both `text/html` and
+/// `text/*` (`*/*` counts for neither); HTML otherwise, browsers' navigation requests included.
+fn listing_format(head: &RequestHead<'_, '_>, query: &FileQuery) -> Format {
+    if let Some(format) = query.format {
+        return format;
     }
-    if found.len <= SMALL_FILE_MAX {
-        // Small bodies travel with the head in one write.
-        let start = out.len();
-        out.resize(start + found.len as usize, 0);
-        if found.file.read_exact_at(&mut out[start..], 0).is_err() {
-            out.truncate(reply_at);
-            return Err(RequestError::Internal);
+    let Some(accept) = head.header("accept") else {
+        return Format::Html;
+    };
+    let (mut json, mut html) = (0, 0);
+    for (range, q) in accept_encoding::weighted(accept) {
+        if range.eq_ignore_ascii_case(b"application/json") {
+            json = json.max(q);
+        } else if range.eq_ignore_ascii_case(b"text/html") || range.eq_ignore_ascii_case(b"text/*")
+        {
+            html = html.max(q);
         }
-        return Ok(reply(None));
     }
-    Ok(reply(Some(FileBody {
-        file: found.file,
-        offset: 0,
-        remaining: found.len,
-    })))
+    if json > html {
+        Format::Json
+    } else {
+        Format::Html
+    }
 }
 
 fn redirect_to_slash(
@@ -359,12 +396,7 @@ fn redirect_to_slash(
     const BODY: &[u8] = b"moved permanently\n";
     response::start(out, 301, ctx.date.as_bytes());
     out.extend_from_slice(b"Location: ");
-    out.extend_from_slice(head.path.as_bytes());
-    out.push(b'/');
-    if let Some(query) = head.query {
-        out.push(b'?');
-        out.extend_from_slice(query.as_bytes());
-    }
+    crate::security::location::push_slash_redirect(out, head.path, head.query);
     out.extend_from_slice(b"\r\nContent-Type: text/plain; charset=utf-8\r\n");
     response::content_length(out, BODY.len() as u64);
     response::connection(out, framing.close, framing.http10_keep_alive);
