@@ -296,7 +296,10 @@ def main():
     # Heartbeats would be counted as events; the run is shorter than this interval.
     cmd = ["taskset", "-c", server_cpu, binary, "-l", "127.0.0.1:0",
            "--data", os.path.join(tmp, "data"), "--live-heartbeat", "3600",
-           "--max-connections", str(args.subscribers + 1000), os.path.join(tmp, "root")]
+           "--max-connections", str(args.subscribers + 1000),
+           # Every subscriber comes from 127.0.0.1: lift the per-address cap.
+           "--max-connections-per-peer", str(args.subscribers + 1000),
+           os.path.join(tmp, "root")]
     env = dict(os.environ, RUST_LOG="error")
     server = subprocess.Popen(cmd, cwd=tmp, stdout=subprocess.PIPE, env=env, text=True)
     try:
