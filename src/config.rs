@@ -52,6 +52,10 @@ pub struct Cli {
           value_parser = parse_listen)]
     pub listen: Vec<SocketAddr>,
 
+    /// Directory behind /files/ (default: ROOT)
+    #[arg(long = "directory", value_name = "DIR")]
+    pub directory: Option<PathBuf>,
+
     /// Where device files are kept (created if missing)
     #[arg(long = "data", value_name = "DIR", default_value = "./data")]
     pub data: PathBuf,
@@ -155,6 +159,8 @@ pub struct Cli {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub root: PathBuf,
+    /// The folder behind `/files/`; ROOT when `None`.
+    pub directory: Option<PathBuf>,
     pub listen: Vec<SocketAddr>,
     pub allow: AllowList,
     pub max_body: u64,
@@ -188,6 +194,7 @@ impl From<Cli> for Config {
         };
         Config {
             root: cli.root,
+            directory: cli.directory,
             listen: cli.listen,
             allow,
             max_body: cli.max_body,

@@ -101,6 +101,8 @@ enum BodySink {
     Device { id: DeviceId, http10: bool },
     /// Collected whole in `Connection::body`, then given to the script on stdin.
     Cgi(Box<CgiRequest>),
+    /// Collected whole in `Connection::body`, then stored as `--directory`/name.
+    Upload { name: Vec<u8>, http10: bool },
 }
 
 /// What one step achieved.
@@ -344,7 +346,7 @@ impl Connection {
                 self.body.clear();
                 let reply_at = match sink {
                     BodySink::Discard { reply_at, .. } => reply_at,
-                    BodySink::Device { .. } | BodySink::Cgi(_) => self.wbuf.len(),
+                    _ => self.wbuf.len(),
                 };
                 self.fail(ctx, RequestError::HeaderTimeout, reply_at);
             }
@@ -450,7 +452,7 @@ impl Connection {
             return Step::Close;
         };
         let input = &self.rbuf[self.rstart..self.rbuf.len()];
-        let collect = matches!(sink, BodySink::Device { .. } | BodySink::Cgi(_));
+        let collect = !matches!(sink, BodySink::Discard { .. });
         let body = &mut self.body;
         let decoded = if collect {
             decoder.decode(input, &mut |data| body.extend_from_slice(data))
@@ -470,7 +472,7 @@ impl Connection {
                 self.body.clear();
                 let reply_at = match sink {
                     BodySink::Discard { reply_at, .. } => *reply_at,
-                    BodySink::Device { .. } | BodySink::Cgi(_) => self.wbuf.len(),
+                    _ => self.wbuf.len(),
                 };
                 self.fail(ctx, err, reply_at);
                 return Step::Continue;
@@ -534,6 +536,27 @@ impl Connection {
                         self.fail(ctx, RequestError::BadGateway, self.wbuf.len());
                     }
                 }
+            }
+            BodySink::Upload { name, http10 } => {
+                let result = crate::uploads::store(ctx.files_root.path(), &name, &self.body);
+                self.body.clear();
+                let close = close || result.is_err_and(RequestError::closes);
+                let framing = Framing {
+                    close,
+                    head_only: false,
+                    http10_keep_alive: http10 && !close,
+                };
+                let reply = routes::upload_reply(&mut self.wbuf, ctx, &name, result, framing);
+                crate::metrics::count_request("POST", reply.status);
+                if let Some(log) = ctx.access_log.as_mut() {
+                    let entry = self
+                        .summary
+                        .entry(self.peer.ip(), reply.status, reply.body_len);
+                    if let Err(e) = log.record(&entry, ctx.wall) {
+                        warn!("access log: {e}");
+                    }
+                }
+                self.state = State::Respond { file: None, close };
             }
             BodySink::Device { id, http10 } => {
                 let appended =
@@ -883,6 +906,36 @@ fn answer(
                     log_access(ctx, peer, Some(head), reply.status, reply.body_len);
                     return discard_or_respond(head, ctx, reply, reply_at, close);
                 }
+            }
+        }
+    }
+    if let Some(target) = routes::upload_target(head) {
+        match target {
+            Ok(name) => {
+                if has_body && head.expect_continue {
+                    out.extend_from_slice(CONTINUE);
+                }
+                if ctx.access_log.is_some() {
+                    let (referer, agent) = (head.header("referer"), head.header("user-agent"));
+                    summary.capture(
+                        head.method_str,
+                        head.target,
+                        version_str(head),
+                        referer,
+                        agent,
+                    );
+                }
+                return State::ReadBody {
+                    decoder: BodyDecoder::new(head.framing, ctx.config.max_body),
+                    sink: BodySink::Upload { name, http10 },
+                    close: !keep,
+                };
+            }
+            Err(err) => {
+                let close = !keep || err.closes() || (has_body && head.expect_continue);
+                let reply = routes::error(out, ctx, err, Framing::for_request(head, close));
+                log_access(ctx, peer, Some(head), reply.status, reply.body_len);
+                return discard_or_respond(head, ctx, reply, reply_at, close);
             }
         }
     }

@@ -17,6 +17,8 @@ pub use crate::static_file::FileBody;
 
 /// Methods the static file routes allow.
 pub const ALLOW_STATIC: &str = "GET, HEAD, OPTIONS";
+/// Methods `/files/{name}` allows.
+pub const ALLOW_FILES: &str = "GET, HEAD, POST, OPTIONS";
 /// Methods the device routes (`/devices/{id}`) allow.
 pub const ALLOW_DEVICE: &str = "GET, HEAD, POST, OPTIONS";
 /// Seconds a client is asked to wait after a 503 from ingest.
@@ -107,11 +109,28 @@ pub fn respond(
     if let Some(reply) = builtin_page(head, ctx, out, framing) {
         return reply;
     }
+    if let Some(name) = head.path.strip_prefix("/files/") {
+        return match head.method {
+            Method::Get | Method::Head => match serve_upload(head, name, ctx, out, framing) {
+                Ok(reply) => reply,
+                Err(err) => error(out, ctx, err, framing),
+            },
+            Method::Options => options(out, ctx, framing, ALLOW_FILES),
+            Method::Other => error(out, ctx, RequestError::UnknownMethod, framing),
+            _ => error_with_allow(
+                out,
+                ctx,
+                RequestError::MethodNotAllowed,
+                framing,
+                ALLOW_FILES,
+            ),
+        };
+    }
     if let Some(id) = head.path.strip_prefix("/devices/") {
         if let Some(id) = id.strip_suffix("/live") {
             return match head.method {
                 Method::Get | Method::Head => match DeviceId::parse(id.as_bytes()) {
-                    Ok(_) => pages::live_page(out, ctx, framing),
+                    Ok(_) => pages::live_page(out, ctx, framing, head.header("accept-encoding")),
                     Err(err) => error(out, ctx, err, framing),
                 },
                 _ => error(out, ctx, RequestError::MethodNotAllowed, framing),
@@ -154,20 +173,23 @@ fn builtin_page(
 ) -> Option<Reply> {
     let known = matches!(
         head.path,
-        "/devices" | "/devices/" | "/api/devices" | "/healthz" | "/metrics"
-    );
+        "/devices" | "/devices/" | "/api/devices" | "/healthz" | "/metrics" | "/user-agent"
+    ) || head.path.starts_with("/echo/");
     if !known {
         return None;
     }
+    let accept = head.header("accept-encoding");
     Some(match head.method {
         Method::Get | Method::Head => match head.path {
-            "/api/devices" => pages::api_devices(out, ctx, framing),
+            "/api/devices" => pages::api_devices(out, ctx, framing, accept),
             "/healthz" => pages::healthz(out, ctx, framing),
             "/metrics" => {
                 let open = ctx.connections_open as u64;
-                pages::metrics(out, ctx, framing, open)
+                pages::metrics(out, ctx, framing, accept, open)
             }
-            _ => pages::dashboard(out, ctx, framing),
+            "/user-agent" => pages::user_agent(out, ctx, framing, head),
+            _ if head.path.starts_with("/echo/") => pages::echo(out, ctx, framing, head),
+            _ => pages::dashboard(out, ctx, framing, accept),
         },
         Method::Options => options(out, ctx, framing, ALLOW_STATIC),
         Method::Other => error(out, ctx, RequestError::UnknownMethod, framing),
@@ -239,6 +261,74 @@ fn serve_device(
     static_file::serve(head, file, &query, Siblings::Ignore, ctx, out, framing)
 }
 
+/// `GET /files/{name}`: a file of `--directory` as `application/octet-stream`, with ranges and
+/// validators like any file.
+fn serve_upload(
+    head: &RequestHead<'_, '_>,
+    name: &str,
+    ctx: &mut Context,
+    out: &mut Vec<u8>,
+    framing: Framing,
+) -> Result<Reply, RequestError> {
+    let query = query::parse(head.query).map_err(|_| RequestError::BadQuery)?;
+    let decoded: Vec<u8> = percent_encoding::percent_decode_str(name).collect();
+    crate::uploads::validate_name(&decoded)?;
+    match files::resolve(
+        &ctx.files_root,
+        &head.path["/files".len()..],
+        &mut ctx.scratch,
+    )? {
+        Resolved::File(mut file) => {
+            file.content_type = files::ContentType {
+                essence: "application/octet-stream",
+                utf8: false,
+            };
+            static_file::serve(head, file, &query, Siblings::Ignore, ctx, out, framing)
+        }
+        _ => Err(RequestError::NotFound),
+    }
+}
+
+/// If `head` is `POST /files/{name}`, the (decoded, validated) name to store the body as.
+pub fn upload_target(head: &RequestHead<'_, '_>) -> Option<Result<Vec<u8>, RequestError>> {
+    if head.method != Method::Post {
+        return None;
+    }
+    let name = head.path.strip_prefix("/files/")?;
+    let decoded: Vec<u8> = percent_encoding::percent_decode_str(name).collect();
+    Some(crate::uploads::validate_name(&decoded).map(<[u8]>::to_vec))
+}
+
+/// The reply to a stored upload: 201 with the file's `Location`, or the error.
+pub fn upload_reply(
+    out: &mut Vec<u8>,
+    ctx: &Context,
+    name: &[u8],
+    result: Result<(), RequestError>,
+    framing: Framing,
+) -> Reply {
+    if let Err(err) = result {
+        return error(out, ctx, err, framing);
+    }
+    const BODY: &[u8] = b"created\n";
+    response::start(out, 201, ctx.date.as_bytes());
+    out.extend_from_slice(b"Location: /files/");
+    let encoded = percent_encoding::percent_encode(name, crate::files::PATH_SEGMENT);
+    for piece in encoded {
+        out.extend_from_slice(piece.as_bytes());
+    }
+    out.extend_from_slice(b"\r\nContent-Type: text/plain; charset=utf-8\r\n");
+    response::content_length(out, BODY.len() as u64);
+    response::connection(out, framing.close, framing.http10_keep_alive);
+    response::end(out);
+    out.extend_from_slice(BODY);
+    Reply {
+        status: 201,
+        body_len: BODY.len() as u64,
+        file: None,
+    }
+}
+
 /// Opens the data file of `id` after writing out its records still in memory (`--ack buffer`),
 /// so a reader sees every acknowledged byte (read-your-writes).
 pub fn device_file(ctx: &mut Context, id: &DeviceId) -> Result<OpenFile, RequestError> {
@@ -290,7 +380,8 @@ fn serve_static(
                 files::render_listing(&dir, head.path, how, &mut listing)
                     .map_err(|_| RequestError::Internal)?;
             }
-            let reply = pages::home(out, ctx, framing, &listing);
+            let accept = head.header("accept-encoding");
+            let reply = pages::home(out, ctx, framing, accept, &listing);
             ctx.page = listing;
             Ok(reply)
         }
@@ -340,30 +431,24 @@ fn serve_listing(
             b"application/json"
         }
     };
-    response::start(out, 200, ctx.date.as_bytes());
-    response::header(out, "Content-Type", content_type);
-    response::content_length(out, ctx.page.len() as u64);
-    response::header(out, "Cache-Control", b"no-cache");
-    if query.format.is_none() {
-        response::header(out, "Vary", b"Accept");
-    }
-    response::connection(out, framing.close, framing.http10_keep_alive);
-    response::end(out);
-    let body_len = if framing.head_only {
-        0
-    } else {
-        out.extend_from_slice(&ctx.page);
-        ctx.page.len() as u64
+    let how = pages::Send {
+        cache: Some(b"no-cache"),
+        vary_accept: query.format.is_none(),
+        ..pages::Send::ok(content_type)
     };
-    Ok(Reply {
-        status: 200,
-        body_len,
-        file: None,
-    })
+    let body = std::mem::take(&mut ctx.page);
+    let reply = pages::send(
+        out,
+        ctx,
+        framing,
+        head.header("accept-encoding"),
+        how,
+        &body,
+    );
+    ctx.page = body;
+    Ok(reply)
 }
 
-/// `?format=`, else JSON when `Accept` rates `application/json` above both `text/html` and
-/// `text/*` (`*/*` counts for neither); HTML otherwise, browsers' navigation requests included.
 fn listing_format(head: &RequestHead<'_, '_>, query: &FileQuery) -> Format {
     if let Some(format) = query.format {
         return format;

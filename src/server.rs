@@ -135,7 +135,12 @@ impl Server {
             .try_clone()
             .map_err(|e| format!("cannot create poller: {e}"))?;
         let peers = PeerTable::new(config.max_connections_per_peer);
-        let ctx = Context::new(config, root, store, data_root, access_log, registry);
+        let files_dir = config.directory.as_ref().unwrap_or(&config.root);
+        let files_root = Root::open(files_dir)
+            .map_err(|e| format!("cannot use --directory '{}': {e}", files_dir.display()))?;
+        let ctx = Context::new(
+            config, root, store, data_root, files_root, access_log, registry,
+        );
         Ok(Server {
             poll,
             listeners,

@@ -33,6 +33,14 @@ use rustix::io::Errno;
 
 use crate::error::RequestError;
 
+/// Bytes left as they are in one URL path segment: the RFC 3986 unreserved characters. Used to
+/// build links and `Location` values from file names.
+pub const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 pub use listing::{render_listing, render_listing_json, ListingOrder};
 pub use mime::ContentType;
 
