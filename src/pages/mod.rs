@@ -58,9 +58,7 @@ pub fn send(
     body: &[u8],
 ) -> Reply {
     let negotiable = how.min_gzip != usize::MAX;
-    let gzip = negotiable
-        && body.len() >= how.min_gzip
-        && accept_encoding::preferred(accept_encoding, &["gzip", "identity"]) == Some("gzip");
+    let gzip = negotiable && body.len() >= how.min_gzip && prefers_gzip(accept_encoding);
     let mut packed = std::mem::take(&mut ctx.gzip_out);
     packed.clear();
     if gzip {
@@ -101,6 +99,22 @@ pub fn send(
         body_len,
         file: None,
     }
+}
+
+/// Whether a generated body goes out gzipped: gzip is acceptable (q > 0, by name or `*`) and
+/// `identity` is not explicitly given a higher weight. The implicit acceptability of identity
+/// does not count against a gzip the client listed.
+fn prefers_gzip(accept_encoding: Option<&[u8]>) -> bool {
+    let gzip = accept_encoding::weight(accept_encoding, "gzip");
+    if gzip == 0 {
+        return false;
+    }
+    let identity = accept_encoding.and_then(|field| {
+        accept_encoding::weighted(field)
+            .find(|(name, _)| name.eq_ignore_ascii_case(b"identity"))
+            .map(|(_, q)| q)
+    });
+    identity.map_or(true, |q| gzip >= q)
 }
 
 /// Writes a complete 200 (or `status`) response with `body` (see [`send`]).
