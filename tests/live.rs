@@ -606,8 +606,6 @@ fn a_subscriber_that_does_not_read_is_dropped_and_others_keep_up() {
 }
 
 #[test]
-#[ignore = "server bug: an event larger than MAX_LIVE_BACKLOG (256 KiB) drops every subscriber, \
-            even one that has nothing unsent (conn.rs push_live counts the new event itself)"]
 fn a_record_larger_than_the_backlog_reaches_a_reading_subscriber() {
     let l = Live::start(&["--max-body", "1M"]);
     let mut s = l.stream("/devices/big/live", &[]);
