@@ -5,6 +5,8 @@
 //! in `drive` only dispatches. Syscalls go through `crate::io`; timeouts are derived from the state
 //! and a few timestamps by [`Connection::deadline`], so no timer is stored.
 use crate::access_log::{Entry, RequestSummary};
+use crate::cgi::run::{CgiRun, Pumped, Slot};
+use crate::cgi::{self, CgiRequest, MAX_CGI_PROCESSES};
 use crate::config::{
     FILE_BYTES_PER_TURN, LINGER, LINGER_MAX_BYTES, MAX_HEAD_BYTES, MAX_PENDING_WRITE,
     REQUESTS_PER_TURN, SENDFILE_CHUNK,
@@ -14,18 +16,20 @@ use crate::devices::{Appended, DeviceId, Waiter};
 use crate::error::RequestError;
 use crate::http::body::BodyDecoder;
 use crate::http::request::{
-    parse_head, BodyFraming, HeadScanner, RequestHead, Version, MAX_HEADERS,
+    parse_head, BodyFraming, HeadScanner, Method, RequestHead, Version, MAX_HEADERS,
 };
 use crate::http::Progress;
 use crate::io::{self, Outcome};
+use crate::live::{Topic, MAX_LIVE_BACKLOG};
+use crate::pages;
 use crate::routes::{self, FileBody, Framing};
 use log::{debug, warn};
 use mio::net::TcpStream;
 use std::net::{Shutdown, SocketAddr};
 use std::time::Instant;
 
-/// First size of a read buffer; it doubles as needed up to [`READ_BUFFER_MAX`].
-const READ_BUFFER_INITIAL: usize = 2048;
+/// Buffers whose capacity grew past this are given back once the connection is idle.
+const KEEP_BUFFER_CAPACITY: usize = 64 * 1024;
 /// Largest read buffer: a whole head of the maximum size plus room to see that it is too large.
 const READ_BUFFER_MAX: usize = MAX_HEAD_BYTES + 1024;
 
@@ -59,6 +63,17 @@ enum State {
         close: bool,
         http10: bool,
     },
+    /// A live event stream: events are appended by the reactor; reads are only watched for the
+    /// client leaving.
+    Live {
+        topic: Topic,
+    },
+    /// A CGI script runs; its output streams into the write buffer.
+    Cgi {
+        run: Box<CgiRun>,
+        started: Instant,
+        close: bool,
+    },
     /// Sending the write buffer, then the file body.
     Respond {
         file: Option<FileBody>,
@@ -84,6 +99,10 @@ enum BodySink {
     },
     /// Collected whole in `Connection::body`, then appended to the device.
     Device { id: DeviceId, http10: bool },
+    /// Collected whole in `Connection::body`, then given to the script on stdin.
+    Cgi(Box<CgiRequest>),
+    /// Collected whole in `Connection::body`, then stored as `--directory`/name.
+    Upload { name: Vec<u8>, http10: bool },
 }
 
 /// What one step achieved.
@@ -106,16 +125,19 @@ enum Fill {
 pub struct Connection {
     stream: TcpStream,
     peer: SocketAddr,
+    /// Our address on this connection (for CGI's SERVER_PORT).
+    local: Option<SocketAddr>,
     /// Who this connection is to the device store: slab key and unique serial number.
     waiter: Waiter,
     /// The body being collected for a device (reused; bounded by `--max-body`).
     body: Vec<u8>,
     /// The request whose reply is written later (ingest), for the access log.
     summary: RequestSummary,
-    /// Read buffer: `rbuf[rstart..rend]` is received and not yet consumed.
+    /// The live topic this connection subscribed to (kept after a drop, to unsubscribe).
+    subscribed: Option<Topic>,
+    /// Read buffer: `rbuf[rstart..]` is received and not yet consumed.
     rbuf: Vec<u8>,
     rstart: usize,
-    rend: usize,
     /// Write buffer: `wbuf[wpos..]` is still to be sent.
     wbuf: Vec<u8>,
     wpos: usize,
@@ -141,14 +163,15 @@ impl Connection {
     /// A new connection accepted at `now`, known to the device store as `waiter`.
     pub fn new(stream: TcpStream, peer: SocketAddr, waiter: Waiter, now: Instant) -> Self {
         Connection {
+            local: stream.local_addr().ok(),
             stream,
             peer,
             waiter,
             body: Vec::new(),
             summary: RequestSummary::default(),
+            subscribed: None,
             rbuf: Vec::new(),
             rstart: 0,
-            rend: 0,
             wbuf: Vec::new(),
             wpos: 0,
             state: State::ReadHead,
@@ -166,6 +189,11 @@ impl Connection {
     /// The socket, for (de)registration.
     pub fn stream(&mut self) -> &mut TcpStream {
         &mut self.stream
+    }
+
+    /// The client's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
     }
 
     /// The device store's name for this connection.
@@ -186,6 +214,7 @@ impl Connection {
             http10_keep_alive: http10 && !close,
         };
         let reply = routes::ingest_reply(&mut self.wbuf, ctx, result, framing);
+        crate::metrics::count_request("POST", reply.status);
         if let Some(log) = ctx.access_log.as_mut() {
             let entry = self
                 .summary
@@ -198,17 +227,45 @@ impl Connection {
         self.last_progress = ctx.now;
     }
 
+    /// What this connection watches, if it is a live stream.
+    pub fn live_topic(&self) -> Option<Topic> {
+        self.subscribed
+    }
+
+    /// Queues one live event. A subscriber with more than `MAX_LIVE_BACKLOG` unsent bytes is
+    /// dropped instead (its connection closes at the next drive). The caller drives afterwards.
+    pub fn push_live(&mut self, event: &[u8], now: Instant) {
+        if !matches!(self.state, State::Live { .. }) {
+            return;
+        }
+        // A subscriber that is keeping up takes any one event, however large; one that still
+        // has unsent events is dropped once it would hold more than the backlog.
+        let unsent = self.wbuf.len() - self.wpos;
+        if unsent > 0 && unsent + event.len() > MAX_LIVE_BACKLOG {
+            debug!("{}: live subscriber too slow; dropped", self.peer);
+            crate::metrics::LIVE_DROPPED.add(1);
+            self.state = State::Closed;
+            return;
+        }
+        self.wbuf.extend_from_slice(event);
+        self.idle_since = now;
+    }
+
     /// Records readiness from an event.
     pub fn on_ready(&mut self, readable: bool, writable: bool) {
         self.readable |= readable;
         self.writable |= writable;
     }
 
-    /// True when closing now loses nothing: no request in progress and nothing left to send.
+    /// True when closing now loses nothing: no request in progress and nothing left to send
+    /// (a live stream never ends by itself, so it counts as idle once its events are sent).
     pub fn is_idle(&self) -> bool {
-        matches!(self.state, State::ReadHead)
-            && self.rstart == self.rend
-            && self.wpos == self.wbuf.len()
+        let nothing_pending = self.wpos == self.wbuf.len();
+        match self.state {
+            State::ReadHead => nothing_pending && self.rstart == self.rbuf.len(),
+            State::Live { .. } => nothing_pending,
+            _ => false,
+        }
     }
 
     /// Runs the state machine until it must wait, yields its turn, or closes.
@@ -220,6 +277,8 @@ impl Connection {
                 State::ReadHead => self.read_head(ctx, &mut requests),
                 State::ReadBody { .. } => self.read_body(ctx),
                 State::AwaitCommit { .. } => self.await_commit(ctx),
+                State::Live { .. } => self.live(ctx),
+                State::Cgi { .. } => self.cgi(ctx),
                 State::Respond { .. } => self.respond(ctx, &mut file_bytes),
                 State::Linger { .. } => self.linger(ctx),
                 State::Closed => Step::Close,
@@ -250,6 +309,14 @@ impl Connection {
                 self.last_progress + c.body_timeout
             }
             State::Respond { .. } => self.last_progress + c.send_timeout,
+            State::Live { .. } if self.wpos < self.wbuf.len() => {
+                self.last_progress + c.send_timeout
+            }
+            State::Live { .. } => self.idle_since + c.live_heartbeat,
+            State::Cgi { started, .. } if self.wpos < self.wbuf.len() => {
+                (self.last_progress + c.send_timeout).min(started + c.cgi_timeout)
+            }
+            State::Cgi { started, .. } => started + c.cgi_timeout,
             State::Linger { until, .. } => until,
             State::Closed => ctx.now,
         }
@@ -258,6 +325,24 @@ impl Connection {
     /// Handles an expired deadline: a 408 where the client deserves one, else a silent close.
     pub fn expire(&mut self, ctx: &mut Context) -> Drive {
         let pending_write = self.wpos < self.wbuf.len();
+        if let State::Live { .. } = self.state {
+            if pending_write {
+                debug!("{}: live subscriber stalled", self.peer);
+                return Drive::Close;
+            }
+            crate::http::sse::push_comment(&mut self.wbuf, "heartbeat");
+            self.idle_since = ctx.now;
+            return self.drive(ctx);
+        }
+        if let State::Cgi { run, .. } = &self.state {
+            debug!("{}: CGI script timed out or client stalled", self.peer);
+            if run.head_sent() {
+                return Drive::Close;
+            }
+            self.state = State::Closed; // drops the run: the script is killed
+            self.fail(ctx, RequestError::GatewayTimeout, self.wbuf.len());
+            return self.drive(ctx);
+        }
         match std::mem::replace(&mut self.state, State::Closed) {
             State::ReadHead if !pending_write && self.head_started.is_some() => {
                 debug!("{}: header timeout", self.peer);
@@ -268,7 +353,7 @@ impl Connection {
                 self.body.clear();
                 let reply_at = match sink {
                     BodySink::Discard { reply_at, .. } => reply_at,
-                    BodySink::Device { .. } => self.wbuf.len(),
+                    _ => self.wbuf.len(),
                 };
                 self.fail(ctx, RequestError::HeaderTimeout, reply_at);
             }
@@ -286,11 +371,11 @@ impl Connection {
         self.scanner = HeadScanner::default();
         self.fresh = false;
         self.idle_since = ctx.now;
-        self.head_started = (self.rstart < self.rend).then_some(ctx.now);
+        self.head_started = (self.rstart < self.rbuf.len()).then_some(ctx.now);
     }
 
     fn read_head(&mut self, ctx: &mut Context, requests: &mut usize) -> Step {
-        let input = &self.rbuf[self.rstart..self.rend];
+        let input = &self.rbuf[self.rstart..self.rbuf.len()];
         match self.scanner.scan(input, &ctx.config.head_limits) {
             Ok(Progress::Complete(len)) => {
                 if *requests >= REQUESTS_PER_TURN {
@@ -301,7 +386,7 @@ impl Connection {
                 Step::Continue
             }
             Ok(Progress::NeedMore) => {
-                if ctx.draining && self.rstart == self.rend && self.wpos == self.wbuf.len() {
+                if ctx.draining && self.rstart == self.rbuf.len() && self.wpos == self.wbuf.len() {
                     return Step::Close;
                 }
                 // Answers go out before more requests are read: a client that does not read
@@ -314,7 +399,8 @@ impl Connection {
                 if self.peer_eof {
                     return Step::Close;
                 }
-                match self.fill() {
+                self.shrink_buffers();
+                match self.fill(&mut ctx.read_scratch) {
                     Fill::Read => {
                         self.head_started.get_or_insert(ctx.now);
                         Step::Continue
@@ -339,7 +425,10 @@ impl Connection {
         let head_bytes = &self.rbuf[self.rstart..self.rstart + len];
         let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let state = match parse_head(head_bytes, &mut fields) {
-            Ok(head) => answer(&head, ctx, &mut self.wbuf, self.peer, &mut self.summary),
+            Ok(head) => {
+                let conn = (self.peer, self.local, self.waiter);
+                answer(&head, ctx, &mut self.wbuf, conn, &mut self.summary)
+            }
             Err(err) => {
                 debug!("{}: {err}", self.peer);
                 let reply_at = self.wbuf.len();
@@ -348,6 +437,9 @@ impl Connection {
         };
         self.rstart += len;
         self.last_progress = ctx.now;
+        if let State::Live { topic } = state {
+            self.subscribed = Some(topic);
+        }
         self.state = state;
         // A small answer that keeps the connection waits in the buffer, so the answers to a
         // pipelined batch leave in one write.
@@ -366,8 +458,8 @@ impl Connection {
         let State::ReadBody { decoder, sink, .. } = &mut self.state else {
             return Step::Close;
         };
-        let input = &self.rbuf[self.rstart..self.rend];
-        let collect = matches!(sink, BodySink::Device { .. });
+        let input = &self.rbuf[self.rstart..self.rbuf.len()];
+        let collect = !matches!(sink, BodySink::Discard { .. });
         let body = &mut self.body;
         let decoded = if collect {
             decoder.decode(input, &mut |data| body.extend_from_slice(data))
@@ -387,7 +479,7 @@ impl Connection {
                 self.body.clear();
                 let reply_at = match sink {
                     BodySink::Discard { reply_at, .. } => *reply_at,
-                    BodySink::Device { .. } => self.wbuf.len(),
+                    _ => self.wbuf.len(),
                 };
                 self.fail(ctx, err, reply_at);
                 return Step::Continue;
@@ -403,7 +495,7 @@ impl Connection {
             debug!("{}: body cut short", self.peer);
             return Step::Close;
         }
-        match self.fill() {
+        match self.fill(&mut ctx.read_scratch) {
             Fill::Read => {
                 self.last_progress = ctx.now;
                 Step::Continue
@@ -429,6 +521,50 @@ impl Connection {
                     self.enter_read_head(ctx);
                 }
             }
+            BodySink::Cgi(req) => {
+                let Some(slot) = Slot::take(&ctx.cgi_running, MAX_CGI_PROCESSES) else {
+                    self.body.clear();
+                    self.fail(ctx, RequestError::Overloaded, self.wbuf.len());
+                    return;
+                };
+                let close = close || req.http10;
+                let body = std::mem::take(&mut self.body);
+                let base = crate::server::PIPE_BASE + self.waiter.key * 4;
+                match CgiRun::spawn(*req, body, &ctx.registry, base, slot) {
+                    Ok(run) => {
+                        self.state = State::Cgi {
+                            run: Box::new(run),
+                            started: ctx.now,
+                            close,
+                        };
+                    }
+                    Err(e) => {
+                        warn!("{}: cannot start CGI script: {e}", self.peer);
+                        self.fail(ctx, RequestError::BadGateway, self.wbuf.len());
+                    }
+                }
+            }
+            BodySink::Upload { name, http10 } => {
+                let result = crate::uploads::store(ctx.files_root.path(), &name, &self.body);
+                self.body.clear();
+                let close = close || result.is_err_and(RequestError::closes);
+                let framing = Framing {
+                    close,
+                    head_only: false,
+                    http10_keep_alive: http10 && !close,
+                };
+                let reply = routes::upload_reply(&mut self.wbuf, ctx, &name, result, framing);
+                crate::metrics::count_request("POST", reply.status);
+                if let Some(log) = ctx.access_log.as_mut() {
+                    let entry = self
+                        .summary
+                        .entry(self.peer.ip(), reply.status, reply.body_len);
+                    if let Err(e) = log.record(&entry, ctx.wall) {
+                        warn!("access log: {e}");
+                    }
+                }
+                self.state = State::Respond { file: None, close };
+            }
             BodySink::Device { id, http10 } => {
                 let appended =
                     ctx.store
@@ -442,6 +578,59 @@ impl Connection {
         }
     }
 
+    /// Streaming: send what is queued, and notice when the client goes away (what it sends is
+    /// discarded).
+    fn live(&mut self, ctx: &mut Context) -> Step {
+        if let Outcome::Closed = self.flush(ctx.now, false) {
+            return Step::Close;
+        }
+        let mut discarded = 0;
+        self.discard_input(&mut ctx.read_scratch, &mut discarded, LINGER_MAX_BYTES)
+    }
+
+    /// A script runs: its output goes out as it comes; the client is watched for leaving (which
+    /// kills the script, as dropping the run does).
+    fn cgi(&mut self, ctx: &mut Context) -> Step {
+        loop {
+            if let Outcome::Closed = self.flush(ctx.now, false) {
+                return Step::Close;
+            }
+            let backlog = self.wbuf.len() - self.wpos;
+            let State::Cgi { run, close, .. } = &mut self.state else {
+                return Step::Close;
+            };
+            let before = self.wbuf.len();
+            match run.pump(
+                &mut self.wbuf,
+                backlog,
+                ctx.date.as_bytes(),
+                MAX_PENDING_WRITE,
+            ) {
+                Pumped::Wait if self.wbuf.len() > before && self.writable => continue,
+                Pumped::Wait => break,
+                Pumped::Finished => {
+                    let close = *close || !run.keeps_connection();
+                    self.state = State::Respond { file: None, close };
+                    return Step::Continue;
+                }
+                Pumped::Failed if run.head_sent() => return Step::Close,
+                Pumped::Failed => {
+                    self.state = State::Closed;
+                    self.fail(ctx, RequestError::BadGateway, self.wbuf.len());
+                    return Step::Continue;
+                }
+            }
+        }
+        // Pipelined requests wait in the read buffer; end of input means the client left.
+        loop {
+            match self.fill(&mut ctx.read_scratch) {
+                Fill::Read => {}
+                Fill::Eof => return Step::Close,
+                Fill::WouldBlock | Fill::Full => return Step::Wait,
+            }
+        }
+    }
+
     /// Waiting for the commit: earlier replies may still go out; nothing more is read.
     fn await_commit(&mut self, ctx: &mut Context) -> Step {
         match self.flush(ctx.now, false) {
@@ -451,17 +640,23 @@ impl Connection {
     }
 
     fn respond(&mut self, ctx: &mut Context, file_bytes: &mut u64) -> Step {
-        let more = matches!(&self.state, State::Respond { file: Some(_), .. });
-        match self.flush(ctx.now, more) {
-            Outcome::Done(_) => {}
-            Outcome::WouldBlock => return Step::Wait,
-            Outcome::Closed => return Step::Close,
-        }
-        let State::Respond { file, close } = &mut self.state else {
-            return Step::Close;
-        };
-        let close = *close;
-        if let Some(body) = file {
+        // A multipart body alternates: part head from the write buffer, then its file range.
+        loop {
+            let more =
+                matches!(&self.state, State::Respond { file: Some(b), .. } if b.remaining > 0);
+            match self.flush(ctx.now, more) {
+                Outcome::Done(_) => {}
+                Outcome::WouldBlock => return Step::Wait,
+                Outcome::Closed => return Step::Close,
+            }
+            let State::Respond {
+                file: Some(body), ..
+            } = &mut self.state
+            else {
+                break;
+            };
+            // Never more than `remaining`: the length was fixed when the request started, so a
+            // file that grows meanwhile cannot push the body past its Content-Length.
             while body.remaining > 0 {
                 if *file_bytes >= FILE_BYTES_PER_TURN {
                     return Step::Yield;
@@ -487,7 +682,13 @@ impl Connection {
                     Outcome::Closed => return Step::Close,
                 }
             }
+            if !body.next_part(&mut self.wbuf) {
+                break;
+            }
         }
+        let State::Respond { close, .. } = self.state else {
+            return Step::Close;
+        };
         if close || self.peer_eof {
             return self.start_linger(ctx);
         }
@@ -510,24 +711,15 @@ impl Connection {
         Step::Continue
     }
 
-    fn linger(&mut self, _ctx: &mut Context) -> Step {
-        loop {
-            self.rstart = 0;
-            self.rend = 0;
-            match self.fill() {
-                Fill::Read => {
-                    let State::Linger { discarded, .. } = &mut self.state else {
-                        return Step::Close;
-                    };
-                    *discarded += self.rend;
-                    if *discarded > LINGER_MAX_BYTES {
-                        return Step::Close;
-                    }
-                }
-                Fill::WouldBlock => return Step::Wait,
-                Fill::Eof | Fill::Full => return Step::Close,
-            }
+    fn linger(&mut self, ctx: &mut Context) -> Step {
+        let State::Linger { mut discarded, .. } = self.state else {
+            return Step::Close;
+        };
+        let step = self.discard_input(&mut ctx.read_scratch, &mut discarded, LINGER_MAX_BYTES);
+        if let State::Linger { discarded: d, .. } = &mut self.state {
+            *d = discarded;
         }
+        step
     }
 
     /// Replaces everything from `reply_at` in the write buffer with the error reply for `err`.
@@ -559,43 +751,84 @@ impl Connection {
         Outcome::Done(0)
     }
 
-    /// Reads once into the free end of the read buffer, making room first.
-    fn fill(&mut self) -> Fill {
+    /// Reads once into the shared `scratch` and appends what arrived to the read buffer, which
+    /// so holds only received bytes: an idle connection with a few bytes of a head costs a few
+    /// bytes, and a keep-alive connection reuses its buffer's capacity.
+    fn fill(&mut self, scratch: &mut [u8]) -> Fill {
+        if self.rstart == self.rbuf.len() {
+            self.rbuf.clear();
+            self.rstart = 0;
+        }
+        let held = self.rbuf.len() - self.rstart;
+        if held >= READ_BUFFER_MAX {
+            return Fill::Full;
+        }
+        let room = scratch.len().min(READ_BUFFER_MAX - held);
+        let (fill, n) = self.read_into(&mut scratch[..room]);
+        if n > 0 {
+            if self.rstart > 0 && self.rbuf.capacity() - self.rbuf.len() < n {
+                self.rbuf.drain(..self.rstart);
+                self.rstart = 0;
+            }
+            self.rbuf.extend_from_slice(&scratch[..n]);
+        }
+        fill
+    }
+
+    /// Reads once into `buf` (for input that is discarded, or copied by `fill`).
+    fn read_into(&mut self, buf: &mut [u8]) -> (Fill, usize) {
         if self.peer_eof {
-            return Fill::Eof;
+            return (Fill::Eof, 0);
         }
         if !self.readable {
-            return Fill::WouldBlock;
+            return (Fill::WouldBlock, 0);
         }
-        if self.rstart == self.rend {
-            self.rstart = 0;
-            self.rend = 0;
-        }
-        if self.rend == self.rbuf.len() {
-            if self.rstart > 0 {
-                self.rbuf.copy_within(self.rstart..self.rend, 0);
-                self.rend -= self.rstart;
-                self.rstart = 0;
-            } else if self.rbuf.len() < READ_BUFFER_MAX {
-                let size = (self.rbuf.len() * 2).clamp(READ_BUFFER_INITIAL, READ_BUFFER_MAX);
-                self.rbuf.resize(size, 0);
-            } else {
-                return Fill::Full;
-            }
-        }
-        match io::read(&mut self.stream, &mut self.rbuf[self.rend..]) {
+        match io::read(&mut self.stream, buf) {
             Outcome::Done(n) => {
-                self.rend += n;
-                Fill::Read
+                // A short read drained the socket: wait for the next edge instead of paying a
+                // read that returns EAGAIN (edge-triggered epoll reports every new arrival).
+                if n < buf.len() {
+                    self.readable = false;
+                }
+                (Fill::Read, n)
             }
             Outcome::WouldBlock => {
                 self.readable = false;
-                Fill::WouldBlock
+                (Fill::WouldBlock, 0)
             }
             Outcome::Closed => {
                 self.peer_eof = true;
-                Fill::Eof
+                (Fill::Eof, 0)
             }
+        }
+    }
+
+    /// Reads and drops client input until it would block; `Close` at its end or past `limit`
+    /// bytes in all (`discarded` keeps the count across calls).
+    fn discard_input(&mut self, scratch: &mut [u8], discarded: &mut usize, limit: usize) -> Step {
+        loop {
+            match self.read_into(scratch) {
+                (Fill::Read, n) => {
+                    *discarded += n;
+                    if *discarded > limit {
+                        return Step::Close;
+                    }
+                }
+                (Fill::WouldBlock, _) => return Step::Wait,
+                _ => return Step::Close,
+            }
+        }
+    }
+
+    /// Gives back read and write buffers that grew large for one request, once idle.
+    fn shrink_buffers(&mut self) {
+        if self.rstart == self.rbuf.len() && self.rbuf.capacity() > KEEP_BUFFER_CAPACITY {
+            self.rbuf = Vec::new();
+            self.rstart = 0;
+        }
+        if self.wpos == self.wbuf.len() && self.wbuf.capacity() > KEEP_BUFFER_CAPACITY {
+            self.wbuf = Vec::new();
+            self.wpos = 0;
         }
     }
 }
@@ -606,10 +839,45 @@ fn answer(
     head: &RequestHead<'_, '_>,
     ctx: &mut Context,
     out: &mut Vec<u8>,
-    peer: SocketAddr,
+    (peer, local_addr, waiter): (SocketAddr, Option<SocketAddr>, Waiter),
     summary: &mut RequestSummary,
 ) -> State {
     let reply_at = out.len();
+    // Host, cross-site and credential checks come before any route (live, CGI, ingest, files):
+    // a refused request's body, if any, is read and discarded, never handed on.
+    if let Err(err) = crate::security::check(head, &ctx.config.security) {
+        let oversized = matches!(head.framing, BodyFraming::Length(n) if n > ctx.config.max_body);
+        let close = !head.keep_alive
+            || ctx.draining
+            || err.closes()
+            || oversized
+            || (head.framing != BodyFraming::None && head.expect_continue);
+        let reply = routes::error(out, ctx, err, Framing::for_request(head, close));
+        log_access(ctx, peer, Some(head), reply.status, reply.body_len);
+        return discard_or_respond(head, ctx, reply, reply_at, close);
+    }
+    if let Some(target) = pages::live_target(head) {
+        match target.and_then(|topic| pages::start_live(head, topic, ctx, out).map(|()| topic)) {
+            Ok(topic) => {
+                log_access(ctx, peer, Some(head), 200, 0);
+                if head.method == Method::Head {
+                    return State::Respond {
+                        file: None,
+                        close: true,
+                    };
+                }
+                ctx.live.subscribe(topic, waiter);
+                return State::Live { topic };
+            }
+            Err(err) => {
+                out.truncate(reply_at);
+                let close = !head.keep_alive || ctx.draining;
+                let reply = routes::error(out, ctx, err, Framing::for_request(head, close));
+                log_access(ctx, peer, Some(head), reply.status, reply.body_len);
+                return State::Respond { file: None, close };
+            }
+        }
+    }
     let has_body = head.framing != BodyFraming::None;
     if let BodyFraming::Length(n) = head.framing {
         if n > ctx.config.max_body {
@@ -625,6 +893,59 @@ fn answer(
     }
     let keep = head.keep_alive && !ctx.draining;
     let http10 = head.version == Version::Http10;
+    if ctx.config.cgi {
+        if let Some(target) = cgi::target(head, &ctx.root, &mut ctx.scratch, peer, local_addr) {
+            match target {
+                Ok(req) => {
+                    if has_body && head.expect_continue {
+                        out.extend_from_slice(CONTINUE);
+                    }
+                    log_access(ctx, peer, Some(head), 200, 0);
+                    return State::ReadBody {
+                        decoder: BodyDecoder::new(head.framing, ctx.config.max_body),
+                        sink: BodySink::Cgi(Box::new(req)),
+                        close: !keep,
+                    };
+                }
+                Err(err) => {
+                    let close = !keep || err.closes() || (has_body && head.expect_continue);
+                    let reply = routes::error(out, ctx, err, Framing::for_request(head, close));
+                    log_access(ctx, peer, Some(head), reply.status, reply.body_len);
+                    return discard_or_respond(head, ctx, reply, reply_at, close);
+                }
+            }
+        }
+    }
+    if let Some(target) = routes::upload_target(head) {
+        match target {
+            Ok(name) => {
+                if has_body && head.expect_continue {
+                    out.extend_from_slice(CONTINUE);
+                }
+                if ctx.access_log.is_some() {
+                    let (referer, agent) = (head.header("referer"), head.header("user-agent"));
+                    summary.capture(
+                        head.method_str,
+                        head.target,
+                        version_str(head),
+                        referer,
+                        agent,
+                    );
+                }
+                return State::ReadBody {
+                    decoder: BodyDecoder::new(head.framing, ctx.config.max_body),
+                    sink: BodySink::Upload { name, http10 },
+                    close: !keep,
+                };
+            }
+            Err(err) => {
+                let close = !keep || err.closes() || (has_body && head.expect_continue);
+                let reply = routes::error(out, ctx, err, Framing::for_request(head, close));
+                log_access(ctx, peer, Some(head), reply.status, reply.body_len);
+                return discard_or_respond(head, ctx, reply, reply_at, close);
+            }
+        }
+    }
     let ingest = routes::ingest_target(head, peer.ip())
         .map(|target| target.and_then(|id| ctx.store.admit().map(|()| id)));
     let (reply, close) = match ingest {
@@ -667,7 +988,19 @@ fn answer(
         }
     };
     log_access(ctx, peer, Some(head), reply.status, reply.body_len);
-    if has_body && !close {
+    discard_or_respond(head, ctx, reply, reply_at, close)
+}
+
+/// After a reply that does not want the request body: read and discard the body if the
+/// connection stays open (the reply, at `reply_at`, waits for that), else send the reply.
+fn discard_or_respond(
+    head: &RequestHead<'_, '_>,
+    ctx: &Context,
+    reply: routes::Reply,
+    reply_at: usize,
+    close: bool,
+) -> State {
+    if head.framing != BodyFraming::None && !close {
         State::ReadBody {
             decoder: BodyDecoder::new(head.framing, ctx.config.max_body),
             sink: BodySink::Discard {
@@ -724,6 +1057,7 @@ fn log_access(
     status: u16,
     bytes: u64,
 ) {
+    crate::metrics::count_request(head.map_or("-", |h| h.method_str), status);
     let Some(log) = ctx.access_log.as_mut() else {
         return;
     };

@@ -5,7 +5,11 @@ use crate::config::Config;
 use crate::devices::{Completion, DeviceStore};
 use crate::files::{Root, Scratch};
 use crate::http::date::DateCache;
+use crate::live::LiveHub;
 use std::time::{Instant, SystemTime};
+
+/// Size of the shared read buffer: the most one `read` call takes from a socket.
+pub const READ_SCRATCH_BYTES: usize = 64 * 1024;
 
 /// Passed by `&mut` to connection and route code; owned by the server.
 pub struct Context {
@@ -26,9 +30,26 @@ pub struct Context {
     pub scratch: Scratch,
     /// Reused for generated pages whose length must be known before the head is written.
     pub page: Vec<u8>,
+    /// Every socket read lands here first; connections keep only the bytes they still need.
+    pub read_scratch: Box<[u8]>,
+    /// The folder behind `/files/` (`--directory`, default ROOT).
+    pub files_root: Root,
+    /// Recently resolved static files.
+    pub file_cache: crate::file_cache::FileCache,
+    /// Reused gzip state and output for generated bodies.
+    pub gzip: crate::http::gzip::Gzip,
+    pub gzip_out: Vec<u8>,
     pub access_log: Option<AccessLog>,
     /// Shutting down: every response closes its connection.
     pub draining: bool,
+    /// Live-view subscribers.
+    pub live: LiveHub,
+    /// Connections open now (kept by the reactor, read by `/metrics`).
+    pub connections_open: usize,
+    /// Registers CGI pipes with the reactor.
+    pub registry: mio::Registry,
+    /// CGI scripts running now (each `CgiRun` holds a slot).
+    pub cgi_running: std::rc::Rc<std::cell::Cell<usize>>,
 }
 
 impl Context {
@@ -38,7 +59,9 @@ impl Context {
         root: Root,
         store: DeviceStore,
         data_root: Root,
+        files_root: Root,
         access_log: Option<AccessLog>,
+        registry: mio::Registry,
     ) -> Self {
         Context {
             config,
@@ -51,8 +74,17 @@ impl Context {
             wall: SystemTime::now(),
             scratch: Scratch::default(),
             page: Vec::new(),
+            read_scratch: vec![0; READ_SCRATCH_BYTES].into_boxed_slice(),
+            files_root,
+            gzip: Default::default(),
+            file_cache: Default::default(),
+            gzip_out: Vec::new(),
             access_log,
             draining: false,
+            live: LiveHub::default(),
+            connections_open: 0,
+            registry,
+            cgi_running: Default::default(),
         }
     }
 

@@ -7,13 +7,22 @@
 
 pub mod access_log;
 pub mod admission;
+pub mod cgi;
 pub mod config;
 pub mod conn;
 pub mod context;
 pub mod devices;
 pub mod error;
+pub mod file_cache;
 pub mod files;
 pub mod http;
 pub mod io;
+pub mod live;
+pub mod metrics;
+pub mod pages;
+pub mod peers;
 pub mod routes;
+pub mod security;
 pub mod server;
+pub mod static_file;
+pub mod uploads;

@@ -6,6 +6,9 @@ use crate::conn::{Connection, Drive};
 use crate::context::Context;
 use crate::devices::{DeviceStore, Waiter};
 use crate::files::Root;
+use crate::http::sse;
+use crate::metrics;
+use crate::peers::PeerTable;
 use log::{debug, error, info, warn};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -26,6 +29,8 @@ const WAKER_TOKEN: Token = Token(usize::MAX - 2);
 const FREE_SPACE_EVERY: Duration = Duration::from_secs(1);
 /// Connection tokens are slab keys plus this offset; listener tokens are below it.
 const CONN_BASE: usize = 1024;
+/// CGI pipe tokens: `PIPE_BASE + key * 4 + pipe`, above every connection token.
+pub const PIPE_BASE: usize = 1 << 40;
 /// Pending connections the kernel may queue per listener.
 const LISTEN_BACKLOG: i32 = 4096;
 /// How long to wait before accepting again after running out of descriptors.
@@ -52,8 +57,16 @@ pub struct Server {
     next_free_space: Instant,
     /// Serial number of the next accepted connection.
     next_serial: u64,
+    /// Scratch for one live event, and the live connections that got events this turn.
+    event: Vec<u8>,
+    touched: Vec<usize>,
+    /// Open connections per client address, for `--max-connections-per-peer`.
+    peers: PeerTable,
     accepted: u64,
+    /// Connections closed right after accept: peer not in the allow list.
     refused: u64,
+    /// Connections closed right after accept: peer already at its connection cap.
+    refused_over_cap: u64,
 }
 
 impl Server {
@@ -109,6 +122,7 @@ impl Server {
             config.body_timeout,
             config.idle_timeout,
             config.send_timeout,
+            config.live_heartbeat,
             LINGER,
         ]
         .into_iter()
@@ -116,7 +130,17 @@ impl Server {
         .unwrap_or(LINGER);
         let sweep_every =
             (shortest / 8).clamp(Duration::from_millis(5), Duration::from_millis(250));
-        let ctx = Context::new(config, root, store, data_root, access_log);
+        let registry = poll
+            .registry()
+            .try_clone()
+            .map_err(|e| format!("cannot create poller: {e}"))?;
+        let peers = PeerTable::new(config.max_connections_per_peer);
+        let files_dir = config.directory.as_ref().unwrap_or(&config.root);
+        let files_root = Root::open(files_dir)
+            .map_err(|e| format!("cannot use --directory '{}': {e}", files_dir.display()))?;
+        let ctx = Context::new(
+            config, root, store, data_root, files_root, access_log, registry,
+        );
         Ok(Server {
             poll,
             listeners,
@@ -132,14 +156,29 @@ impl Server {
             shutdown_deadline: None,
             next_free_space: Instant::now() + FREE_SPACE_EVERY,
             next_serial: 0,
+            event: Vec::new(),
+            touched: Vec::new(),
+            peers,
             accepted: 0,
             refused: 0,
+            refused_over_cap: 0,
         })
     }
 
     /// The addresses actually bound (with the real port where port 0 was asked for).
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.local_addrs
+    }
+
+    /// Connections closed right after accept because the peer is not in the allow list.
+    pub fn refused(&self) -> u64 {
+        self.refused
+    }
+
+    /// Connections closed right after accept because the peer held its
+    /// `--max-connections-per-peer` already.
+    pub fn refused_over_cap(&self) -> u64 {
+        self.refused_over_cap
     }
 
     /// Runs until SIGINT or SIGTERM, then shuts down gracefully.
@@ -163,6 +202,9 @@ impl Server {
                     }
                     WAKER_TOKEN => self.ctx.store.collect_synced(&mut self.ctx.completions),
                     Token(i) if i < CONN_BASE => self.accept(i),
+                    Token(t) if (PIPE_BASE..SIGNAL_TOKEN.0 - 1).contains(&t) => {
+                        self.drive((t - PIPE_BASE) / 4);
+                    }
                     Token(t) => {
                         let key = t - CONN_BASE;
                         if let Some(conn) = self.conns.get_mut(key) {
@@ -186,6 +228,7 @@ impl Server {
                 .store
                 .commit(self.ctx.now, &mut self.ctx.completions);
             self.deliver_completions();
+            self.publish_live();
             if self.ctx.now >= self.next_free_space {
                 self.next_free_space = self.ctx.now + FREE_SPACE_EVERY;
                 self.ctx.store.refresh_free_space();
@@ -242,6 +285,55 @@ impl Server {
         self.ctx.completions = done;
     }
 
+    /// Sends every record written this turn to the live subscribers of its device and of all
+    /// devices, then drives them.
+    fn publish_live(&mut self) {
+        let ctx = &mut self.ctx;
+        ctx.store.set_publishing(!ctx.live.is_empty());
+        if ctx.live.is_empty() {
+            ctx.store.clear_published();
+            return;
+        }
+        for (device, end, record) in ctx.store.published() {
+            let watchers = ctx.live.device(&device);
+            if !watchers.is_empty() {
+                self.event.clear();
+                sse::push_event(&mut self.event, None, end, record);
+                for w in watchers {
+                    if let Some(conn) = self.conns.get_mut(w.key).filter(|c| c.waiter() == *w) {
+                        conn.push_live(&self.event, ctx.now);
+                        self.touched.push(w.key);
+                    }
+                }
+            }
+            if !ctx.live.all().is_empty() {
+                self.event.clear();
+                let text = String::from_utf8_lossy(record);
+                let json = serde_json::json!({
+                    "device": device.as_str(),
+                    "offset": end,
+                    "record": strip_line_break(&text),
+                });
+                let data = json.to_string();
+                sse::push_event(&mut self.event, None, end, data.as_bytes());
+                for w in ctx.live.all() {
+                    if let Some(conn) = self.conns.get_mut(w.key).filter(|c| c.waiter() == *w) {
+                        conn.push_live(&self.event, ctx.now);
+                        self.touched.push(w.key);
+                    }
+                }
+            }
+        }
+        ctx.store.clear_published();
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.sort_unstable();
+        touched.dedup();
+        for key in touched.drain(..) {
+            self.drive(key);
+        }
+        self.touched = touched;
+    }
+
     /// Drives one connection and acts on the result.
     fn drive(&mut self, key: usize) {
         let Some(conn) = self.conns.get_mut(key) else {
@@ -256,6 +348,11 @@ impl Server {
 
     fn close(&mut self, key: usize) {
         let mut conn = self.conns.remove(key);
+        self.ctx.connections_open = self.conns.len();
+        if let Some(topic) = conn.live_topic() {
+            self.ctx.live.unsubscribe(topic, conn.waiter());
+        }
+        self.peers.release(conn.peer().ip());
         if let Err(e) = self.poll.registry().deregister(conn.stream()) {
             debug!("deregister: {e}");
         }
@@ -281,12 +378,22 @@ impl Server {
             };
             match listener.accept() {
                 Ok((mut stream, peer)) => {
+                    // Dropping `stream` closes it before a byte is read. Only the socket's peer
+                    // address counts, never anything the client sends (X-Forwarded-For).
                     if !self.ctx.config.allow.admits(peer.ip()) {
                         self.refused += 1;
+                        metrics::CONNECTIONS_REFUSED.add(1);
                         debug!("{peer}: refused (not in the allow list)");
                         continue;
                     }
+                    if !self.peers.admit(peer.ip()) {
+                        self.refused_over_cap += 1;
+                        metrics::CONNECTIONS_REFUSED.add(1);
+                        debug!("{peer}: refused (at its connection cap)");
+                        continue;
+                    }
                     self.accepted += 1;
+                    metrics::CONNECTIONS_ACCEPTED.add(1);
                     if let Err(e) = stream.set_nodelay(true) {
                         debug!("{peer}: set_nodelay: {e}");
                     }
@@ -299,6 +406,7 @@ impl Server {
                         Interest::READABLE | Interest::WRITABLE,
                     ) {
                         warn!("{peer}: register: {e}");
+                        self.peers.release(peer.ip());
                         continue;
                     }
                     debug!("{peer}: accepted");
@@ -308,6 +416,7 @@ impl Server {
                     };
                     self.next_serial += 1;
                     entry.insert(Connection::new(stream, peer, waiter, self.ctx.now));
+                    self.ctx.connections_open = self.conns.len();
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -396,11 +505,19 @@ impl Server {
             log.flush()?;
         }
         debug!(
-            "accepted {} connections, refused {}",
-            self.accepted, self.refused
+            "accepted {} connections, refused {} (allow list) and {} (per-peer cap)",
+            self.accepted, self.refused, self.refused_over_cap
         );
         Ok(())
     }
+}
+
+/// A record without its one final line break (CRLF, LF or CR), as the per-device stream shows it.
+fn strip_line_break(text: &str) -> &str {
+    text.strip_suffix("\r\n")
+        .or_else(|| text.strip_suffix('\n'))
+        .or_else(|| text.strip_suffix('\r'))
+        .unwrap_or(text)
 }
 
 fn out_of_descriptors(e: &io::Error) -> bool {

@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::ingest::*;
 use common::*;
 use std::io::Write;
 use std::path::Path;

@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::ingest::*;
 use common::*;
 use nix::sys::signal::Signal;
 use std::thread;

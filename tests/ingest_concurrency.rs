@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::ingest::*;
 use common::*;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::ingest::*;
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;

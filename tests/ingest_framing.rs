@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::*;
+use common::ingest::*;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 // ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::ingest::*;
 use common::*;
 use std::net::SocketAddr;
 use std::process::Command;

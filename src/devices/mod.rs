@@ -19,7 +19,7 @@ mod sync;
 pub use handles::MAX_OPEN_DEVICE_FILES;
 pub use id::DeviceId;
 pub use record::RecordFormat;
-pub use registry::DeviceStats;
+pub use registry::{epoch_minute, DeviceStats};
 
 use crate::error::RequestError;
 use handles::Handles;
@@ -82,6 +82,8 @@ struct Device {
     /// Records not yet written to the file.
     pending: Vec<u8>,
     pending_records: u64,
+    /// End of each pending record within `pending` (for publishing records one by one).
+    pending_ends: Vec<usize>,
     waiters: Vec<Waiter>,
     /// Listed in `DeviceStore::dirty`.
     dirty: bool,
@@ -105,6 +107,19 @@ pub struct DeviceStore {
     last_buffer_flush: Instant,
     sync: Option<SyncThread>,
     path_scratch: PathBuf,
+    /// Keep a copy of every record written, for live subscribers (set by the reactor).
+    publishing: bool,
+    published: Vec<Published>,
+    published_bytes: Vec<u8>,
+}
+
+/// A record that reached its device file during this turn.
+#[derive(Debug, Clone)]
+struct Published {
+    device: DeviceId,
+    /// Byte offset in the device file just past the record.
+    end: u64,
+    bytes: std::ops::Range<usize>,
 }
 
 impl DeviceStore {
@@ -126,6 +141,9 @@ impl DeviceStore {
             last_buffer_flush: Instant::now(),
             sync,
             path_scratch: config.dir.clone(),
+            publishing: false,
+            published: Vec::new(),
+            published_bytes: Vec::new(),
             config,
         };
         for (id, stats) in registry::scan(&store.config.dir)? {
@@ -179,11 +197,12 @@ impl DeviceStore {
         let before = device.pending.len();
         format.append(&mut device.pending, body, now);
         device.pending_records += 1;
+        device.pending_ends.push(device.pending.len());
         let record_len = (device.pending.len() - before) as u64;
         device.stats.seen(peer, now);
         match self.config.ack {
             AckMode::Buffer => {
-                device.stats.stored(1, record_len);
+                device.stats.stored(1, record_len, now);
                 self.unsynced += record_len;
                 Appended::Acknowledged
             }
@@ -254,6 +273,25 @@ impl DeviceStore {
         }
     }
 
+    /// Whether written records are kept for [`DeviceStore::published`] (only worth it while
+    /// someone watches).
+    pub fn set_publishing(&mut self, on: bool) {
+        self.publishing = on;
+    }
+
+    /// Records written since the last [`DeviceStore::clear_published`]: device, offset just past
+    /// the record, and the record's bytes.
+    pub fn published(&self) -> impl Iterator<Item = (DeviceId, u64, &[u8])> {
+        self.published
+            .iter()
+            .map(|p| (p.device, p.end, &self.published_bytes[p.bytes.clone()]))
+    }
+
+    pub fn clear_published(&mut self) {
+        self.published.clear();
+        self.published_bytes.clear();
+    }
+
     /// Every known device and its statistics, in no particular order.
     pub fn devices(&self) -> impl Iterator<Item = (&DeviceId, &DeviceStats)> {
         self.devices.iter().map(|d| (&d.id, &d.stats))
@@ -300,6 +338,7 @@ impl DeviceStore {
             id,
             pending: Vec::new(),
             pending_records: 0,
+            pending_ends: Vec::new(),
             waiters: Vec::new(),
             dirty: false,
             len: None,
@@ -311,19 +350,23 @@ impl DeviceStore {
 
     /// Writes device `index`'s pending records with one `write` (looping only on short writes).
     fn write_device(&mut self, index: usize, done: &mut Vec<Completion>) {
-        self.path_scratch.push(self.devices[index].id.as_str());
-        let file = self.handles.get(index, &self.path_scratch);
-        self.path_scratch.pop();
-        let device = &mut self.devices[index];
+        let device = &self.devices[index];
         if device.pending.is_empty() && device.waiters.is_empty() {
             return;
         }
+        self.path_scratch.push(device.id.as_str());
+        let file = self.handles.get(index, &self.path_scratch);
+        self.path_scratch.pop();
+        let device = &mut self.devices[index];
         let result = file.and_then(|file| {
             let before = match device.len {
                 Some(len) => len,
                 None => file.metadata()?.len(),
             };
-            match (&*file).write_all(&device.pending) {
+            let started = Instant::now();
+            let written = (&*file).write_all(&device.pending);
+            crate::metrics::COMMIT_SECONDS.observe(started.elapsed().as_secs_f64());
+            match written {
                 Ok(()) => Ok((file, before)),
                 Err(e) => {
                     // No partial record may remain: cut the file back to where this write began.
@@ -340,16 +383,33 @@ impl DeviceStore {
         match result {
             Ok((file, before)) => {
                 device.len = Some(before + bytes);
+                crate::metrics::COMMIT_RECORDS.observe(records as f64);
+                if self.publishing {
+                    let mut start = 0;
+                    for &end in &device.pending_ends {
+                        let at = self.published_bytes.len();
+                        self.published_bytes
+                            .extend_from_slice(&device.pending[start..end]);
+                        self.published.push(Published {
+                            device: device.id,
+                            end: before + end as u64,
+                            bytes: at..self.published_bytes.len(),
+                        });
+                        start = end;
+                    }
+                }
                 device.pending.clear();
+                device.pending_ends.clear();
                 device.pending_records = 0;
+                let now = SystemTime::now();
                 match self.config.ack {
                     AckMode::Buffer => self.unsynced = self.unsynced.saturating_sub(bytes),
                     AckMode::Write => {
-                        device.stats.stored(records, bytes);
+                        device.stats.stored(records, bytes, now);
                         done.extend(device.waiters.drain(..).map(|w| (w, Ok(()))));
                     }
                     AckMode::Fsync => {
-                        device.stats.stored(records, bytes);
+                        device.stats.stored(records, bytes, now);
                         self.unsynced += bytes;
                         let job = SyncJob {
                             file,
@@ -378,9 +438,12 @@ impl DeviceStore {
                     return;
                 }
                 device.pending.clear();
+                device.pending_ends.clear();
                 device.pending_records = 0;
                 done.extend(device.waiters.drain(..).map(|w| (w, Err(status))));
             }
         }
     }
 }
+#[cfg(test)]
+mod tests;

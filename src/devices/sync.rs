@@ -89,7 +89,10 @@ fn run(jobs: Receiver<SyncJob>, done: Sender<SyncDone>, wake: Box<dyn Fn() + Sen
             let result = match synced.iter().find(|(f, _)| Arc::ptr_eq(f, &job.file)) {
                 Some((_, result)) => *result,
                 None => {
-                    let result = job.file.sync_data().map_err(|e| {
+                    let started = std::time::Instant::now();
+                    let synced_data = job.file.sync_data();
+                    crate::metrics::FSYNC_SECONDS.observe(started.elapsed().as_secs_f64());
+                    let result = synced_data.map_err(|e| {
                         error!("fdatasync failed: {e}");
                         if e.raw_os_error() == Some(libc::ENOSPC) {
                             RequestError::InsufficientStorage

@@ -15,10 +15,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-mod ingest;
-// Not every test binary posts to devices.
-#[allow(unused_imports)]
-pub use ingest::*;
+/// Device-ingestion helpers (imported explicitly: `use common::ingest::*`).
+pub mod ingest;
 
 /// Longest a single socket operation, server start or process exit may take before a test fails.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -58,20 +56,33 @@ impl Server {
     /// Starts `sluice <args...>` (the caller supplies `-l` and ROOT) and waits until it has printed
     /// `listeners` listening lines. Panics (with the exit status) if it exits or stays silent.
     pub fn start_args(args: &[String], listeners: usize) -> Server {
-        let mut cmd = Command::new(bin());
-        cmd.args(args);
-        Server::start_command(cmd, listeners)
+        Server::start_args_env(args, listeners, &[])
     }
 
-    /// Starts `cmd` (sluice itself, or a wrapper such as strace that runs sluice with stdout
-    /// passed through) in a scratch cwd and waits for `listeners` listening lines. The child
-    /// killed on drop is `cmd`'s process.
-    pub fn start_command(mut cmd: Command, listeners: usize) -> Server {
+    /// Like [`Server::start_args`], with extra environment variables for the child.
+    pub fn start_args_env(args: &[String], listeners: usize, env: &[(&str, &str)]) -> Server {
+        let mut cmd = Command::new(bin());
+        cmd.args(args);
+        Server::start_command_env(cmd, listeners, env)
+    }
+
+    /// Starts `cmd` (sluice itself, or a wrapper such as strace or prlimit that runs sluice with
+    /// stdout passed through) in a scratch cwd and waits for `listeners` listening lines. The
+    /// child killed on drop is `cmd`'s process.
+    pub fn start_command(cmd: Command, listeners: usize) -> Server {
+        Server::start_command_env(cmd, listeners, &[])
+    }
+
+    fn start_command_env(mut cmd: Command, listeners: usize, env: &[(&str, &str)]) -> Server {
         let args = format!("{cmd:?}");
         let cwd = tempfile::tempdir().expect("tempdir for the server's cwd");
         let mut child = cmd
             .current_dir(cwd.path())
             .env_remove("RUST_LOG")
+            // Credentials from the developer's environment must not change what tests see.
+            .env_remove("SLUICE_INGEST_TOKEN")
+            .env_remove("SLUICE_AUTH")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -203,6 +214,8 @@ pub fn run_to_exit(args: &[&str]) -> Output {
         .args(args)
         .current_dir(cwd.path())
         .env_remove("RUST_LOG")
+        .env_remove("SLUICE_INGEST_TOKEN")
+        .env_remove("SLUICE_AUTH")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
