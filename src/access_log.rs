@@ -20,6 +20,57 @@ pub struct Entry<'a> {
     pub user_agent: Option<&'a [u8]>,
 }
 
+/// The parts of a request the access log needs, copied out of the read buffer for replies that
+/// are written after the head is gone (ingest replies wait for the commit). Reused per
+/// connection, so capturing does not allocate once warm.
+#[derive(Debug, Default)]
+pub struct RequestSummary {
+    buf: Vec<u8>,
+    method: std::ops::Range<usize>,
+    target: std::ops::Range<usize>,
+    version: &'static str,
+    referer: Option<std::ops::Range<usize>>,
+    user_agent: Option<std::ops::Range<usize>>,
+}
+
+impl RequestSummary {
+    /// Copies the logged fields of a request.
+    pub fn capture(
+        &mut self,
+        method: &str,
+        target: &str,
+        version: &'static str,
+        referer: Option<&[u8]>,
+        user_agent: Option<&[u8]>,
+    ) {
+        self.buf.clear();
+        let mut push = |bytes: &[u8]| {
+            let start = self.buf.len();
+            self.buf.extend_from_slice(bytes);
+            start..self.buf.len()
+        };
+        self.method = push(method.as_bytes());
+        self.target = push(target.as_bytes());
+        self.referer = referer.map(&mut push);
+        self.user_agent = user_agent.map(&mut push);
+        self.version = version;
+    }
+
+    /// The log entry for this request answered with `status` and `bytes` of body.
+    pub fn entry(&self, peer: IpAddr, status: u16, bytes: u64) -> Entry<'_> {
+        let text =
+            |r: &std::ops::Range<usize>| std::str::from_utf8(&self.buf[r.clone()]).unwrap_or("-");
+        Entry {
+            peer,
+            request: Some((text(&self.method), text(&self.target), self.version)),
+            status,
+            bytes,
+            referer: self.referer.clone().map(|r| &self.buf[r]),
+            user_agent: self.user_agent.clone().map(|r| &self.buf[r]),
+        }
+    }
+}
+
 /// A buffered access log.
 pub struct AccessLog {
     out: BufWriter<Box<dyn Write + Send>>,

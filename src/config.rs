@@ -1,6 +1,7 @@
 //! The command line (INTERFACE.md) and the validated configuration it produces. Every limit the
 //! server enforces is named here with its unit and default.
 use crate::admission::{AllowList, Cidr};
+use crate::devices::{AckMode, RecordFormat, StoreConfig};
 use crate::http::request::HeadLimits;
 use clap::Parser;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -46,6 +47,30 @@ pub struct Cli {
           value_parser = parse_listen)]
     pub listen: Vec<SocketAddr>,
 
+    /// Where device files are kept (created if missing)
+    #[arg(long = "data", value_name = "DIR", default_value = "./data")]
+    pub data: PathBuf,
+
+    /// When a POST is acknowledged
+    #[arg(long = "ack", value_name = "MODE", value_enum, default_value = "write")]
+    pub ack: AckMode,
+
+    /// End every record with exactly one newline
+    #[arg(long = "newline")]
+    pub newline: bool,
+
+    /// Prefix every record with its receive time (RFC 3339, UTC, milliseconds) and a space
+    #[arg(long = "timestamp")]
+    pub timestamp: bool,
+
+    /// Acknowledged-but-not-durable bytes beyond which POSTs get 503
+    #[arg(long = "max-pending", value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
+    pub max_pending: u64,
+
+    /// Free space on the data disk below which POSTs get 503
+    #[arg(long = "min-free", value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
+    pub min_free: u64,
+
     /// Admit clients from this network; repeatable; replaces the default list
     #[arg(long = "allow", value_name = "CIDR")]
     pub allow: Vec<Cidr>,
@@ -79,9 +104,21 @@ pub struct Cli {
     #[arg(long = "send-timeout", value_name = "SECS", default_value = "30", value_parser = parse_secs)]
     pub send_timeout: Duration,
 
+    /// Interval between heartbeat comments on an idle live stream, in seconds
+    #[arg(long = "live-heartbeat", value_name = "SECS", default_value = "15", value_parser = parse_secs)]
+    pub live_heartbeat: Duration,
+
     /// Combined-format access log; '-' for stdout
     #[arg(long = "access-log", value_name = "PATH")]
     pub access_log: Option<PathBuf>,
+
+    /// Run executables in ROOT/cgi-bin/ as CGI/1.1 scripts
+    #[arg(long = "cgi")]
+    pub cgi: bool,
+
+    /// Longest a CGI script may run, in seconds
+    #[arg(long = "cgi-timeout", value_name = "SECS", default_value = "30", value_parser = parse_secs)]
+    pub cgi_timeout: Duration,
 
     /// Never generate directory listings
     #[arg(long = "no-listing")]
@@ -100,9 +137,14 @@ pub struct Config {
     pub body_timeout: Duration,
     pub idle_timeout: Duration,
     pub send_timeout: Duration,
+    pub live_heartbeat: Duration,
     pub access_log: Option<PathBuf>,
     pub listing: bool,
+    /// CGI scripts enabled (`--cgi`), and how long one may run.
+    pub cgi: bool,
+    pub cgi_timeout: Duration,
     pub head_limits: HeadLimits,
+    pub store: StoreConfig,
 }
 
 impl From<Cli> for Config {
@@ -124,11 +166,24 @@ impl From<Cli> for Config {
             body_timeout: cli.body_timeout,
             idle_timeout: cli.idle_timeout,
             send_timeout: cli.send_timeout,
+            live_heartbeat: cli.live_heartbeat,
             access_log: cli.access_log,
             listing: !cli.no_listing,
+            cgi: cli.cgi,
+            cgi_timeout: cli.cgi_timeout,
             head_limits: HeadLimits {
                 max_head_bytes: MAX_HEAD_BYTES,
                 max_request_line: MAX_REQUEST_LINE,
+            },
+            store: StoreConfig {
+                dir: cli.data,
+                ack: cli.ack,
+                format: RecordFormat {
+                    newline: cli.newline,
+                    timestamp: cli.timestamp,
+                },
+                max_pending: cli.max_pending,
+                min_free: cli.min_free,
             },
         }
     }
@@ -226,7 +281,11 @@ mod tests {
         assert_eq!(c.header_timeout, Duration::from_secs(10));
         assert_eq!(c.body_timeout, Duration::from_secs(30));
         assert_eq!(c.idle_timeout, Duration::from_secs(60));
+        assert_eq!(c.live_heartbeat, Duration::from_secs(15));
         assert!(c.listing);
+        assert_eq!(c.store.dir, PathBuf::from("./data"));
+        assert_eq!(c.store.ack, AckMode::Write);
+        assert_eq!(c.store.format, RecordFormat::default());
         assert!(c.allow.admits("192.168.1.1".parse().unwrap()));
         assert!(!c.allow.admits("8.8.8.8".parse().unwrap()));
     }
@@ -256,6 +315,7 @@ mod tests {
             &["sluice", "--allow-any", "--allow", "10.0.0.0/8"],
             &["sluice", "-l", "nowhere"],
             &["sluice", "--header-timeout", "0"],
+            &["sluice", "--ack", "sometimes"],
         ] {
             let err = Cli::try_parse_from(args).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{args:?}");

@@ -4,27 +4,32 @@
 //! or it has used its turn (fairness). Each state has one step function named after it; the loop
 //! in `drive` only dispatches. Syscalls go through `crate::io`; timeouts are derived from the state
 //! and a few timestamps by [`Connection::deadline`], so no timer is stored.
-use crate::access_log::Entry;
+use crate::access_log::{Entry, RequestSummary};
+use crate::cgi::run::{CgiRun, Pumped, Slot};
+use crate::cgi::{self, CgiRequest, MAX_CGI_PROCESSES};
 use crate::config::{
     FILE_BYTES_PER_TURN, LINGER, LINGER_MAX_BYTES, MAX_HEAD_BYTES, MAX_PENDING_WRITE,
     REQUESTS_PER_TURN, SENDFILE_CHUNK,
 };
 use crate::context::Context;
+use crate::devices::{Appended, DeviceId, Waiter};
 use crate::error::RequestError;
 use crate::http::body::BodyDecoder;
 use crate::http::request::{
-    parse_head, BodyFraming, HeadScanner, RequestHead, Version, MAX_HEADERS,
+    parse_head, BodyFraming, HeadScanner, Method, RequestHead, Version, MAX_HEADERS,
 };
 use crate::http::Progress;
 use crate::io::{self, Outcome};
-use crate::routes::{self, FileBody, Framing, Reply};
+use crate::live::{Topic, MAX_LIVE_BACKLOG};
+use crate::pages;
+use crate::routes::{self, FileBody, Framing};
 use log::{debug, warn};
 use mio::net::TcpStream;
 use std::net::{Shutdown, SocketAddr};
 use std::time::Instant;
 
-/// First size of a read buffer; it doubles as needed up to [`READ_BUFFER_MAX`].
-const READ_BUFFER_INITIAL: usize = 2048;
+/// Buffers whose capacity grew past this are given back once the connection is idle.
+const KEEP_BUFFER_CAPACITY: usize = 64 * 1024;
 /// Largest read buffer: a whole head of the maximum size plus room to see that it is too large.
 const READ_BUFFER_MAX: usize = MAX_HEAD_BYTES + 1024;
 
@@ -39,17 +44,34 @@ pub enum Drive {
     Close,
 }
 
+/// The interim response that invites the body of an `Expect: 100-continue` request.
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
 /// Where the connection is in its request cycle.
 #[derive(Debug)]
 enum State {
     /// Waiting for a complete head in the read buffer (and flushing earlier responses first).
     ReadHead,
-    /// Reading a request body. The reply, already in the write buffer from `reply_at`, is
-    /// replaced by an error reply if the body turns out bad.
+    /// Reading a request body into `sink`.
     ReadBody {
         decoder: BodyDecoder,
-        reply_at: usize,
-        file: Option<FileBody>,
+        sink: BodySink,
+        close: bool,
+    },
+    /// An ingest body was handed to the device store; the reply waits for its commit.
+    AwaitCommit {
+        close: bool,
+        http10: bool,
+    },
+    /// A live event stream: events are appended by the reactor; reads are only watched for the
+    /// client leaving.
+    Live {
+        topic: Topic,
+    },
+    /// A CGI script runs; its output streams into the write buffer.
+    Cgi {
+        run: Box<CgiRun>,
+        started: Instant,
         close: bool,
     },
     /// Sending the write buffer, then the file body.
@@ -64,6 +86,21 @@ enum State {
         discarded: usize,
     },
     Closed,
+}
+
+/// Where the bytes of a request body go.
+#[derive(Debug)]
+enum BodySink {
+    /// Nowhere: the reply is already in the write buffer from `reply_at` (with its file, if
+    /// any) and is replaced by an error reply if the body turns out bad.
+    Discard {
+        reply_at: usize,
+        file: Option<FileBody>,
+    },
+    /// Collected whole in `Connection::body`, then appended to the device.
+    Device { id: DeviceId, http10: bool },
+    /// Collected whole in `Connection::body`, then given to the script on stdin.
+    Cgi(Box<CgiRequest>),
 }
 
 /// What one step achieved.
@@ -86,10 +123,19 @@ enum Fill {
 pub struct Connection {
     stream: TcpStream,
     peer: SocketAddr,
-    /// Read buffer: `rbuf[rstart..rend]` is received and not yet consumed.
+    /// Our address on this connection (for CGI's SERVER_PORT).
+    local: Option<SocketAddr>,
+    /// Who this connection is to the device store: slab key and unique serial number.
+    waiter: Waiter,
+    /// The body being collected for a device (reused; bounded by `--max-body`).
+    body: Vec<u8>,
+    /// The request whose reply is written later (ingest), for the access log.
+    summary: RequestSummary,
+    /// The live topic this connection subscribed to (kept after a drop, to unsubscribe).
+    subscribed: Option<Topic>,
+    /// Read buffer: `rbuf[rstart..]` is received and not yet consumed.
     rbuf: Vec<u8>,
     rstart: usize,
-    rend: usize,
     /// Write buffer: `wbuf[wpos..]` is still to be sent.
     wbuf: Vec<u8>,
     wpos: usize,
@@ -112,14 +158,18 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// A new connection accepted at `ctx.now`.
-    pub fn new(stream: TcpStream, peer: SocketAddr, now: Instant) -> Self {
+    /// A new connection accepted at `now`, known to the device store as `waiter`.
+    pub fn new(stream: TcpStream, peer: SocketAddr, waiter: Waiter, now: Instant) -> Self {
         Connection {
+            local: stream.local_addr().ok(),
             stream,
             peer,
+            waiter,
+            body: Vec::new(),
+            summary: RequestSummary::default(),
+            subscribed: None,
             rbuf: Vec::new(),
             rstart: 0,
-            rend: 0,
             wbuf: Vec::new(),
             wpos: 0,
             state: State::ReadHead,
@@ -139,6 +189,58 @@ impl Connection {
         &mut self.stream
     }
 
+    /// The device store's name for this connection.
+    pub fn waiter(&self) -> Waiter {
+        self.waiter
+    }
+
+    /// The commit of this connection's ingest body is known: writes the reply. The caller drives
+    /// the connection afterwards.
+    pub fn committed(&mut self, ctx: &mut Context, result: Result<(), RequestError>) {
+        let State::AwaitCommit { close, http10 } = self.state else {
+            return;
+        };
+        let close = close || result.is_err_and(RequestError::closes);
+        let framing = Framing {
+            close,
+            head_only: false,
+            http10_keep_alive: http10 && !close,
+        };
+        let reply = routes::ingest_reply(&mut self.wbuf, ctx, result, framing);
+        crate::metrics::count_request("POST", reply.status);
+        if let Some(log) = ctx.access_log.as_mut() {
+            let entry = self
+                .summary
+                .entry(self.peer.ip(), reply.status, reply.body_len);
+            if let Err(e) = log.record(&entry, ctx.wall) {
+                warn!("access log: {e}");
+            }
+        }
+        self.state = State::Respond { file: None, close };
+        self.last_progress = ctx.now;
+    }
+
+    /// What this connection watches, if it is a live stream.
+    pub fn live_topic(&self) -> Option<Topic> {
+        self.subscribed
+    }
+
+    /// Queues one live event. A subscriber with more than `MAX_LIVE_BACKLOG` unsent bytes is
+    /// dropped instead (its connection closes at the next drive). The caller drives afterwards.
+    pub fn push_live(&mut self, event: &[u8], now: Instant) {
+        if !matches!(self.state, State::Live { .. }) {
+            return;
+        }
+        if self.wbuf.len() - self.wpos + event.len() > MAX_LIVE_BACKLOG {
+            debug!("{}: live subscriber too slow; dropped", self.peer);
+            crate::metrics::LIVE_DROPPED.add(1);
+            self.state = State::Closed;
+            return;
+        }
+        self.wbuf.extend_from_slice(event);
+        self.idle_since = now;
+    }
+
     /// Records readiness from an event.
     pub fn on_ready(&mut self, readable: bool, writable: bool) {
         self.readable |= readable;
@@ -148,7 +250,7 @@ impl Connection {
     /// True when closing now loses nothing: no request in progress and nothing left to send.
     pub fn is_idle(&self) -> bool {
         matches!(self.state, State::ReadHead)
-            && self.rstart == self.rend
+            && self.rstart == self.rbuf.len()
             && self.wpos == self.wbuf.len()
     }
 
@@ -160,6 +262,9 @@ impl Connection {
             let step = match self.state {
                 State::ReadHead => self.read_head(ctx, &mut requests),
                 State::ReadBody { .. } => self.read_body(ctx),
+                State::AwaitCommit { .. } => self.await_commit(ctx),
+                State::Live { .. } => self.live(ctx),
+                State::Cgi { .. } => self.cgi(ctx),
                 State::Respond { .. } => self.respond(ctx, &mut file_bytes),
                 State::Linger { .. } => self.linger(ctx),
                 State::Closed => Step::Close,
@@ -186,8 +291,18 @@ impl Connection {
                 None if self.fresh => self.idle_since + c.header_timeout,
                 None => self.idle_since + c.idle_timeout,
             },
-            State::ReadBody { .. } => self.last_progress + c.body_timeout,
+            State::ReadBody { .. } | State::AwaitCommit { .. } => {
+                self.last_progress + c.body_timeout
+            }
             State::Respond { .. } => self.last_progress + c.send_timeout,
+            State::Live { .. } if self.wpos < self.wbuf.len() => {
+                self.last_progress + c.send_timeout
+            }
+            State::Live { .. } => self.idle_since + c.live_heartbeat,
+            State::Cgi { started, .. } if self.wpos < self.wbuf.len() => {
+                (self.last_progress + c.send_timeout).min(started + c.cgi_timeout)
+            }
+            State::Cgi { started, .. } => started + c.cgi_timeout,
             State::Linger { until, .. } => until,
             State::Closed => ctx.now,
         }
@@ -196,13 +311,36 @@ impl Connection {
     /// Handles an expired deadline: a 408 where the client deserves one, else a silent close.
     pub fn expire(&mut self, ctx: &mut Context) -> Drive {
         let pending_write = self.wpos < self.wbuf.len();
+        if let State::Live { .. } = self.state {
+            if pending_write {
+                debug!("{}: live subscriber stalled", self.peer);
+                return Drive::Close;
+            }
+            crate::http::sse::push_comment(&mut self.wbuf, "heartbeat");
+            self.idle_since = ctx.now;
+            return self.drive(ctx);
+        }
+        if let State::Cgi { run, .. } = &self.state {
+            debug!("{}: CGI script timed out or client stalled", self.peer);
+            if run.head_sent() {
+                return Drive::Close;
+            }
+            self.state = State::Closed; // drops the run: the script is killed
+            self.fail(ctx, RequestError::GatewayTimeout, self.wbuf.len());
+            return self.drive(ctx);
+        }
         match std::mem::replace(&mut self.state, State::Closed) {
             State::ReadHead if !pending_write && self.head_started.is_some() => {
                 debug!("{}: header timeout", self.peer);
                 self.fail(ctx, RequestError::HeaderTimeout, self.wbuf.len());
             }
-            State::ReadBody { reply_at, .. } => {
+            State::ReadBody { sink, .. } => {
                 debug!("{}: body timeout", self.peer);
+                self.body.clear();
+                let reply_at = match sink {
+                    BodySink::Discard { reply_at, .. } => reply_at,
+                    BodySink::Device { .. } | BodySink::Cgi(_) => self.wbuf.len(),
+                };
                 self.fail(ctx, RequestError::HeaderTimeout, reply_at);
             }
             _ => {
@@ -219,11 +357,11 @@ impl Connection {
         self.scanner = HeadScanner::default();
         self.fresh = false;
         self.idle_since = ctx.now;
-        self.head_started = (self.rstart < self.rend).then_some(ctx.now);
+        self.head_started = (self.rstart < self.rbuf.len()).then_some(ctx.now);
     }
 
     fn read_head(&mut self, ctx: &mut Context, requests: &mut usize) -> Step {
-        let input = &self.rbuf[self.rstart..self.rend];
+        let input = &self.rbuf[self.rstart..self.rbuf.len()];
         match self.scanner.scan(input, &ctx.config.head_limits) {
             Ok(Progress::Complete(len)) => {
                 if *requests >= REQUESTS_PER_TURN {
@@ -234,7 +372,7 @@ impl Connection {
                 Step::Continue
             }
             Ok(Progress::NeedMore) => {
-                if ctx.draining && self.rstart == self.rend && self.wpos == self.wbuf.len() {
+                if ctx.draining && self.rstart == self.rbuf.len() && self.wpos == self.wbuf.len() {
                     return Step::Close;
                 }
                 // Answers go out before more requests are read: a client that does not read
@@ -247,7 +385,8 @@ impl Connection {
                 if self.peer_eof {
                     return Step::Close;
                 }
-                match self.fill() {
+                self.shrink_buffers();
+                match self.fill(&mut ctx.read_scratch) {
                     Fill::Read => {
                         self.head_started.get_or_insert(ctx.now);
                         Step::Continue
@@ -272,7 +411,10 @@ impl Connection {
         let head_bytes = &self.rbuf[self.rstart..self.rstart + len];
         let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let state = match parse_head(head_bytes, &mut fields) {
-            Ok(head) => answer(&head, ctx, &mut self.wbuf, self.peer),
+            Ok(head) => {
+                let conn = (self.peer, self.local, self.waiter);
+                answer(&head, ctx, &mut self.wbuf, conn, &mut self.summary)
+            }
             Err(err) => {
                 debug!("{}: {err}", self.peer);
                 let reply_at = self.wbuf.len();
@@ -281,6 +423,9 @@ impl Connection {
         };
         self.rstart += len;
         self.last_progress = ctx.now;
+        if let State::Live { topic } = state {
+            self.subscribed = Some(topic);
+        }
         self.state = state;
         // A small answer that keeps the connection waits in the buffer, so the answers to a
         // pipelined batch leave in one write.
@@ -296,48 +441,166 @@ impl Connection {
     }
 
     fn read_body(&mut self, ctx: &mut Context) -> Step {
-        let State::ReadBody { decoder, .. } = &mut self.state else {
+        let State::ReadBody { decoder, sink, .. } = &mut self.state else {
             return Step::Close;
         };
-        let input = &self.rbuf[self.rstart..self.rend];
-        match decoder.decode(input, &mut |_| {}) {
+        let input = &self.rbuf[self.rstart..self.rbuf.len()];
+        let collect = matches!(sink, BodySink::Device { .. } | BodySink::Cgi(_));
+        let body = &mut self.body;
+        let decoded = if collect {
+            decoder.decode(input, &mut |data| body.extend_from_slice(data))
+        } else {
+            decoder.decode(input, &mut |_| {})
+        };
+        match decoded {
             Ok(decoded) => {
                 self.rstart += decoded.consumed;
                 if decoded.done {
-                    let State::ReadBody { file, close, .. } =
-                        std::mem::replace(&mut self.state, State::Closed)
-                    else {
-                        return Step::Close;
-                    };
-                    self.state = State::Respond { file, close };
-                    if !close && self.wbuf.len() - self.wpos < MAX_PENDING_WRITE {
-                        if let State::Respond { file: None, .. } = self.state {
-                            self.enter_read_head(ctx);
-                        }
-                    }
+                    self.body_done(ctx);
                     return Step::Continue;
                 }
             }
             Err(err) => {
-                let State::ReadBody { reply_at, .. } = self.state else {
-                    return Step::Close;
-                };
                 debug!("{}: body: {err}", self.peer);
+                self.body.clear();
+                let reply_at = match sink {
+                    BodySink::Discard { reply_at, .. } => *reply_at,
+                    BodySink::Device { .. } | BodySink::Cgi(_) => self.wbuf.len(),
+                };
                 self.fail(ctx, err, reply_at);
                 return Step::Continue;
+            }
+        }
+        if collect {
+            // Earlier replies and a `100 Continue` go out before the body is awaited.
+            if let Outcome::Closed = self.flush(ctx.now, false) {
+                return Step::Close;
             }
         }
         if self.peer_eof {
             debug!("{}: body cut short", self.peer);
             return Step::Close;
         }
-        match self.fill() {
+        match self.fill(&mut ctx.read_scratch) {
             Fill::Read => {
                 self.last_progress = ctx.now;
                 Step::Continue
             }
             Fill::WouldBlock => Step::Wait,
             Fill::Eof | Fill::Full => Step::Continue,
+        }
+    }
+
+    /// The body is complete: discard it and send the prepared reply, or hand it to the device.
+    fn body_done(&mut self, ctx: &mut Context) {
+        let State::ReadBody { sink, close, .. } = std::mem::replace(&mut self.state, State::Closed)
+        else {
+            return;
+        };
+        match sink {
+            BodySink::Discard { file, .. } => {
+                self.state = State::Respond { file, close };
+                if !close
+                    && file_is_none(&self.state)
+                    && self.wbuf.len() - self.wpos < MAX_PENDING_WRITE
+                {
+                    self.enter_read_head(ctx);
+                }
+            }
+            BodySink::Cgi(req) => {
+                let Some(slot) = Slot::take(&ctx.cgi_running, MAX_CGI_PROCESSES) else {
+                    self.body.clear();
+                    self.fail(ctx, RequestError::Overloaded, self.wbuf.len());
+                    return;
+                };
+                let close = close || req.http10;
+                let body = std::mem::take(&mut self.body);
+                let base = crate::server::PIPE_BASE + self.waiter.key * 4;
+                match CgiRun::spawn(*req, body, &ctx.registry, base, slot) {
+                    Ok(run) => {
+                        self.state = State::Cgi {
+                            run: Box::new(run),
+                            started: ctx.now,
+                            close,
+                        };
+                    }
+                    Err(e) => {
+                        warn!("{}: cannot start CGI script: {e}", self.peer);
+                        self.fail(ctx, RequestError::BadGateway, self.wbuf.len());
+                    }
+                }
+            }
+            BodySink::Device { id, http10 } => {
+                let appended =
+                    ctx.store
+                        .append(id, &self.body, self.peer.ip(), ctx.wall, self.waiter);
+                self.body.clear();
+                self.state = State::AwaitCommit { close, http10 };
+                if appended == Appended::Acknowledged {
+                    self.committed(ctx, Ok(()));
+                }
+            }
+        }
+    }
+
+    /// Streaming: send what is queued, and notice when the client goes away (what it sends is
+    /// discarded).
+    fn live(&mut self, ctx: &mut Context) -> Step {
+        if let Outcome::Closed = self.flush(ctx.now, false) {
+            return Step::Close;
+        }
+        let mut discarded = 0;
+        self.discard_input(&mut ctx.read_scratch, &mut discarded, LINGER_MAX_BYTES)
+    }
+
+    /// A script runs: its output goes out as it comes; the client is watched for leaving (which
+    /// kills the script, as dropping the run does).
+    fn cgi(&mut self, ctx: &mut Context) -> Step {
+        loop {
+            if let Outcome::Closed = self.flush(ctx.now, false) {
+                return Step::Close;
+            }
+            let backlog = self.wbuf.len() - self.wpos;
+            let State::Cgi { run, close, .. } = &mut self.state else {
+                return Step::Close;
+            };
+            let before = self.wbuf.len();
+            match run.pump(
+                &mut self.wbuf,
+                backlog,
+                ctx.date.as_bytes(),
+                MAX_PENDING_WRITE,
+            ) {
+                Pumped::Wait if self.wbuf.len() > before && self.writable => continue,
+                Pumped::Wait => break,
+                Pumped::Finished => {
+                    let close = *close || !run.keeps_connection();
+                    self.state = State::Respond { file: None, close };
+                    return Step::Continue;
+                }
+                Pumped::Failed if run.head_sent() => return Step::Close,
+                Pumped::Failed => {
+                    self.state = State::Closed;
+                    self.fail(ctx, RequestError::BadGateway, self.wbuf.len());
+                    return Step::Continue;
+                }
+            }
+        }
+        // Pipelined requests wait in the read buffer; end of input means the client left.
+        loop {
+            match self.fill(&mut ctx.read_scratch) {
+                Fill::Read => {}
+                Fill::Eof => return Step::Close,
+                Fill::WouldBlock | Fill::Full => return Step::Wait,
+            }
+        }
+    }
+
+    /// Waiting for the commit: earlier replies may still go out; nothing more is read.
+    fn await_commit(&mut self, ctx: &mut Context) -> Step {
+        match self.flush(ctx.now, false) {
+            Outcome::Closed => Step::Close,
+            _ => Step::Wait,
         }
     }
 
@@ -401,24 +664,15 @@ impl Connection {
         Step::Continue
     }
 
-    fn linger(&mut self, _ctx: &mut Context) -> Step {
-        loop {
-            self.rstart = 0;
-            self.rend = 0;
-            match self.fill() {
-                Fill::Read => {
-                    let State::Linger { discarded, .. } = &mut self.state else {
-                        return Step::Close;
-                    };
-                    *discarded += self.rend;
-                    if *discarded > LINGER_MAX_BYTES {
-                        return Step::Close;
-                    }
-                }
-                Fill::WouldBlock => return Step::Wait,
-                Fill::Eof | Fill::Full => return Step::Close,
-            }
+    fn linger(&mut self, ctx: &mut Context) -> Step {
+        let State::Linger { mut discarded, .. } = self.state else {
+            return Step::Close;
+        };
+        let step = self.discard_input(&mut ctx.read_scratch, &mut discarded, LINGER_MAX_BYTES);
+        if let State::Linger { discarded: d, .. } = &mut self.state {
+            *d = discarded;
         }
+        step
     }
 
     /// Replaces everything from `reply_at` in the write buffer with the error reply for `err`.
@@ -450,55 +704,113 @@ impl Connection {
         Outcome::Done(0)
     }
 
-    /// Reads once into the free end of the read buffer, making room first.
-    fn fill(&mut self) -> Fill {
+    /// Reads once into the shared `scratch` and appends what arrived to the read buffer, which
+    /// so holds only received bytes: an idle connection with a few bytes of a head costs a few
+    /// bytes, and a keep-alive connection reuses its buffer's capacity.
+    fn fill(&mut self, scratch: &mut [u8]) -> Fill {
+        if self.rstart == self.rbuf.len() {
+            self.rbuf.clear();
+            self.rstart = 0;
+        }
+        let held = self.rbuf.len() - self.rstart;
+        if held >= READ_BUFFER_MAX {
+            return Fill::Full;
+        }
+        let room = scratch.len().min(READ_BUFFER_MAX - held);
+        let (fill, n) = self.read_into(&mut scratch[..room]);
+        if n > 0 {
+            if self.rstart > 0 && self.rbuf.capacity() - self.rbuf.len() < n {
+                self.rbuf.drain(..self.rstart);
+                self.rstart = 0;
+            }
+            self.rbuf.extend_from_slice(&scratch[..n]);
+        }
+        fill
+    }
+
+    /// Reads once into `buf` (for input that is discarded, or copied by `fill`).
+    fn read_into(&mut self, buf: &mut [u8]) -> (Fill, usize) {
         if self.peer_eof {
-            return Fill::Eof;
+            return (Fill::Eof, 0);
         }
         if !self.readable {
-            return Fill::WouldBlock;
+            return (Fill::WouldBlock, 0);
         }
-        if self.rstart == self.rend {
-            self.rstart = 0;
-            self.rend = 0;
-        }
-        if self.rend == self.rbuf.len() {
-            if self.rstart > 0 {
-                self.rbuf.copy_within(self.rstart..self.rend, 0);
-                self.rend -= self.rstart;
-                self.rstart = 0;
-            } else if self.rbuf.len() < READ_BUFFER_MAX {
-                let size = (self.rbuf.len() * 2).clamp(READ_BUFFER_INITIAL, READ_BUFFER_MAX);
-                self.rbuf.resize(size, 0);
-            } else {
-                return Fill::Full;
-            }
-        }
-        match io::read(&mut self.stream, &mut self.rbuf[self.rend..]) {
-            Outcome::Done(n) => {
-                self.rend += n;
-                Fill::Read
-            }
+        match io::read(&mut self.stream, buf) {
+            Outcome::Done(n) => (Fill::Read, n),
             Outcome::WouldBlock => {
                 self.readable = false;
-                Fill::WouldBlock
+                (Fill::WouldBlock, 0)
             }
             Outcome::Closed => {
                 self.peer_eof = true;
-                Fill::Eof
+                (Fill::Eof, 0)
             }
+        }
+    }
+
+    /// Reads and drops client input until it would block; `Close` at its end or past `limit`
+    /// bytes in all (`discarded` keeps the count across calls).
+    fn discard_input(&mut self, scratch: &mut [u8], discarded: &mut usize, limit: usize) -> Step {
+        loop {
+            match self.read_into(scratch) {
+                (Fill::Read, n) => {
+                    *discarded += n;
+                    if *discarded > limit {
+                        return Step::Close;
+                    }
+                }
+                (Fill::WouldBlock, _) => return Step::Wait,
+                _ => return Step::Close,
+            }
+        }
+    }
+
+    /// Gives back read and write buffers that grew large for one request, once idle.
+    fn shrink_buffers(&mut self) {
+        if self.rstart == self.rbuf.len() && self.rbuf.capacity() > KEEP_BUFFER_CAPACITY {
+            self.rbuf = Vec::new();
+            self.rstart = 0;
+        }
+        if self.wpos == self.wbuf.len() && self.wbuf.capacity() > KEEP_BUFFER_CAPACITY {
+            self.wbuf = Vec::new();
+            self.wpos = 0;
         }
     }
 }
 
-/// Answers a parsed head: the route's reply goes into `out`; returns the next state.
+/// Answers a parsed head: the route's reply goes into `out` (or, for ingest, later); returns the
+/// next state.
 fn answer(
     head: &RequestHead<'_, '_>,
     ctx: &mut Context,
     out: &mut Vec<u8>,
-    peer: SocketAddr,
+    (peer, local_addr, waiter): (SocketAddr, Option<SocketAddr>, Waiter),
+    summary: &mut RequestSummary,
 ) -> State {
     let reply_at = out.len();
+    if let Some(target) = pages::live_target(head) {
+        match target.and_then(|topic| pages::start_live(head, topic, ctx, out).map(|()| topic)) {
+            Ok(topic) => {
+                log_access(ctx, peer, Some(head), 200, 0);
+                if head.method == Method::Head {
+                    return State::Respond {
+                        file: None,
+                        close: true,
+                    };
+                }
+                ctx.live.subscribe(topic, waiter);
+                return State::Live { topic };
+            }
+            Err(err) => {
+                out.truncate(reply_at);
+                let close = !head.keep_alive || ctx.draining;
+                let reply = routes::error(out, ctx, err, Framing::for_request(head, close));
+                log_access(ctx, peer, Some(head), reply.status, reply.body_len);
+                return State::Respond { file: None, close };
+            }
+        }
+    }
     let has_body = head.framing != BodyFraming::None;
     if let BodyFraming::Length(n) = head.framing {
         if n > ctx.config.max_body {
@@ -512,26 +824,111 @@ fn answer(
             );
         }
     }
-    // No route reads bodies yet: an unwanted body announced with `Expect: 100-continue` is
-    // never sent, so the connection closes after the answer instead of waiting for it.
-    let close = !head.keep_alive || ctx.draining || (has_body && head.expect_continue);
-    let framing = Framing::for_request(head, close);
-    let Reply {
-        status,
-        body_len,
-        file,
-    } = routes::respond(head, ctx, out, framing);
-    log_access(ctx, peer, Some(head), status, body_len);
-    if has_body && !close {
+    let keep = head.keep_alive && !ctx.draining;
+    let http10 = head.version == Version::Http10;
+    if ctx.config.cgi {
+        if let Some(target) = cgi::target(head, &ctx.root, &mut ctx.scratch, peer, local_addr) {
+            match target {
+                Ok(req) => {
+                    if has_body && head.expect_continue {
+                        out.extend_from_slice(CONTINUE);
+                    }
+                    log_access(ctx, peer, Some(head), 200, 0);
+                    return State::ReadBody {
+                        decoder: BodyDecoder::new(head.framing, ctx.config.max_body),
+                        sink: BodySink::Cgi(Box::new(req)),
+                        close: !keep,
+                    };
+                }
+                Err(err) => {
+                    let close = !keep || err.closes() || (has_body && head.expect_continue);
+                    let reply = routes::error(out, ctx, err, Framing::for_request(head, close));
+                    log_access(ctx, peer, Some(head), reply.status, reply.body_len);
+                    return discard_or_respond(head, ctx, reply, reply_at, close);
+                }
+            }
+        }
+    }
+    let ingest = routes::ingest_target(head, peer.ip())
+        .map(|target| target.and_then(|id| ctx.store.admit().map(|()| id)));
+    let (reply, close) = match ingest {
+        Some(Ok(id)) => {
+            if has_body && head.expect_continue {
+                out.extend_from_slice(CONTINUE);
+            }
+            if ctx.access_log.is_some() {
+                let (referer, agent) = (head.header("referer"), head.header("user-agent"));
+                summary.capture(
+                    head.method_str,
+                    head.target,
+                    version_str(head),
+                    referer,
+                    agent,
+                );
+            }
+            return State::ReadBody {
+                decoder: BodyDecoder::new(head.framing, ctx.config.max_body),
+                sink: BodySink::Device { id, http10 },
+                close: !keep,
+            };
+        }
+        Some(Err(err)) => {
+            // An unwanted body announced with `Expect: 100-continue` is never sent: close.
+            let close = !keep || err.closes() || (has_body && head.expect_continue);
+            let framing = Framing::for_request(head, close);
+            (
+                routes::error_with_allow(out, ctx, err, framing, routes::ALLOW_DEVICE),
+                close,
+            )
+        }
+        None => {
+            // No other route reads bodies: the same rule applies.
+            let close = !keep || (has_body && head.expect_continue);
+            (
+                routes::respond(head, ctx, out, Framing::for_request(head, close)),
+                close,
+            )
+        }
+    };
+    log_access(ctx, peer, Some(head), reply.status, reply.body_len);
+    discard_or_respond(head, ctx, reply, reply_at, close)
+}
+
+/// After a reply that does not want the request body: read and discard the body if the
+/// connection stays open (the reply, at `reply_at`, waits for that), else send the reply.
+fn discard_or_respond(
+    head: &RequestHead<'_, '_>,
+    ctx: &Context,
+    reply: routes::Reply,
+    reply_at: usize,
+    close: bool,
+) -> State {
+    if head.framing != BodyFraming::None && !close {
         State::ReadBody {
             decoder: BodyDecoder::new(head.framing, ctx.config.max_body),
-            reply_at,
-            file,
+            sink: BodySink::Discard {
+                reply_at,
+                file: reply.file,
+            },
             close,
         }
     } else {
-        State::Respond { file, close }
+        State::Respond {
+            file: reply.file,
+            close,
+        }
     }
+}
+
+fn version_str(head: &RequestHead<'_, '_>) -> &'static str {
+    match head.version {
+        Version::Http10 => "HTTP/1.0",
+        Version::Http11 => "HTTP/1.1",
+    }
+}
+
+fn file_is_none(state: &State) -> bool {
+    matches!(state, State::Respond { file: None, .. })
 }
 
 /// Writes the error reply for `err` at `reply_at` (dropping anything after it) and returns the
@@ -563,18 +960,13 @@ fn log_access(
     status: u16,
     bytes: u64,
 ) {
+    crate::metrics::count_request(head.map_or("-", |h| h.method_str), status);
     let Some(log) = ctx.access_log.as_mut() else {
         return;
     };
     let entry = Entry {
         peer: peer.ip(),
-        request: head.map(|h| {
-            let version = match h.version {
-                Version::Http10 => "HTTP/1.0",
-                Version::Http11 => "HTTP/1.1",
-            };
-            (h.method_str, h.target, version)
-        }),
+        request: head.map(|h| (h.method_str, h.target, version_str(h))),
         status,
         bytes,
         referer: head.and_then(|h| h.header("referer")),

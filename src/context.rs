@@ -2,14 +2,24 @@
 //! clock of the current loop turn, scratch buffers and the access log.
 use crate::access_log::AccessLog;
 use crate::config::Config;
+use crate::devices::{Completion, DeviceStore};
 use crate::files::{Root, Scratch};
 use crate::http::date::DateCache;
+use crate::live::LiveHub;
 use std::time::{Instant, SystemTime};
+
+/// Size of the shared read buffer: the most one `read` call takes from a socket.
+pub const READ_SCRATCH_BYTES: usize = 64 * 1024;
 
 /// Passed by `&mut` to connection and route code; owned by the server.
 pub struct Context {
     pub config: Config,
     pub root: Root,
+    /// The data directory, for reading device files back.
+    pub data_root: Root,
+    pub store: DeviceStore,
+    /// Commits completed during this turn, delivered to their connections by the reactor.
+    pub completions: Vec<Completion>,
     /// The `Date` value, refreshed once per loop turn.
     pub date: DateCache,
     /// Monotonic time at the start of this loop turn (timeouts use it; no syscall per request).
@@ -20,24 +30,49 @@ pub struct Context {
     pub scratch: Scratch,
     /// Reused for generated pages whose length must be known before the head is written.
     pub page: Vec<u8>,
+    /// Every socket read lands here first; connections keep only the bytes they still need.
+    pub read_scratch: Box<[u8]>,
     pub access_log: Option<AccessLog>,
     /// Shutting down: every response closes its connection.
     pub draining: bool,
+    /// Live-view subscribers.
+    pub live: LiveHub,
+    /// Connections open now (kept by the reactor, read by `/metrics`).
+    pub connections_open: usize,
+    /// Registers CGI pipes with the reactor.
+    pub registry: mio::Registry,
+    /// CGI scripts running now (each `CgiRun` holds a slot).
+    pub cgi_running: std::rc::Rc<std::cell::Cell<usize>>,
 }
 
 impl Context {
     /// A context at the current time.
-    pub fn new(config: Config, root: Root, access_log: Option<AccessLog>) -> Self {
+    pub fn new(
+        config: Config,
+        root: Root,
+        store: DeviceStore,
+        data_root: Root,
+        access_log: Option<AccessLog>,
+        registry: mio::Registry,
+    ) -> Self {
         Context {
             config,
             root,
+            data_root,
+            store,
+            completions: Vec::new(),
             date: DateCache::new(),
             now: Instant::now(),
             wall: SystemTime::now(),
             scratch: Scratch::default(),
             page: Vec::new(),
+            read_scratch: vec![0; READ_SCRATCH_BYTES].into_boxed_slice(),
             access_log,
             draining: false,
+            live: LiveHub::default(),
+            connections_open: 0,
+            registry,
+            cgi_running: Default::default(),
         }
     }
 

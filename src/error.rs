@@ -65,6 +65,12 @@ pub enum RequestError {
     MethodNotAllowed,
     /// The path is not a valid path below the root (`..` escape, NUL, encoded slash, bad UTF-8).
     BadPath,
+    /// A device id outside the rules of INTERFACE.md: 400.
+    BadDeviceId,
+    /// A malformed query string: 400.
+    BadQuery,
+    /// Ingest is refusing work (too much unsynced data, or the data disk nearly full): 503.
+    Overloaded,
     /// Permission denied, or a symlink that leads out of the root: 403.
     Forbidden,
     /// Nothing at that path: 404.
@@ -75,6 +81,10 @@ pub enum RequestError {
     InsufficientStorage,
     /// An I/O failure on our side: 500.
     Internal,
+    /// A CGI script that could not start or gave no usable answer: 502.
+    BadGateway,
+    /// A CGI script that ran past `--cgi-timeout` before answering: 504.
+    GatewayTimeout,
 }
 
 impl RequestError {
@@ -97,7 +107,10 @@ impl RequestError {
             | InvalidHost
             | InvalidTarget
             | MalformedChunk
-            | BadPath => 400,
+            | BadPath
+            | BadDeviceId
+            | BadQuery => 400,
+            Overloaded => 503,
             UnsupportedVersion => 505,
             HeadTooLarge | TooManyHeaders | TrailersTooLarge => 431,
             UriTooLong => 414,
@@ -111,6 +124,8 @@ impl RequestError {
             RangeNotSatisfiable => 416,
             InsufficientStorage => 507,
             Internal => 500,
+            BadGateway => 502,
+            GatewayTimeout => 504,
         }
     }
 
@@ -123,11 +138,16 @@ impl RequestError {
             UnknownMethod
                 | MethodNotAllowed
                 | BadPath
+                | BadDeviceId
+                | BadQuery
+                | Overloaded
                 | Forbidden
                 | NotFound
                 | RangeNotSatisfiable
                 | InsufficientStorage
                 | Internal
+                | BadGateway
+                | GatewayTimeout
         )
     }
 
@@ -162,11 +182,16 @@ impl RequestError {
             UnknownMethod => "method not implemented",
             MethodNotAllowed => "method not allowed",
             BadPath => "invalid path",
+            BadDeviceId => "invalid device id",
+            BadQuery => "malformed query string",
+            Overloaded => "ingest is refusing work for now; retry later",
             Forbidden => "forbidden",
             NotFound => "not found",
             RangeNotSatisfiable => "range not satisfiable",
             InsufficientStorage => "insufficient storage",
             Internal => "internal server error",
+            BadGateway => "the script gave no usable answer",
+            GatewayTimeout => "the script did not answer in time",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Socket and file I/O wrappers that turn results into an [`Outcome`]. They retry `EINTR`, log,
 //! and never change connection state: only the connection decides what an outcome means.
+use crate::metrics;
 use log::{debug, trace, warn};
 use mio::net::TcpStream;
 use nix::errno::Errno;
@@ -41,6 +42,7 @@ pub fn read(stream: &mut TcpStream, buf: &mut [u8]) -> Outcome {
             Ok(0) => return Outcome::Closed,
             Ok(n) => {
                 trace!("read {n}");
+                metrics::BYTES_RECEIVED.add(n as u64);
                 return Outcome::Done(n);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -62,6 +64,7 @@ pub fn write(stream: &mut TcpStream, buf: &[u8], more: bool) -> Outcome {
             Ok(0) => return Outcome::Closed,
             Ok(n) => {
                 trace!("write {n} of {}", buf.len());
+                metrics::BYTES_SENT.add(n as u64);
                 return Outcome::Done(n);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -80,6 +83,7 @@ pub fn sendfile(stream: &mut TcpStream, file: &File, offset: &mut u64, count: us
         match nix::sys::sendfile::sendfile64(&*stream, file, Some(&mut off), count) {
             Ok(n) => {
                 trace!("sendfile {n} of {count} at {offset}");
+                metrics::BYTES_SENT.add(n as u64);
                 *offset += n as u64;
                 return Outcome::Done(n);
             }

@@ -7,12 +7,17 @@
 
 pub mod access_log;
 pub mod admission;
+pub mod cgi;
 pub mod config;
 pub mod conn;
 pub mod context;
+pub mod devices;
 pub mod error;
 pub mod files;
 pub mod http;
 pub mod io;
+pub mod live;
+pub mod metrics;
+pub mod pages;
 pub mod routes;
 pub mod server;

@@ -4,22 +4,32 @@ use crate::access_log::AccessLog;
 use crate::config::{Config, LINGER, SHUTDOWN_GRACE};
 use crate::conn::{Connection, Drive};
 use crate::context::Context;
+use crate::devices::{DeviceStore, Waiter};
 use crate::files::Root;
+use crate::http::sse;
+use crate::metrics;
 use log::{debug, error, info, warn};
 use mio::net::TcpListener;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Token, Waker};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 use socket2::{Domain, Socket, Type};
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Token of the signal pipe.
 const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
+/// Token of the waker the fsync thread uses to report.
+const WAKER_TOKEN: Token = Token(usize::MAX - 2);
+/// How often the free space of the data disk is re-read.
+const FREE_SPACE_EVERY: Duration = Duration::from_secs(1);
 /// Connection tokens are slab keys plus this offset; listener tokens are below it.
 const CONN_BASE: usize = 1024;
+/// CGI pipe tokens: `PIPE_BASE + key * 4 + pipe`, above every connection token.
+pub const PIPE_BASE: usize = 1 << 40;
 /// Pending connections the kernel may queue per listener.
 const LISTEN_BACKLOG: i32 = 4096;
 /// How long to wait before accepting again after running out of descriptors.
@@ -43,6 +53,12 @@ pub struct Server {
     next_sweep: Instant,
     sweep_every: Duration,
     shutdown_deadline: Option<Instant>,
+    next_free_space: Instant,
+    /// Serial number of the next accepted connection.
+    next_serial: u64,
+    /// Scratch for one live event, and the live connections that got events this turn.
+    event: Vec<u8>,
+    touched: Vec<usize>,
     accepted: u64,
     refused: u64,
 }
@@ -60,6 +76,22 @@ impl Server {
             None => None,
         };
         let poll = Poll::new().map_err(|e| format!("cannot create poller: {e}"))?;
+        let waker = Arc::new(
+            Waker::new(poll.registry(), WAKER_TOKEN)
+                .map_err(|e| format!("cannot create waker: {e}"))?,
+        );
+        let data = &config.store.dir;
+        let store = DeviceStore::open(
+            config.store.clone(),
+            Box::new(move || {
+                if let Err(e) = waker.wake() {
+                    error!("waker: {e}");
+                }
+            }),
+        )
+        .map_err(|e| format!("cannot use data directory '{}': {e}", data.display()))?;
+        let data_root = Root::open(data)
+            .map_err(|e| format!("cannot use data directory '{}': {e}", data.display()))?;
         let mut listeners = Vec::new();
         let mut local_addrs = Vec::new();
         for (i, addr) in config.listen.iter().enumerate() {
@@ -84,6 +116,7 @@ impl Server {
             config.body_timeout,
             config.idle_timeout,
             config.send_timeout,
+            config.live_heartbeat,
             LINGER,
         ]
         .into_iter()
@@ -91,7 +124,11 @@ impl Server {
         .unwrap_or(LINGER);
         let sweep_every =
             (shortest / 8).clamp(Duration::from_millis(5), Duration::from_millis(250));
-        let ctx = Context::new(config, root, access_log);
+        let registry = poll
+            .registry()
+            .try_clone()
+            .map_err(|e| format!("cannot create poller: {e}"))?;
+        let ctx = Context::new(config, root, store, data_root, access_log, registry);
         Ok(Server {
             poll,
             listeners,
@@ -105,6 +142,10 @@ impl Server {
             accept_retry_at: None,
             sweep_every,
             shutdown_deadline: None,
+            next_free_space: Instant::now() + FREE_SPACE_EVERY,
+            next_serial: 0,
+            event: Vec::new(),
+            touched: Vec::new(),
             accepted: 0,
             refused: 0,
         })
@@ -134,7 +175,11 @@ impl Server {
                             return self.finish();
                         }
                     }
+                    WAKER_TOKEN => self.ctx.store.collect_synced(&mut self.ctx.completions),
                     Token(i) if i < CONN_BASE => self.accept(i),
+                    Token(t) if (PIPE_BASE..SIGNAL_TOKEN.0 - 1).contains(&t) => {
+                        self.drive((t - PIPE_BASE) / 4);
+                    }
                     Token(t) => {
                         let key = t - CONN_BASE;
                         if let Some(conn) = self.conns.get_mut(key) {
@@ -152,6 +197,16 @@ impl Server {
                 if self.conns.contains(key) {
                     self.drive(key);
                 }
+            }
+            // The commit point: every body completed this turn is written, one write per device.
+            self.ctx
+                .store
+                .commit(self.ctx.now, &mut self.ctx.completions);
+            self.deliver_completions();
+            self.publish_live();
+            if self.ctx.now >= self.next_free_space {
+                self.next_free_space = self.ctx.now + FREE_SPACE_EVERY;
+                self.ctx.store.refresh_free_space();
             }
             if self.ctx.now >= self.next_sweep {
                 self.sweep();
@@ -173,7 +228,10 @@ impl Server {
     }
 
     fn poll_timeout(&self) -> Duration {
-        if !self.again.is_empty() {
+        if !self.again.is_empty()
+            || self.ctx.store.has_uncommitted()
+            || !self.ctx.completions.is_empty()
+        {
             return Duration::ZERO;
         }
         let now = Instant::now();
@@ -182,6 +240,73 @@ impl Server {
             until = until.min(t);
         }
         until.saturating_duration_since(now)
+    }
+
+    /// Hands finished commits to their connections (if they are still there) and drives them.
+    fn deliver_completions(&mut self) {
+        let mut done = std::mem::take(&mut self.ctx.completions);
+        for (waiter, result) in done.drain(..) {
+            let Some(conn) = self.conns.get_mut(waiter.key) else {
+                continue;
+            };
+            if conn.waiter() != waiter {
+                continue;
+            }
+            conn.committed(&mut self.ctx, result);
+            self.drive(waiter.key);
+        }
+        // Keep the allocation; completions that arrived while driving are kept too.
+        done.append(&mut self.ctx.completions);
+        self.ctx.completions = done;
+    }
+
+    /// Sends every record written this turn to the live subscribers of its device and of all
+    /// devices, then drives them.
+    fn publish_live(&mut self) {
+        let ctx = &mut self.ctx;
+        ctx.store.set_publishing(!ctx.live.is_empty());
+        if ctx.live.is_empty() {
+            ctx.store.clear_published();
+            return;
+        }
+        for (device, end, record) in ctx.store.published() {
+            let watchers = ctx.live.device(&device);
+            if !watchers.is_empty() {
+                self.event.clear();
+                sse::push_event(&mut self.event, None, end, record);
+                for w in watchers {
+                    if let Some(conn) = self.conns.get_mut(w.key).filter(|c| c.waiter() == *w) {
+                        conn.push_live(&self.event, ctx.now);
+                        self.touched.push(w.key);
+                    }
+                }
+            }
+            if !ctx.live.all().is_empty() {
+                self.event.clear();
+                let text = String::from_utf8_lossy(record);
+                let json = serde_json::json!({
+                    "device": device.as_str(),
+                    "offset": end,
+                    "record": text.strip_suffix('\n').unwrap_or(&text),
+                });
+                let data = json.to_string();
+                sse::push_event(&mut self.event, None, end, data.as_bytes());
+                for w in ctx.live.all() {
+                    if let Some(conn) = self.conns.get_mut(w.key).filter(|c| c.waiter() == *w) {
+                        conn.push_live(&self.event, ctx.now);
+                        self.touched.push(w.key);
+                    }
+                }
+            }
+        }
+        ctx.store.clear_published();
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.sort_unstable();
+        touched.dedup();
+        for key in touched.drain(..) {
+            self.drive(key);
+        }
+        self.touched = touched;
     }
 
     /// Drives one connection and acts on the result.
@@ -198,6 +323,10 @@ impl Server {
 
     fn close(&mut self, key: usize) {
         let mut conn = self.conns.remove(key);
+        self.ctx.connections_open = self.conns.len();
+        if let Some(topic) = conn.live_topic() {
+            self.ctx.live.unsubscribe(topic, conn.waiter());
+        }
         if let Err(e) = self.poll.registry().deregister(conn.stream()) {
             debug!("deregister: {e}");
         }
@@ -225,15 +354,18 @@ impl Server {
                 Ok((mut stream, peer)) => {
                     if !self.ctx.config.allow.admits(peer.ip()) {
                         self.refused += 1;
+                        metrics::CONNECTIONS_REFUSED.add(1);
                         debug!("{peer}: refused (not in the allow list)");
                         continue;
                     }
                     self.accepted += 1;
+                    metrics::CONNECTIONS_ACCEPTED.add(1);
                     if let Err(e) = stream.set_nodelay(true) {
                         debug!("{peer}: set_nodelay: {e}");
                     }
                     let entry = self.conns.vacant_entry();
-                    let token = Token(entry.key() + CONN_BASE);
+                    let key = entry.key();
+                    let token = Token(key + CONN_BASE);
                     if let Err(e) = self.poll.registry().register(
                         &mut stream,
                         token,
@@ -243,7 +375,13 @@ impl Server {
                         continue;
                     }
                     debug!("{peer}: accepted");
-                    entry.insert(Connection::new(stream, peer, self.ctx.now));
+                    let waiter = Waiter {
+                        key,
+                        conn: self.next_serial,
+                    };
+                    self.next_serial += 1;
+                    entry.insert(Connection::new(stream, peer, waiter, self.ctx.now));
+                    self.ctx.connections_open = self.conns.len();
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -323,6 +461,8 @@ impl Server {
     }
 
     fn finish(mut self) -> io::Result<()> {
+        // Every acknowledged byte reaches the file before we exit.
+        self.ctx.store.shutdown(&mut self.ctx.completions);
         if !self.conns.is_empty() {
             info!("{} connections cut at shutdown", self.conns.len());
         }

@@ -7,6 +7,7 @@ pub mod body;
 pub mod date;
 pub mod request;
 pub mod response;
+pub mod sse;
 
 /// Parse outcome for incremental parsers: complete, or more bytes needed (not an error).
 /// Errors travel separately as `Err(RequestError)`.

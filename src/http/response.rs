@@ -37,6 +37,7 @@ pub fn reason(status: u16) -> &'static str {
         500 => "Internal Server Error",
         501 => "Not Implemented",
         502 => "Bad Gateway",
+        504 => "Gateway Timeout",
         503 => "Service Unavailable",
         505 => "HTTP Version Not Supported",
         507 => "Insufficient Storage",
@@ -106,6 +107,8 @@ pub struct ReplyOptions<'a> {
     pub http10_keep_alive: bool,
     /// Value of an `Allow` field (405, OPTIONS).
     pub allow: Option<&'a str>,
+    /// Value of a `Retry-After` field (503).
+    pub retry_after: Option<&'a str>,
 }
 
 /// The one builder for error replies: status line, standard fields, a `text/plain` body with the
@@ -123,6 +126,9 @@ pub fn error_reply(
     content_length(out, body_len);
     if let Some(allow) = opts.allow {
         header(out, "Allow", allow.as_bytes());
+    }
+    if let Some(secs) = opts.retry_after {
+        header(out, "Retry-After", secs.as_bytes());
     }
     connection(out, opts.close, opts.http10_keep_alive);
     end(out);

@@ -1,0 +1,126 @@
+//! Device ids (INTERFACE.md): 1 to 64 characters of `A-Z a-z 0-9 . _ -`, not starting with `.`.
+//! An id is also the device's file name in the data directory, so these rules are what keep a
+//! device from naming a path outside it.
+use crate::error::RequestError;
+use std::fmt;
+use std::net::IpAddr;
+
+/// Longest device id, in bytes.
+pub const MAX_ID_LEN: usize = 64;
+
+/// A valid device id, stored inline (no allocation).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DeviceId {
+    len: u8,
+    bytes: [u8; MAX_ID_LEN],
+}
+
+impl DeviceId {
+    /// Validates `id`. Anything outside the rules is `BadDeviceId` (400).
+    pub fn parse(id: &[u8]) -> Result<DeviceId, RequestError> {
+        let valid = !id.is_empty()
+            && id.len() <= MAX_ID_LEN
+            && id[0] != b'.'
+            && id
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !valid {
+            return Err(RequestError::BadDeviceId);
+        }
+        let mut bytes = [0; MAX_ID_LEN];
+        bytes[..id.len()].copy_from_slice(id);
+        Ok(DeviceId {
+            len: id.len() as u8,
+            bytes,
+        })
+    }
+
+    /// The id for a client known only by its address: the address's text with `:` replaced by
+    /// `-` (IPv4-mapped IPv6 addresses use their IPv4 form).
+    pub fn from_ip(ip: IpAddr) -> DeviceId {
+        use std::io::Write;
+        let ip = crate::admission::canonical(ip);
+        let mut bytes = [0; MAX_ID_LEN];
+        let mut cursor = std::io::Cursor::new(&mut bytes[..]);
+        // The longest IPv6 text (45 bytes) fits in 64; a write error cannot happen.
+        let _ = write!(cursor, "{ip}");
+        let len = cursor.position() as usize;
+        for b in &mut bytes[..len] {
+            if *b == b':' {
+                *b = b'-';
+            }
+        }
+        DeviceId {
+            len: len as u8,
+            bytes,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII bytes are ever stored.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("")
+    }
+}
+
+impl fmt::Debug for DeviceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DeviceId({})", self.as_str())
+    }
+}
+
+impl fmt::Display for DeviceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_the_documented_alphabet() {
+        for ok in [
+            "a",
+            "esp32-kitchen",
+            "Sensor_01.v2",
+            "-",
+            "_x",
+            "a.",
+            &"z".repeat(64),
+        ] {
+            assert_eq!(DeviceId::parse(ok.as_bytes()).unwrap().as_str(), ok);
+        }
+    }
+
+    #[test]
+    fn rejects_everything_else() {
+        let long = "z".repeat(65);
+        for bad in [
+            "", ".", ".hidden", "..", "a/b", "a b", "a%2f", "é", "a:b", "a\0", "a\n", &long,
+        ] {
+            assert_eq!(
+                DeviceId::parse(bad.as_bytes()),
+                Err(RequestError::BadDeviceId),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn ip_derived_ids_are_valid_ids() {
+        for (ip, id) in [
+            ("192.168.1.20", "192.168.1.20"),
+            ("fe80::1", "fe80--1"),
+            ("::ffff:10.0.0.7", "10.0.0.7"),
+            (
+                "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe",
+                "ffff-ffff-ffff-ffff-ffff-ffff-ffff-fffe",
+            ),
+        ] {
+            let derived = DeviceId::from_ip(ip.parse().unwrap());
+            assert_eq!(derived.as_str(), id);
+            assert_eq!(DeviceId::parse(id.as_bytes()), Ok(derived));
+        }
+    }
+}

@@ -1,0 +1,449 @@
+//! The device store: one append-only file per device in the data directory, written with group
+//! commit, and the registry of what each device sent (behind the dashboard).
+//!
+//! Contract with the reactor (which drives it; the store knows nothing of connections):
+//! - [`DeviceStore::append`] takes a whole body (never a partial one) and either acknowledges it
+//!   at once (`--ack buffer`) or registers a [`Waiter`].
+//! - At the end of each loop turn the reactor calls [`DeviceStore::commit`]: every device with
+//!   pending records is written with one `write` (group commit). In `--ack write` mode the
+//!   waiters are completed right there; in `--ack fsync` mode the file goes to the sync thread
+//!   and the waiters complete when [`DeviceStore::collect_synced`] reports it.
+//! - A failed write is truncated back so that no partial record stays in the file, and every
+//!   waiter of that write gets 507 (no space) or 500.
+mod handles;
+pub mod id;
+pub mod record;
+mod registry;
+mod sync;
+
+pub use handles::MAX_OPEN_DEVICE_FILES;
+pub use id::DeviceId;
+pub use record::RecordFormat;
+pub use registry::{epoch_minute, DeviceStats};
+
+use crate::error::RequestError;
+use handles::Handles;
+use log::{error, warn};
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+use sync::{SyncJob, SyncThread};
+
+/// When a POST is acknowledged (INTERFACE.md, "Ack modes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AckMode {
+    /// After the body was written to the device file with `write(2)`.
+    Write,
+    /// After that write was also `fdatasync`ed.
+    Fsync,
+    /// As soon as the body is in memory; written at least once a second and at shutdown.
+    Buffer,
+}
+
+/// How often `--ack buffer` writes pending records out.
+pub const BUFFER_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Settings of the store.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub dir: PathBuf,
+    pub ack: AckMode,
+    pub format: RecordFormat,
+    /// Acknowledged-but-not-durable bytes beyond which new bodies get 503.
+    pub max_pending: u64,
+    /// Free space on the data disk below which new bodies get 503.
+    pub min_free: u64,
+}
+
+/// Identifies a connection waiting for its record to be committed: its slab key and its unique
+/// connection number (the key alone could be reused by a later connection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waiter {
+    pub key: usize,
+    pub conn: u64,
+}
+
+/// A commit outcome for one waiter.
+pub type Completion = (Waiter, Result<(), RequestError>);
+
+/// What `append` did with a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// Acknowledged now (`--ack buffer`).
+    Acknowledged,
+    /// Completes at a later commit.
+    Waiting,
+}
+
+struct Device {
+    id: DeviceId,
+    /// Records not yet written to the file.
+    pending: Vec<u8>,
+    pending_records: u64,
+    /// End of each pending record within `pending` (for publishing records one by one).
+    pending_ends: Vec<usize>,
+    waiters: Vec<Waiter>,
+    /// Listed in `DeviceStore::dirty`.
+    dirty: bool,
+    /// Length of the file as written by us.
+    len: Option<u64>,
+    stats: DeviceStats,
+}
+
+/// The store; owned by the reactor's context.
+pub struct DeviceStore {
+    config: StoreConfig,
+    devices: Vec<Device>,
+    by_id: HashMap<DeviceId, usize>,
+    /// Devices with pending records, each listed once.
+    dirty: Vec<usize>,
+    handles: Handles,
+    /// Acknowledged bytes that are not yet durable under the ack mode (buffer: in memory only;
+    /// fsync: written, not yet synced; write: always 0 after a commit).
+    unsynced: u64,
+    free_bytes: Option<u64>,
+    last_buffer_flush: Instant,
+    sync: Option<SyncThread>,
+    path_scratch: PathBuf,
+    /// Keep a copy of every record written, for live subscribers (set by the reactor).
+    publishing: bool,
+    published: Vec<Published>,
+    published_bytes: Vec<u8>,
+}
+
+/// A record that reached its device file during this turn.
+#[derive(Debug, Clone)]
+struct Published {
+    device: DeviceId,
+    /// Byte offset in the device file just past the record.
+    end: u64,
+    bytes: std::ops::Range<usize>,
+}
+
+impl DeviceStore {
+    /// Creates the data directory if missing, rebuilds the registry from it, and starts the sync
+    /// thread for `--ack fsync` (`wake` is called from that thread when syncs finish).
+    pub fn open(config: StoreConfig, wake: Box<dyn Fn() + Send>) -> io::Result<DeviceStore> {
+        std::fs::create_dir_all(&config.dir)?;
+        let sync = match config.ack {
+            AckMode::Fsync => Some(SyncThread::start(wake)?),
+            _ => None,
+        };
+        let mut store = DeviceStore {
+            devices: Vec::new(),
+            by_id: HashMap::new(),
+            dirty: Vec::new(),
+            handles: Handles::new(MAX_OPEN_DEVICE_FILES),
+            unsynced: 0,
+            free_bytes: None,
+            last_buffer_flush: Instant::now(),
+            sync,
+            path_scratch: config.dir.clone(),
+            publishing: false,
+            published: Vec::new(),
+            published_bytes: Vec::new(),
+            config,
+        };
+        for (id, stats) in registry::scan(&store.config.dir)? {
+            let index = store.device_index(id);
+            store.devices[index].len = Some(stats.bytes);
+            store.devices[index].stats = stats;
+        }
+        store.refresh_free_space();
+        Ok(store)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.config.dir
+    }
+
+    pub fn ack_mode(&self) -> AckMode {
+        self.config.ack
+    }
+
+    /// Whether a new body may be accepted now: `Overloaded` while too much acknowledged data is
+    /// not yet durable or the data disk is nearly full.
+    pub fn admit(&self) -> Result<(), RequestError> {
+        if self.unsynced > self.config.max_pending {
+            return Err(RequestError::Overloaded);
+        }
+        if self
+            .free_bytes
+            .is_some_and(|free| free < self.config.min_free)
+        {
+            return Err(RequestError::Overloaded);
+        }
+        Ok(())
+    }
+
+    /// Appends one whole body as a record of `id`, received from `peer` at `now`.
+    pub fn append(
+        &mut self,
+        id: DeviceId,
+        body: &[u8],
+        peer: IpAddr,
+        now: SystemTime,
+        waiter: Waiter,
+    ) -> Appended {
+        let index = self.device_index(id);
+        let format = self.config.format;
+        let device = &mut self.devices[index];
+        if !device.dirty {
+            device.dirty = true;
+            self.dirty.push(index);
+        }
+        let before = device.pending.len();
+        format.append(&mut device.pending, body, now);
+        device.pending_records += 1;
+        device.pending_ends.push(device.pending.len());
+        let record_len = (device.pending.len() - before) as u64;
+        device.stats.seen(peer, now);
+        match self.config.ack {
+            AckMode::Buffer => {
+                device.stats.stored(1, record_len, now);
+                self.unsynced += record_len;
+                Appended::Acknowledged
+            }
+            AckMode::Write | AckMode::Fsync => {
+                device.waiters.push(waiter);
+                Appended::Waiting
+            }
+        }
+    }
+
+    /// The commit point: writes pending records (one `write` per device) and reports the
+    /// waiters that are complete. In buffer mode, writes only once per flush interval.
+    pub fn commit(&mut self, now: Instant, done: &mut Vec<Completion>) {
+        if self.dirty.is_empty() {
+            return;
+        }
+        if self.config.ack == AckMode::Buffer
+            && now.duration_since(self.last_buffer_flush) < BUFFER_FLUSH_INTERVAL
+        {
+            return;
+        }
+        self.last_buffer_flush = now;
+        self.write_dirty(done);
+    }
+
+    /// Writes every dirty device; those whose write failed in buffer mode stay dirty.
+    fn write_dirty(&mut self, done: &mut Vec<Completion>) {
+        let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.retain(|&index| {
+            self.write_device(index, done);
+            let device = &mut self.devices[index];
+            device.dirty = !device.pending.is_empty();
+            device.dirty
+        });
+        self.dirty = dirty;
+    }
+
+    /// Reports syncs that finished (`--ack fsync`).
+    pub fn collect_synced(&mut self, done: &mut Vec<Completion>) {
+        while let Some(report) = self.sync.as_ref().and_then(SyncThread::try_done) {
+            self.unsynced = self.unsynced.saturating_sub(report.bytes);
+            done.extend(report.waiters.iter().map(|w| (*w, report.result)));
+        }
+    }
+
+    /// Writes the pending records of `id` now, so a read sees every acknowledged byte
+    /// (read-your-writes in buffer mode). Waiters complete through `done`.
+    pub fn flush_device(&mut self, id: &DeviceId, done: &mut Vec<Completion>) {
+        if let Some(&index) = self.by_id.get(id) {
+            if self.devices[index].dirty {
+                self.write_device(index, done);
+                let device = &mut self.devices[index];
+                if device.pending.is_empty() {
+                    device.dirty = false;
+                    self.dirty.retain(|&d| d != index);
+                }
+            }
+        }
+    }
+
+    /// At shutdown: writes everything pending and waits for outstanding syncs.
+    pub fn shutdown(&mut self, done: &mut Vec<Completion>) {
+        self.write_dirty(done);
+        if let Some(sync) = self.sync.as_mut() {
+            for report in sync.finish() {
+                done.extend(report.waiters.iter().map(|w| (*w, report.result)));
+            }
+        }
+    }
+
+    /// Whether written records are kept for [`DeviceStore::published`] (only worth it while
+    /// someone watches).
+    pub fn set_publishing(&mut self, on: bool) {
+        self.publishing = on;
+    }
+
+    /// Records written since the last [`DeviceStore::clear_published`]: device, offset just past
+    /// the record, and the record's bytes.
+    pub fn published(&self) -> impl Iterator<Item = (DeviceId, u64, &[u8])> {
+        self.published
+            .iter()
+            .map(|p| (p.device, p.end, &self.published_bytes[p.bytes.clone()]))
+    }
+
+    pub fn clear_published(&mut self) {
+        self.published.clear();
+        self.published_bytes.clear();
+    }
+
+    /// Every known device and its statistics, in no particular order.
+    pub fn devices(&self) -> impl Iterator<Item = (&DeviceId, &DeviceStats)> {
+        self.devices.iter().map(|d| (&d.id, &d.stats))
+    }
+
+    /// Statistics of one device.
+    pub fn stats(&self, id: &DeviceId) -> Option<&DeviceStats> {
+        self.by_id.get(id).map(|&i| &self.devices[i].stats)
+    }
+
+    /// True when records wait for a commit that should happen without delay (write and fsync
+    /// modes); the reactor then polls without sleeping.
+    pub fn has_uncommitted(&self) -> bool {
+        !self.dirty.is_empty() && self.config.ack != AckMode::Buffer
+    }
+
+    /// Device files open now (at most `MAX_OPEN_DEVICE_FILES`).
+    pub fn open_files(&self) -> usize {
+        self.handles.open_count()
+    }
+
+    /// Acknowledged bytes not yet durable under the ack mode.
+    pub fn unsynced_bytes(&self) -> u64 {
+        self.unsynced
+    }
+
+    /// Re-reads the free space of the data disk (call about once a second, not per request).
+    pub fn refresh_free_space(&mut self) {
+        self.free_bytes = match nix::sys::statvfs::statvfs(&self.config.dir) {
+            Ok(st) => Some(st.blocks_available().saturating_mul(st.fragment_size())),
+            Err(e) => {
+                warn!("statvfs {}: {e}", self.config.dir.display());
+                None
+            }
+        };
+    }
+
+    fn device_index(&mut self, id: DeviceId) -> usize {
+        if let Some(&index) = self.by_id.get(&id) {
+            return index;
+        }
+        let index = self.devices.len();
+        self.devices.push(Device {
+            id,
+            pending: Vec::new(),
+            pending_records: 0,
+            pending_ends: Vec::new(),
+            waiters: Vec::new(),
+            dirty: false,
+            len: None,
+            stats: DeviceStats::default(),
+        });
+        self.by_id.insert(id, index);
+        index
+    }
+
+    /// Writes device `index`'s pending records with one `write` (looping only on short writes).
+    fn write_device(&mut self, index: usize, done: &mut Vec<Completion>) {
+        let device = &self.devices[index];
+        if device.pending.is_empty() && device.waiters.is_empty() {
+            return;
+        }
+        self.path_scratch.push(device.id.as_str());
+        let file = self.handles.get(index, &self.path_scratch);
+        self.path_scratch.pop();
+        let device = &mut self.devices[index];
+        let result = file.and_then(|file| {
+            let before = match device.len {
+                Some(len) => len,
+                None => file.metadata()?.len(),
+            };
+            let started = Instant::now();
+            let written = (&*file).write_all(&device.pending);
+            crate::metrics::COMMIT_SECONDS.observe(started.elapsed().as_secs_f64());
+            match written {
+                Ok(()) => Ok((file, before)),
+                Err(e) => {
+                    // No partial record may remain: cut the file back to where this write began.
+                    if let Err(t) = file.set_len(before) {
+                        error!("{}: cannot truncate after failed write: {t}", device.id);
+                    }
+                    device.len = Some(before);
+                    Err(e)
+                }
+            }
+        });
+        let bytes = device.pending.len() as u64;
+        let records = device.pending_records;
+        match result {
+            Ok((file, before)) => {
+                device.len = Some(before + bytes);
+                crate::metrics::COMMIT_RECORDS.observe(records as f64);
+                if self.publishing {
+                    let mut start = 0;
+                    for &end in &device.pending_ends {
+                        let at = self.published_bytes.len();
+                        self.published_bytes
+                            .extend_from_slice(&device.pending[start..end]);
+                        self.published.push(Published {
+                            device: device.id,
+                            end: before + end as u64,
+                            bytes: at..self.published_bytes.len(),
+                        });
+                        start = end;
+                    }
+                }
+                device.pending.clear();
+                device.pending_ends.clear();
+                device.pending_records = 0;
+                let now = SystemTime::now();
+                match self.config.ack {
+                    AckMode::Buffer => self.unsynced = self.unsynced.saturating_sub(bytes),
+                    AckMode::Write => {
+                        device.stats.stored(records, bytes, now);
+                        done.extend(device.waiters.drain(..).map(|w| (w, Ok(()))));
+                    }
+                    AckMode::Fsync => {
+                        device.stats.stored(records, bytes, now);
+                        self.unsynced += bytes;
+                        let job = SyncJob {
+                            file,
+                            waiters: std::mem::take(&mut device.waiters),
+                            bytes,
+                        };
+                        if let Some(sync) = &self.sync {
+                            if let Some(failed) = sync.submit(job) {
+                                self.unsynced = self.unsynced.saturating_sub(failed.bytes);
+                                done.extend(failed.waiters.iter().map(|w| (*w, failed.result)));
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                let status = if e.raw_os_error() == Some(libc::ENOSPC) {
+                    RequestError::InsufficientStorage
+                } else {
+                    RequestError::Internal
+                };
+                error!("{}: write of {bytes} bytes failed: {e}", device.id);
+                self.handles.close(index);
+                if self.config.ack == AckMode::Buffer {
+                    // Already acknowledged: keep it in memory and try again at the next flush.
+                    return;
+                }
+                device.pending.clear();
+                device.pending_ends.clear();
+                device.pending_records = 0;
+                done.extend(device.waiters.drain(..).map(|w| (w, Err(status))));
+            }
+        }
+    }
+}
+#[cfg(test)]
+mod tests;

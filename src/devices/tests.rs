@@ -1,0 +1,206 @@
+//! Unit tests of the device store against a real temporary data directory.
+use super::*;
+use std::time::UNIX_EPOCH;
+
+fn config(dir: &Path, ack: AckMode) -> StoreConfig {
+    StoreConfig {
+        dir: dir.to_path_buf(),
+        ack,
+        format: RecordFormat {
+            newline: true,
+            timestamp: false,
+        },
+        max_pending: 1024,
+        min_free: 0,
+    }
+}
+
+fn open(dir: &Path, ack: AckMode) -> DeviceStore {
+    DeviceStore::open(config(dir, ack), Box::new(|| {})).unwrap()
+}
+
+fn id(s: &str) -> DeviceId {
+    DeviceId::parse(s.as_bytes()).unwrap()
+}
+
+fn waiter(n: u64) -> Waiter {
+    Waiter {
+        key: n as usize,
+        conn: n,
+    }
+}
+
+const PEER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+#[test]
+fn write_mode_commits_every_pending_record_in_order_then_completes_waiters() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path(), AckMode::Write);
+    let now = SystemTime::now();
+    for (n, (dev, body)) in [("a", "1"), ("b", "x"), ("a", "2"), ("a", "3")]
+        .iter()
+        .enumerate()
+    {
+        let got = store.append(id(dev), body.as_bytes(), PEER, now, waiter(n as u64));
+        assert_eq!(got, Appended::Waiting);
+    }
+    assert!(store.has_uncommitted());
+    assert!(
+        !dir.path().join("a").exists(),
+        "nothing is written before the commit point"
+    );
+    let mut done = Vec::new();
+    store.commit(Instant::now(), &mut done);
+    assert!(!store.has_uncommitted());
+    let mut keys: Vec<usize> = done
+        .iter()
+        .map(|(w, r)| (w.key, r.is_ok()))
+        .filter(|p| p.1)
+        .map(|p| p.0)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(keys, vec![0, 1, 2, 3]);
+    assert_eq!(std::fs::read(dir.path().join("a")).unwrap(), b"1\n2\n3\n");
+    assert_eq!(std::fs::read(dir.path().join("b")).unwrap(), b"x\n");
+    let stats = store.stats(&id("a")).unwrap();
+    assert_eq!((stats.bytes, stats.records), (6, 3));
+    assert_eq!(stats.last_addr, Some(PEER));
+}
+
+#[test]
+fn buffer_mode_acknowledges_at_once_and_writes_once_a_second_or_on_demand() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path(), AckMode::Buffer);
+    let start = Instant::now();
+    let got = store.append(id("a"), b"r1", PEER, SystemTime::now(), waiter(1));
+    assert_eq!(got, Appended::Acknowledged);
+    assert_eq!(store.unsynced_bytes(), 3);
+    let mut done = Vec::new();
+    store.commit(start, &mut done);
+    assert!(
+        !dir.path().join("a").exists(),
+        "buffer mode waits for the flush interval"
+    );
+    store.commit(start + BUFFER_FLUSH_INTERVAL * 2, &mut done);
+    assert_eq!(std::fs::read(dir.path().join("a")).unwrap(), b"r1\n");
+    assert_eq!(store.unsynced_bytes(), 0);
+    store.append(id("a"), b"r2", PEER, SystemTime::now(), waiter(2));
+    store.flush_device(&id("a"), &mut done);
+    assert_eq!(std::fs::read(dir.path().join("a")).unwrap(), b"r1\nr2\n");
+    assert!(done.is_empty(), "buffer mode has no waiters");
+}
+
+#[test]
+fn admission_refuses_past_max_pending_and_below_min_free() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path(), AckMode::Buffer);
+    assert_eq!(store.admit(), Ok(()));
+    store.append(id("a"), &[b'x'; 1024], PEER, SystemTime::now(), waiter(1));
+    // 1025 bytes pending (the newline included) is one more than max_pending.
+    assert_eq!(store.admit(), Err(RequestError::Overloaded));
+    let mut done = Vec::new();
+    store.shutdown(&mut done);
+    assert_eq!(store.admit(), Ok(()));
+
+    let mut cfg = config(dir.path(), AckMode::Write);
+    cfg.min_free = u64::MAX;
+    let full = DeviceStore::open(cfg, Box::new(|| {})).unwrap();
+    assert_eq!(full.admit(), Err(RequestError::Overloaded));
+}
+
+#[test]
+fn more_devices_than_open_files_all_get_their_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path(), AckMode::Write);
+    let devices = MAX_OPEN_DEVICE_FILES * 2 + 7;
+    let mut done = Vec::new();
+    for round in 0..2 {
+        for d in 0..devices {
+            let name = format!("d{d}");
+            let body = format!("{round}");
+            store.append(
+                id(&name),
+                body.as_bytes(),
+                PEER,
+                SystemTime::now(),
+                waiter(d as u64),
+            );
+        }
+        store.commit(Instant::now(), &mut done);
+        assert!(store.open_files() <= MAX_OPEN_DEVICE_FILES);
+    }
+    assert_eq!(done.len(), devices * 2);
+    assert!(done.iter().all(|(_, r)| r.is_ok()));
+    for d in [0, devices / 2, devices - 1] {
+        assert_eq!(
+            std::fs::read(dir.path().join(format!("d{d}"))).unwrap(),
+            b"0\n1\n"
+        );
+    }
+}
+
+#[test]
+fn a_failed_write_completes_its_waiters_with_an_error_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path(), AckMode::Write);
+    // A directory where the device file should be: opening it for appending fails.
+    std::fs::create_dir(dir.path().join("blocked")).unwrap();
+    store.append(id("blocked"), b"lost", PEER, SystemTime::now(), waiter(7));
+    store.append(id("fine"), b"kept", PEER, SystemTime::now(), waiter(8));
+    let mut done = Vec::new();
+    store.commit(Instant::now(), &mut done);
+    done.sort_by_key(|(w, _)| w.key);
+    assert_eq!(
+        done,
+        vec![
+            (waiter(7), Err(RequestError::Internal)),
+            (waiter(8), Ok(()))
+        ]
+    );
+    assert!(
+        !store.has_uncommitted(),
+        "a failed record is not retried in write mode"
+    );
+    assert_eq!(store.stats(&id("blocked")).unwrap().records, 0);
+}
+
+#[test]
+fn fsync_mode_completes_after_the_sync_thread_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut store = DeviceStore::open(
+        config(dir.path(), AckMode::Fsync),
+        Box::new(move || {
+            let _ = tx.send(());
+        }),
+    )
+    .unwrap();
+    store.append(id("a"), b"r", PEER, SystemTime::now(), waiter(1));
+    let mut done = Vec::new();
+    store.commit(Instant::now(), &mut done);
+    assert!(done.is_empty(), "not acknowledged before the sync");
+    assert_eq!(std::fs::read(dir.path().join("a")).unwrap(), b"r\n");
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("sync thread wakes the reactor");
+    store.collect_synced(&mut done);
+    assert_eq!(done, vec![(waiter(1), Ok(()))]);
+    assert_eq!(store.unsynced_bytes(), 0);
+}
+
+#[test]
+fn reopening_rebuilds_the_registry_from_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut store = open(dir.path(), AckMode::Write);
+        let at = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        for n in 0..3 {
+            store.append(id("a"), b"r", PEER, at, waiter(n));
+        }
+        store.commit(Instant::now(), &mut Vec::new());
+    }
+    let store = open(dir.path(), AckMode::Write);
+    let stats = store.stats(&id("a")).unwrap();
+    assert_eq!((stats.bytes, stats.records), (6, 3));
+    assert!(stats.last_seen.is_some());
+    assert_eq!(store.devices().count(), 1);
+}

@@ -1,0 +1,58 @@
+//! `GET /api/devices`: the dashboard's data as JSON. Field names are part of the interface
+//! (documented in README.md) and do not change.
+use crate::context::Context;
+use crate::devices::record::push_rfc3339_millis;
+use serde_json::{json, Value};
+use std::time::SystemTime;
+
+fn rfc3339(t: Option<SystemTime>) -> Value {
+    match t {
+        Some(t) => {
+            let mut out = Vec::with_capacity(24);
+            push_rfc3339_millis(&mut out, t);
+            Value::String(String::from_utf8_lossy(&out).into_owned())
+        }
+        None => Value::Null,
+    }
+}
+
+/// Writes `{"now", "ack", "count", "devices": [...]}` into `out`, devices sorted by id.
+pub fn devices_json(ctx: &Context, out: &mut Vec<u8>) {
+    let now = ctx.wall;
+    let mut devices: Vec<_> = ctx.store.devices().collect();
+    devices.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+    let list: Vec<Value> = devices
+        .iter()
+        .map(|(id, stats)| {
+            let hour = stats.last_hour(now);
+            let last5: u32 = hour[55..].iter().sum();
+            json!({
+                "id": id.as_str(),
+                "bytes": stats.bytes,
+                "records": stats.records,
+                "first_seen": rfc3339(stats.first_seen),
+                "last_seen": rfc3339(stats.last_seen),
+                "last_addr": stats.last_addr.map(|a| a.to_string()),
+                "rate_per_minute": f64::from(last5) / 5.0,
+                "last_hour": hour.to_vec(),
+                "data_url": format!("/devices/{id}"),
+                "live_url": format!("/devices/{id}/live"),
+            })
+        })
+        .collect();
+    let ack = match ctx.store.ack_mode() {
+        crate::devices::AckMode::Write => "write",
+        crate::devices::AckMode::Fsync => "fsync",
+        crate::devices::AckMode::Buffer => "buffer",
+    };
+    let doc = json!({
+        "now": rfc3339(Some(now)),
+        "ack": ack,
+        "count": list.len(),
+        "devices": list,
+    });
+    if serde_json::to_writer(&mut *out, &doc).is_err() {
+        out.clear();
+        out.extend_from_slice(b"{}");
+    }
+}
