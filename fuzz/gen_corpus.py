@@ -8,7 +8,8 @@ Seeds come from two places:
   after the test, valid and malformed alike;
 - the hand-written cases below: realistic requests (a browser GET, wrk's minimal GET, a 16-request
   pipelined batch, ingest POSTs), chunked bodies with extensions and trailers, request paths that
-  probe the fixed tree of the path_resolve target, and one response head of each kind.
+  probe the fixed tree of the path_resolve target, one response head of each kind, and device ids
+  and client addresses.
 
 Each target reads a few control bytes before its data (see the target's doc comment); the seeds
 carry them, so a file is `<control bytes><data>`.
@@ -173,7 +174,14 @@ PATHS = [
     "/link_in/../file.txt", "/link_out/../root/file.txt",
 ]
 
-ERRORS = 32  # response_encoder.rs ERRORS.len()
+def error_count():
+    """The number of RequestError variants (response_encoder.rs lists them all, in order)."""
+    text = (REPO / "src/error.rs").read_text()
+    body = text[text.index("pub enum RequestError {") : text.index("\n}\n", text.index("pub enum RequestError {"))]
+    return len(re.findall(r"^    ([A-Z]\w*),$", body, re.M))
+
+
+ERRORS = error_count()
 RESPONSES = {
     "file_200_html": response_seed(0, length=600, rest=b"index.html"),
     "file_200_big_bin_close": response_seed(0, length=100 << 20, flags=2, rest=b"100m.bin"),
@@ -186,6 +194,17 @@ RESPONSES = {
 }
 for i in range(ERRORS):
     RESPONSES[f"error_{i:02}"] = response_seed(1, status=i, flags=1 if i % 5 == 0 else (2 if i % 2 else 0))
+
+DEVICE_IDS = [
+    "esp32-kitchen", "Sensor_01.v2", "a", "-", "_x", "a.", "z" * 64, "z" * 65, "", ".", "..",
+    ".hidden", "a/b", "a b", "a%2f", "\u00e9", "a:b", "a\0", "a\n", "../data", "con", "192.168.1.20",
+]
+DEVICE_IPS = {
+    "ip_v4_lan": (2, bytes([192, 168, 1, 20]) + bytes(12)),
+    "ip_v6_link_local": (0, bytes.fromhex("fe800000000000000000000000000001")),
+    "ip_v6_mapped_v4": (0, bytes.fromhex("00000000000000000000ffff0a000007")),
+    "ip_v6_longest_text": (0, bytes.fromhex("fffffffffffffffffffffffffffffffe")),
+}
 
 # --- writing ----------------------------------------------------------------------------------
 
@@ -218,6 +237,12 @@ def main():
 
     for name, data in RESPONSES.items():
         write("response_encoder", name, data)
+
+    for i, claimed in enumerate(DEVICE_IDS):
+        slug = re.sub(r"[^A-Za-z0-9_-]+", "_", claimed)[:24].strip("_") or "empty"
+        write("device_id", f"id_{i:02}_{slug}", b"\0" + claimed.encode())
+    for name, (selector, octets) in DEVICE_IPS.items():
+        write("device_id", name, bytes([1 | selector]) + octets)
 
     for target in sorted(p.name for p in CORPUS.iterdir()):
         files = list((CORPUS / target).iterdir())

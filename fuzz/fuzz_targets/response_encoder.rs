@@ -3,7 +3,8 @@
 //! Input: `[kind] [flags] [status: 2 bytes BE] [length: 8 bytes LE] [seconds: 4 bytes LE] rest`.
 //! `kind` picks one of the heads sluice writes: a file (as `routes::serve_file` does, with the
 //! Content-Type guessed from `rest` as a file name and Last-Modified), an error reply for one of
-//! the `RequestError` variants, a 204 with `Allow`, or a head with a header value from `rest`.
+//! the `RequestError` variants (with `Allow` for 405 and `Retry-After` for 503), a 204 with
+//! `Allow`, or a head with a header value from `rest`.
 //! `flags`: bit 0 HEAD request, bit 1 close, bit 2 HTTP/1.0 keep-alive.
 //!
 //! Oracle: httparse reads the bytes back as one complete HTTP/1.1 response with the status, its
@@ -20,8 +21,21 @@ use sluice::files::ContentType;
 use sluice::http::date::DateCache;
 use sluice::http::response::{self, ReplyOptions};
 
-/// Every variant, so that each status and description is encoded.
-const ERRORS: [RequestError; 32] = [
+/// Lists every `RequestError` variant in `ERRORS`, and fails to compile when one is missing (the
+/// `match` has no wildcard), so a new variant cannot go unfuzzed.
+macro_rules! all_errors {
+    ($($variant:ident),* $(,)?) => {
+        const ERRORS: &[RequestError] = &[$($variant),*];
+        #[allow(dead_code)]
+        fn every_variant_is_listed(e: RequestError) {
+            match e {
+                $($variant)|* => {}
+            }
+        }
+    };
+}
+
+all_errors![
     MalformedRequestLine,
     MalformedHeaderName,
     MalformedHeaderValue,
@@ -49,11 +63,16 @@ const ERRORS: [RequestError; 32] = [
     UnknownMethod,
     MethodNotAllowed,
     BadPath,
+    BadDeviceId,
+    BadQuery,
+    Overloaded,
     Forbidden,
     NotFound,
     RangeNotSatisfiable,
     InsufficientStorage,
     Internal,
+    BadGateway,
+    GatewayTimeout,
 ];
 
 /// What a written response must say.
@@ -120,11 +139,13 @@ fuzz_target!(|input: &[u8]| {
             let e = ERRORS[usize::from(raw_status) % ERRORS.len()];
             let status = e.status();
             let allow = (e == MethodNotAllowed).then_some("GET, HEAD, OPTIONS");
+            let retry_after = (e == Overloaded).then_some("1");
             let opts = ReplyOptions {
                 head_only,
                 close,
                 http10_keep_alive: keep,
                 allow,
+                retry_after,
             };
             let n = response::error_reply(&mut out, status, e.description(), &date, opts);
             let full = format!("{}\n", e.description()).into_bytes();
@@ -135,6 +156,7 @@ fuzz_target!(|input: &[u8]| {
                 fields: allow
                     .map(|a| ("Allow", a.as_bytes().to_vec()))
                     .into_iter()
+                    .chain(retry_after.map(|r| ("Retry-After", r.as_bytes().to_vec())))
                     .collect(),
                 body: if head_only { Vec::new() } else { full },
             }
