@@ -32,7 +32,9 @@ fn chunked(body_len: usize, chunk: usize, ext: &str) -> Vec<u8> {
     out
 }
 
-/// Decodes `input` in one call into `body`; returns the body length.
+/// Decodes `input` in one call into `body`; returns the body length. (`inline(never)` here and
+/// below so that callgrind can count the instructions of one call: see benches/README.md.)
+#[inline(never)]
 fn decode_once(input: &[u8], body: &mut Vec<u8>) -> usize {
     let mut decoder = BodyDecoder::new(BodyFraming::Chunked, u64::MAX);
     body.clear();
@@ -44,6 +46,7 @@ fn decode_once(input: &[u8], body: &mut Vec<u8>) -> usize {
 }
 
 /// Decodes `input` arriving in reads of `read` bytes into a connection-style buffer.
+#[inline(never)]
 fn decode_in_reads(input: &[u8], read: usize, pending: &mut Vec<u8>, body: &mut Vec<u8>) -> usize {
     let mut decoder = BodyDecoder::new(BodyFraming::Chunked, u64::MAX);
     pending.clear();
