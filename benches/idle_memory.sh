@@ -42,7 +42,7 @@ if [ "$NGINX_ONLY" = 1 ]; then
     SLUICE_SKIP="--nginx-only"
 else
     build_sluice
-    start_sluice --header-timeout 300 --max-connections $(( N + 64 ))
+    start_sluice --header-timeout 300 --max-connections $(( N + 64 )) --max-connections-per-peer $(( N + 64 ))
 fi
 
 ROWS=()

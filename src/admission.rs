@@ -87,6 +87,16 @@ impl FromStr for Cidr {
                 }
             },
         };
+        // Peers in `::ffff:0:0/96` are judged as IPv4, so a block written in that form is
+        // stored as the IPv4 block it means (`::ffff:10.0.0.0/104` is `10.0.0.0/8`).
+        if let IpAddr::V6(v6) = network {
+            if let (Some(v4), true) = (v6.to_ipv4_mapped(), prefix >= 96) {
+                return Ok(Cidr {
+                    network: IpAddr::V4(v4),
+                    prefix: prefix - 96,
+                });
+            }
+        }
         Ok(Cidr { network, prefix })
     }
 }
@@ -200,6 +210,49 @@ mod tests {
         let odd: Cidr = "192.168.4.0/23".parse().unwrap();
         assert!(odd.contains(ip("192.168.5.255")));
         assert!(!odd.contains(ip("192.168.6.0")));
+    }
+
+    #[test]
+    fn mapped_blocks_mean_their_ipv4_block() {
+        let c: Cidr = "::ffff:10.0.0.0/104".parse().unwrap();
+        assert_eq!(c, "10.0.0.0/8".parse().unwrap());
+        assert!(c.contains(ip("10.9.9.9")));
+        assert!(c.contains(ip("::ffff:10.9.9.9")));
+        assert!(!c.contains(ip("11.0.0.1")));
+        let host: Cidr = "::ffff:192.168.1.2".parse().unwrap();
+        assert_eq!(host.to_string(), "192.168.1.2/32");
+        // A mapped peer is judged as IPv4 against IPv4 blocks, never against IPv6 ones.
+        let list = AllowList::only(vec!["127.0.0.2/32".parse().unwrap()]);
+        assert!(list.admits(ip("::ffff:127.0.0.2")));
+        assert!(!list.admits(ip("::ffff:127.0.0.3")));
+        let v6_only = AllowList::only(vec!["::/0".parse().unwrap()]);
+        assert!(!v6_only.admits(ip("::ffff:8.8.8.8")));
+    }
+
+    /// On a real dual-stack socket (IPV6_V6ONLY off) an IPv4 client shows up as
+    /// `::ffff:a.b.c.d`; admission must judge it by its IPv4 address.
+    #[test]
+    fn ipv4_client_on_a_dual_stack_listener_is_judged_as_ipv4() {
+        use socket2::{Domain, Socket, Type};
+        use std::net::{SocketAddr, TcpStream};
+        let socket = Socket::new(Domain::IPV6, Type::STREAM, None).unwrap();
+        let any: SocketAddr = "[::]:0".parse().unwrap();
+        if socket.set_only_v6(false).is_err() || socket.bind(&any.into()).is_err() {
+            println!("SKIPPED: no dual-stack IPv6 socket on this machine");
+            return;
+        }
+        socket.listen(4).unwrap();
+        let port = socket.local_addr().unwrap().as_socket().unwrap().port();
+        let client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (_conn, peer) = socket.accept().unwrap();
+        let peer = peer.as_socket().unwrap().ip();
+        assert_eq!(peer, ip("::ffff:127.0.0.1"), "the kernel maps IPv4 peers");
+        assert_eq!(canonical(peer), ip("127.0.0.1"));
+        assert!(AllowList::local_networks().admits(peer));
+        assert!(AllowList::only(vec!["127.0.0.1/32".parse().unwrap()]).admits(peer));
+        assert!(!AllowList::only(vec!["127.0.0.2/32".parse().unwrap()]).admits(peer));
+        assert!(!AllowList::only(vec!["::1/128".parse().unwrap()]).admits(peer));
+        drop(client);
     }
 
     #[test]

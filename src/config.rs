@@ -3,6 +3,8 @@
 use crate::admission::{AllowList, Cidr};
 use crate::devices::{AckMode, RecordFormat, StoreConfig};
 use crate::http::request::HeadLimits;
+use crate::security::auth::Secret;
+use crate::security::{host, Policy};
 use clap::Parser;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -27,6 +29,9 @@ pub const MAX_PENDING_WRITE: usize = 256 * 1024;
 pub const LINGER: Duration = Duration::from_secs(2);
 /// Most bytes read and discarded during a lingering close.
 pub const LINGER_MAX_BYTES: usize = 1024 * 1024;
+/// The smallest default of `--max-connections-per-peer`; the default is the larger of this and
+/// a quarter of `--max-connections`, so no single address can hold every slot.
+pub const MIN_DEFAULT_PER_PEER: u32 = 16;
 /// How long in-flight requests may take to finish after SIGINT/SIGTERM.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -46,6 +51,10 @@ pub struct Cli {
     #[arg(short = 'l', long = "listen", value_name = "ADDR", default_value = "0.0.0.0:8080",
           value_parser = parse_listen)]
     pub listen: Vec<SocketAddr>,
+
+    /// Directory behind /files/ (default: ROOT)
+    #[arg(long = "directory", value_name = "DIR")]
+    pub directory: Option<PathBuf>,
 
     /// Where device files are kept (created if missing)
     #[arg(long = "data", value_name = "DIR", default_value = "./data")]
@@ -79,6 +88,21 @@ pub struct Cli {
     #[arg(long = "allow-any", conflicts_with = "allow")]
     pub allow_any: bool,
 
+    /// Also answer requests whose Host is NAME (besides IP literals, localhost, single-label
+    /// names and names under .local, .lan, .home.arpa, .internal); repeatable
+    #[arg(long = "server-name", value_name = "NAME", value_parser = host::parse_server_name)]
+    pub server_names: Vec<String>,
+
+    /// Every write (POST, PUT, PATCH, DELETE) must carry `Authorization: Bearer TOKEN`
+    #[arg(long = "ingest-token", value_name = "TOKEN", env = "SLUICE_INGEST_TOKEN",
+          hide_env_values = true, value_parser = Secret::token)]
+    pub ingest_token: Option<Secret>,
+
+    /// Every GET and HEAD must carry these credentials (HTTP Basic)
+    #[arg(long = "auth", value_name = "USER:PASS", env = "SLUICE_AUTH", hide_env_values = true,
+          value_parser = Secret::basic)]
+    pub auth: Option<Secret>,
+
     /// Largest request body, e.g. 512K, 4M
     #[arg(long = "max-body", value_name = "SIZE", default_value = "1M", value_parser = parse_size)]
     pub max_body: u64,
@@ -87,6 +111,12 @@ pub struct Cli {
     #[arg(long = "max-connections", value_name = "N", default_value_t = 10_000,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
+
+    /// Simultaneous connections from one client address; more are closed at once
+    /// [default: the larger of 16 and a quarter of --max-connections]
+    #[arg(long = "max-connections-per-peer", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_peer: Option<u32>,
 
     /// Deadline for a whole request head, in seconds
     #[arg(long = "header-timeout", value_name = "SECS", default_value = "10", value_parser = parse_secs)]
@@ -129,10 +159,16 @@ pub struct Cli {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub root: PathBuf,
+    /// The folder behind `/files/`; ROOT when `None`.
+    pub directory: Option<PathBuf>,
     pub listen: Vec<SocketAddr>,
     pub allow: AllowList,
     pub max_body: u64,
     pub max_connections: usize,
+    /// Simultaneous connections from one client address.
+    pub max_connections_per_peer: u32,
+    /// Host names, cross-site writes, credentials (`crate::security`).
+    pub security: Policy,
     pub header_timeout: Duration,
     pub body_timeout: Duration,
     pub idle_timeout: Duration,
@@ -158,10 +194,19 @@ impl From<Cli> for Config {
         };
         Config {
             root: cli.root,
+            directory: cli.directory,
             listen: cli.listen,
             allow,
             max_body: cli.max_body,
             max_connections: cli.max_connections as usize,
+            max_connections_per_peer: cli
+                .max_connections_per_peer
+                .unwrap_or_else(|| default_per_peer(cli.max_connections)),
+            security: Policy {
+                server_names: cli.server_names,
+                ingest_token: cli.ingest_token,
+                basic: cli.auth,
+            },
             header_timeout: cli.header_timeout,
             body_timeout: cli.body_timeout,
             idle_timeout: cli.idle_timeout,
@@ -197,6 +242,11 @@ impl Config {
         cli.listen = vec![listen];
         Config::from(cli)
     }
+}
+
+/// The default `--max-connections-per-peer` for a given `--max-connections`.
+pub fn default_per_peer(max_connections: u32) -> u32 {
+    MIN_DEFAULT_PER_PEER.max(max_connections / 4)
 }
 
 /// `host:port`, `[v6]:port`, or a resolvable `name:port`.
@@ -288,6 +338,49 @@ mod tests {
         assert_eq!(c.store.format, RecordFormat::default());
         assert!(c.allow.admits("192.168.1.1".parse().unwrap()));
         assert!(!c.allow.admits("8.8.8.8".parse().unwrap()));
+        assert_eq!(c.max_connections_per_peer, 2500);
+        assert!(c.security.server_names.is_empty());
+    }
+
+    #[test]
+    fn per_peer_default_follows_max_connections() {
+        let c = Config::from(Cli::parse_from(["sluice", "--max-connections", "40"]));
+        assert_eq!(c.max_connections_per_peer, 16);
+        let c = Config::from(Cli::parse_from(["sluice", "--max-connections", "400"]));
+        assert_eq!(c.max_connections_per_peer, 100);
+        let c = Config::from(Cli::parse_from([
+            "sluice",
+            "--max-connections-per-peer",
+            "3",
+        ]));
+        assert_eq!(c.max_connections_per_peer, 3);
+    }
+
+    #[test]
+    fn security_flags() {
+        let c = Config::from(Cli::parse_from([
+            "sluice",
+            "--server-name",
+            "Sluice.Example.com.",
+            "--server-name",
+            "b.example",
+            "--ingest-token",
+            "t0k3n",
+            "--auth",
+            "me:pw",
+        ]));
+        assert_eq!(c.security.server_names, ["sluice.example.com", "b.example"]);
+        assert_eq!(
+            c.security.ingest_token,
+            Some(Secret::token("t0k3n").unwrap())
+        );
+        assert_eq!(c.security.basic, Some(Secret::basic("me:pw").unwrap()));
+        // Secrets stay out of debug output.
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("t0k3n") && !shown.contains("bWU6cHc="),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -316,6 +409,11 @@ mod tests {
             &["sluice", "-l", "nowhere"],
             &["sluice", "--header-timeout", "0"],
             &["sluice", "--ack", "sometimes"],
+            &["sluice", "--server-name", "not a name"],
+            &["sluice", "--ingest-token", ""],
+            &["sluice", "--ingest-token", "has space"],
+            &["sluice", "--auth", "nocolon"],
+            &["sluice", "--max-connections-per-peer", "0"],
         ] {
             let err = Cli::try_parse_from(args).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{args:?}");

@@ -101,6 +101,8 @@ enum BodySink {
     Device { id: DeviceId, http10: bool },
     /// Collected whole in `Connection::body`, then given to the script on stdin.
     Cgi(Box<CgiRequest>),
+    /// Collected whole in `Connection::body`, then stored as `--directory`/name.
+    Upload { name: Vec<u8>, http10: bool },
 }
 
 /// What one step achieved.
@@ -187,6 +189,11 @@ impl Connection {
     /// The socket, for (de)registration.
     pub fn stream(&mut self) -> &mut TcpStream {
         &mut self.stream
+    }
+
+    /// The client's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
     }
 
     /// The device store's name for this connection.
@@ -339,7 +346,7 @@ impl Connection {
                 self.body.clear();
                 let reply_at = match sink {
                     BodySink::Discard { reply_at, .. } => reply_at,
-                    BodySink::Device { .. } | BodySink::Cgi(_) => self.wbuf.len(),
+                    _ => self.wbuf.len(),
                 };
                 self.fail(ctx, RequestError::HeaderTimeout, reply_at);
             }
@@ -445,7 +452,7 @@ impl Connection {
             return Step::Close;
         };
         let input = &self.rbuf[self.rstart..self.rbuf.len()];
-        let collect = matches!(sink, BodySink::Device { .. } | BodySink::Cgi(_));
+        let collect = !matches!(sink, BodySink::Discard { .. });
         let body = &mut self.body;
         let decoded = if collect {
             decoder.decode(input, &mut |data| body.extend_from_slice(data))
@@ -465,7 +472,7 @@ impl Connection {
                 self.body.clear();
                 let reply_at = match sink {
                     BodySink::Discard { reply_at, .. } => *reply_at,
-                    BodySink::Device { .. } | BodySink::Cgi(_) => self.wbuf.len(),
+                    _ => self.wbuf.len(),
                 };
                 self.fail(ctx, err, reply_at);
                 return Step::Continue;
@@ -529,6 +536,27 @@ impl Connection {
                         self.fail(ctx, RequestError::BadGateway, self.wbuf.len());
                     }
                 }
+            }
+            BodySink::Upload { name, http10 } => {
+                let result = crate::uploads::store(ctx.files_root.path(), &name, &self.body);
+                self.body.clear();
+                let close = close || result.is_err_and(RequestError::closes);
+                let framing = Framing {
+                    close,
+                    head_only: false,
+                    http10_keep_alive: http10 && !close,
+                };
+                let reply = routes::upload_reply(&mut self.wbuf, ctx, &name, result, framing);
+                crate::metrics::count_request("POST", reply.status);
+                if let Some(log) = ctx.access_log.as_mut() {
+                    let entry = self
+                        .summary
+                        .entry(self.peer.ip(), reply.status, reply.body_len);
+                    if let Err(e) = log.record(&entry, ctx.wall) {
+                        warn!("access log: {e}");
+                    }
+                }
+                self.state = State::Respond { file: None, close };
             }
             BodySink::Device { id, http10 } => {
                 let appended =
@@ -605,17 +633,23 @@ impl Connection {
     }
 
     fn respond(&mut self, ctx: &mut Context, file_bytes: &mut u64) -> Step {
-        let more = matches!(&self.state, State::Respond { file: Some(_), .. });
-        match self.flush(ctx.now, more) {
-            Outcome::Done(_) => {}
-            Outcome::WouldBlock => return Step::Wait,
-            Outcome::Closed => return Step::Close,
-        }
-        let State::Respond { file, close } = &mut self.state else {
-            return Step::Close;
-        };
-        let close = *close;
-        if let Some(body) = file {
+        // A multipart body alternates: part head from the write buffer, then its file range.
+        loop {
+            let more =
+                matches!(&self.state, State::Respond { file: Some(b), .. } if b.remaining > 0);
+            match self.flush(ctx.now, more) {
+                Outcome::Done(_) => {}
+                Outcome::WouldBlock => return Step::Wait,
+                Outcome::Closed => return Step::Close,
+            }
+            let State::Respond {
+                file: Some(body), ..
+            } = &mut self.state
+            else {
+                break;
+            };
+            // Never more than `remaining`: the length was fixed when the request started, so a
+            // file that grows meanwhile cannot push the body past its Content-Length.
             while body.remaining > 0 {
                 if *file_bytes >= FILE_BYTES_PER_TURN {
                     return Step::Yield;
@@ -641,7 +675,13 @@ impl Connection {
                     Outcome::Closed => return Step::Close,
                 }
             }
+            if !body.next_part(&mut self.wbuf) {
+                break;
+            }
         }
+        let State::Respond { close, .. } = self.state else {
+            return Step::Close;
+        };
         if close || self.peer_eof {
             return self.start_linger(ctx);
         }
@@ -737,7 +777,14 @@ impl Connection {
             return (Fill::WouldBlock, 0);
         }
         match io::read(&mut self.stream, buf) {
-            Outcome::Done(n) => (Fill::Read, n),
+            Outcome::Done(n) => {
+                // A short read drained the socket: wait for the next edge instead of paying a
+                // read that returns EAGAIN (edge-triggered epoll reports every new arrival).
+                if n < buf.len() {
+                    self.readable = false;
+                }
+                (Fill::Read, n)
+            }
             Outcome::WouldBlock => {
                 self.readable = false;
                 (Fill::WouldBlock, 0)
@@ -789,6 +836,19 @@ fn answer(
     summary: &mut RequestSummary,
 ) -> State {
     let reply_at = out.len();
+    // Host, cross-site and credential checks come before any route (live, CGI, ingest, files):
+    // a refused request's body, if any, is read and discarded, never handed on.
+    if let Err(err) = crate::security::check(head, &ctx.config.security) {
+        let oversized = matches!(head.framing, BodyFraming::Length(n) if n > ctx.config.max_body);
+        let close = !head.keep_alive
+            || ctx.draining
+            || err.closes()
+            || oversized
+            || (head.framing != BodyFraming::None && head.expect_continue);
+        let reply = routes::error(out, ctx, err, Framing::for_request(head, close));
+        log_access(ctx, peer, Some(head), reply.status, reply.body_len);
+        return discard_or_respond(head, ctx, reply, reply_at, close);
+    }
     if let Some(target) = pages::live_target(head) {
         match target.and_then(|topic| pages::start_live(head, topic, ctx, out).map(|()| topic)) {
             Ok(topic) => {
@@ -846,6 +906,36 @@ fn answer(
                     log_access(ctx, peer, Some(head), reply.status, reply.body_len);
                     return discard_or_respond(head, ctx, reply, reply_at, close);
                 }
+            }
+        }
+    }
+    if let Some(target) = routes::upload_target(head) {
+        match target {
+            Ok(name) => {
+                if has_body && head.expect_continue {
+                    out.extend_from_slice(CONTINUE);
+                }
+                if ctx.access_log.is_some() {
+                    let (referer, agent) = (head.header("referer"), head.header("user-agent"));
+                    summary.capture(
+                        head.method_str,
+                        head.target,
+                        version_str(head),
+                        referer,
+                        agent,
+                    );
+                }
+                return State::ReadBody {
+                    decoder: BodyDecoder::new(head.framing, ctx.config.max_body),
+                    sink: BodySink::Upload { name, http10 },
+                    close: !keep,
+                };
+            }
+            Err(err) => {
+                let close = !keep || err.closes() || (has_body && head.expect_continue);
+                let reply = routes::error(out, ctx, err, Framing::for_request(head, close));
+                log_access(ctx, peer, Some(head), reply.status, reply.body_len);
+                return discard_or_respond(head, ctx, reply, reply_at, close);
             }
         }
     }

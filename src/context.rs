@@ -32,6 +32,11 @@ pub struct Context {
     pub page: Vec<u8>,
     /// Every socket read lands here first; connections keep only the bytes they still need.
     pub read_scratch: Box<[u8]>,
+    /// The folder behind `/files/` (`--directory`, default ROOT).
+    pub files_root: Root,
+    /// Reused gzip state and output for generated bodies.
+    pub gzip: crate::http::gzip::Gzip,
+    pub gzip_out: Vec<u8>,
     pub access_log: Option<AccessLog>,
     /// Shutting down: every response closes its connection.
     pub draining: bool,
@@ -52,6 +57,7 @@ impl Context {
         root: Root,
         store: DeviceStore,
         data_root: Root,
+        files_root: Root,
         access_log: Option<AccessLog>,
         registry: mio::Registry,
     ) -> Self {
@@ -67,6 +73,9 @@ impl Context {
             scratch: Scratch::default(),
             page: Vec::new(),
             read_scratch: vec![0; READ_SCRATCH_BYTES].into_boxed_slice(),
+            files_root,
+            gzip: Default::default(),
+            gzip_out: Vec::new(),
             access_log,
             draining: false,
             live: LiveHub::default(),

@@ -75,8 +75,20 @@ pub enum RequestError {
     Forbidden,
     /// Nothing at that path: 404.
     NotFound,
+    /// The Host (or absolute-form authority) names no host this server answers for: a DNS
+    /// rebinding attempt or a misconfigured name (RFC 9110 section 15.5.20): 421.
+    MisdirectedRequest,
+    /// A write (POST, PUT, PATCH, DELETE) sent by a page of another origin (`Origin` or
+    /// `Sec-Fetch-Site: cross-site`): 403, nothing written.
+    CrossSiteWrite,
+    /// A write without the right `Authorization: Bearer` token (`--ingest-token`): 401.
+    TokenRequired,
+    /// A read without the right `Authorization: Basic` credentials (`--auth`): 401.
+    CredentialsRequired,
     /// The range cannot be satisfied: 416.
     RangeNotSatisfiable,
+    /// `If-Match` or `If-Unmodified-Since` is false: 412.
+    PreconditionFailed,
     /// The device store is out of space: 507.
     InsufficientStorage,
     /// An I/O failure on our side: 500.
@@ -119,9 +131,12 @@ impl RequestError {
             UnknownExpectation => 417,
             HeaderTimeout => 408,
             MethodNotAllowed => 405,
-            Forbidden => 403,
+            Forbidden | CrossSiteWrite => 403,
             NotFound => 404,
+            MisdirectedRequest => 421,
+            TokenRequired | CredentialsRequired => 401,
             RangeNotSatisfiable => 416,
+            PreconditionFailed => 412,
             InsufficientStorage => 507,
             Internal => 500,
             BadGateway => 502,
@@ -143,7 +158,12 @@ impl RequestError {
                 | Overloaded
                 | Forbidden
                 | NotFound
+                | MisdirectedRequest
+                | CrossSiteWrite
+                | TokenRequired
+                | CredentialsRequired
                 | RangeNotSatisfiable
+                | PreconditionFailed
                 | InsufficientStorage
                 | Internal
                 | BadGateway
@@ -187,11 +207,32 @@ impl RequestError {
             Overloaded => "ingest is refusing work for now; retry later",
             Forbidden => "forbidden",
             NotFound => "not found",
+            MisdirectedRequest => "this server does not answer for that host name",
+            CrossSiteWrite => "cross-site write refused",
+            TokenRequired => "a valid ingest token is required (Authorization: Bearer)",
+            CredentialsRequired => "authentication required",
             RangeNotSatisfiable => "range not satisfiable",
+            PreconditionFailed => "precondition failed",
             InsufficientStorage => "insufficient storage",
             Internal => "internal server error",
             BadGateway => "the script gave no usable answer",
             GatewayTimeout => "the script did not answer in time",
+        }
+    }
+}
+
+/// The `WWW-Authenticate` challenge sent with a 401 (RFC 9110 section 11.6.1).
+pub const BEARER_CHALLENGE: &str = "Bearer";
+/// The Basic challenge (RFC 7617 section 2.1: the realm, and UTF-8 for user and password).
+pub const BASIC_CHALLENGE: &str = "Basic realm=\"sluice\", charset=\"UTF-8\"";
+
+impl RequestError {
+    /// The `WWW-Authenticate` value this error's reply carries, if any.
+    pub fn challenge(self) -> Option<&'static str> {
+        match self {
+            RequestError::TokenRequired => Some(BEARER_CHALLENGE),
+            RequestError::CredentialsRequired => Some(BASIC_CHALLENGE),
+            _ => None,
         }
     }
 }
@@ -224,6 +265,8 @@ mod tests {
             MethodNotAllowed,
             UnknownMethod,
             RangeNotSatisfiable,
+            PreconditionFailed,
+            BadQuery,
         ] {
             assert!(!e.closes(), "{e:?}");
         }
@@ -238,5 +281,30 @@ mod tests {
         assert_eq!(TransferEncodingNotChunked.status(), 400);
         assert_eq!(UnknownExpectation.status(), 417);
         assert_eq!(HeaderTimeout.status(), 408);
+        assert_eq!(RangeNotSatisfiable.status(), 416);
+        assert_eq!(PreconditionFailed.status(), 412);
+        assert_eq!(BadQuery.status(), 400);
+        assert_eq!(MisdirectedRequest.status(), 421);
+        assert_eq!(CrossSiteWrite.status(), 403);
+        assert_eq!(TokenRequired.status(), 401);
+        assert_eq!(CredentialsRequired.status(), 401);
+    }
+
+    #[test]
+    fn security_refusals_keep_the_connection_and_401s_challenge() {
+        for e in [
+            MisdirectedRequest,
+            CrossSiteWrite,
+            TokenRequired,
+            CredentialsRequired,
+        ] {
+            assert!(!e.closes(), "{e:?}");
+        }
+        assert_eq!(TokenRequired.challenge(), Some("Bearer"));
+        assert_eq!(
+            CredentialsRequired.challenge(),
+            Some("Basic realm=\"sluice\", charset=\"UTF-8\"")
+        );
+        assert_eq!(CrossSiteWrite.challenge(), None);
     }
 }

@@ -1,21 +1,24 @@
 //! Dispatch of a parsed request to the thing that answers it, and the static-file responses.
 //! Writes the whole response head (and small bodies) into the connection's write buffer; large
 //! file bodies are handed back as a [`FileBody`] for the connection to `sendfile`.
-use crate::config::SMALL_FILE_MAX;
 use crate::context::Context;
 use crate::devices::DeviceId;
 use crate::error::RequestError;
-use crate::files::{self, OpenFile, Resolved};
+use crate::files::{self, ListingOrder, OpenFile, Resolved};
+use crate::http::accept_encoding;
+use crate::http::query::{self, FileQuery, Format};
 use crate::http::request::{Method, RequestHead, Version};
 use crate::http::response::{self, ReplyOptions};
 use crate::pages;
-use std::fs::File;
-use std::io::Write;
+use crate::static_file::{self, Siblings};
 use std::net::IpAddr;
-use std::os::unix::fs::FileExt;
+
+pub use crate::static_file::FileBody;
 
 /// Methods the static file routes allow.
 pub const ALLOW_STATIC: &str = "GET, HEAD, OPTIONS";
+/// Methods `/files/{name}` allows.
+pub const ALLOW_FILES: &str = "GET, HEAD, POST, OPTIONS";
 /// Methods the device routes (`/devices/{id}`) allow.
 pub const ALLOW_DEVICE: &str = "GET, HEAD, POST, OPTIONS";
 /// Seconds a client is asked to wait after a 503 from ingest.
@@ -67,14 +70,6 @@ pub fn ingest_reply(
     }
 }
 
-/// A file range still to be sent after the head.
-#[derive(Debug)]
-pub struct FileBody {
-    pub file: File,
-    pub offset: u64,
-    pub remaining: u64,
-}
-
 /// What the route produced, for the connection and the access log.
 #[derive(Debug)]
 pub struct Reply {
@@ -114,18 +109,35 @@ pub fn respond(
     if let Some(reply) = builtin_page(head, ctx, out, framing) {
         return reply;
     }
+    if let Some(name) = head.path.strip_prefix("/files/") {
+        return match head.method {
+            Method::Get | Method::Head => match serve_upload(head, name, ctx, out, framing) {
+                Ok(reply) => reply,
+                Err(err) => error(out, ctx, err, framing),
+            },
+            Method::Options => options(out, ctx, framing, ALLOW_FILES),
+            Method::Other => error(out, ctx, RequestError::UnknownMethod, framing),
+            _ => error_with_allow(
+                out,
+                ctx,
+                RequestError::MethodNotAllowed,
+                framing,
+                ALLOW_FILES,
+            ),
+        };
+    }
     if let Some(id) = head.path.strip_prefix("/devices/") {
         if let Some(id) = id.strip_suffix("/live") {
             return match head.method {
                 Method::Get | Method::Head => match DeviceId::parse(id.as_bytes()) {
-                    Ok(_) => pages::live_page(out, ctx, framing),
+                    Ok(_) => pages::live_page(out, ctx, framing, head.header("accept-encoding")),
                     Err(err) => error(out, ctx, err, framing),
                 },
                 _ => error(out, ctx, RequestError::MethodNotAllowed, framing),
             };
         }
         return match head.method {
-            Method::Get | Method::Head => match serve_device(id, ctx, out, framing) {
+            Method::Get | Method::Head => match serve_device(head, id, ctx, out, framing) {
                 Ok(reply) => reply,
                 Err(err) => error(out, ctx, err, framing),
             },
@@ -161,20 +173,23 @@ fn builtin_page(
 ) -> Option<Reply> {
     let known = matches!(
         head.path,
-        "/devices" | "/devices/" | "/api/devices" | "/healthz" | "/metrics"
-    );
+        "/devices" | "/devices/" | "/api/devices" | "/healthz" | "/metrics" | "/user-agent"
+    ) || head.path.starts_with("/echo/");
     if !known {
         return None;
     }
+    let accept = head.header("accept-encoding");
     Some(match head.method {
         Method::Get | Method::Head => match head.path {
-            "/api/devices" => pages::api_devices(out, ctx, framing),
+            "/api/devices" => pages::api_devices(out, ctx, framing, accept),
             "/healthz" => pages::healthz(out, ctx, framing),
             "/metrics" => {
                 let open = ctx.connections_open as u64;
-                pages::metrics(out, ctx, framing, open)
+                pages::metrics(out, ctx, framing, accept, open)
             }
-            _ => pages::dashboard(out, ctx, framing),
+            "/user-agent" => pages::user_agent(out, ctx, framing, head),
+            _ if head.path.starts_with("/echo/") => pages::echo(out, ctx, framing, head),
+            _ => pages::dashboard(out, ctx, framing, accept),
         },
         Method::Options => options(out, ctx, framing, ALLOW_STATIC),
         Method::Other => error(out, ctx, RequestError::UnknownMethod, framing),
@@ -221,6 +236,7 @@ pub fn error_with_allow(
             http10_keep_alive: framing.http10_keep_alive,
             allow,
             retry_after,
+            www_authenticate: err.challenge(),
         },
     );
     Reply {
@@ -230,16 +246,87 @@ pub fn error_with_allow(
     }
 }
 
-/// `GET /devices/{id}`: the device's file, with every acknowledged byte in it.
+/// `GET /devices/{id}`: the device's file, with every acknowledged byte in it; ranges,
+/// validators and `?download` as for static files, no precompressed siblings.
 fn serve_device(
+    head: &RequestHead<'_, '_>,
     id: &str,
     ctx: &mut Context,
     out: &mut Vec<u8>,
     framing: Framing,
 ) -> Result<Reply, RequestError> {
+    let query = query::parse(head.query).map_err(|_| RequestError::BadQuery)?;
     let id = DeviceId::parse(id.as_bytes())?;
     let file = device_file(ctx, &id)?;
-    serve_file(file, ctx, out, framing)
+    static_file::serve(head, file, &query, Siblings::Ignore, ctx, out, framing)
+}
+
+/// `GET /files/{name}`: a file of `--directory` as `application/octet-stream`, with ranges and
+/// validators like any file.
+fn serve_upload(
+    head: &RequestHead<'_, '_>,
+    name: &str,
+    ctx: &mut Context,
+    out: &mut Vec<u8>,
+    framing: Framing,
+) -> Result<Reply, RequestError> {
+    let query = query::parse(head.query).map_err(|_| RequestError::BadQuery)?;
+    let decoded: Vec<u8> = percent_encoding::percent_decode_str(name).collect();
+    crate::uploads::validate_name(&decoded)?;
+    match files::resolve(
+        &ctx.files_root,
+        &head.path["/files".len()..],
+        &mut ctx.scratch,
+    )? {
+        Resolved::File(mut file) => {
+            file.content_type = files::ContentType {
+                essence: "application/octet-stream",
+                utf8: false,
+            };
+            static_file::serve(head, file, &query, Siblings::Ignore, ctx, out, framing)
+        }
+        _ => Err(RequestError::NotFound),
+    }
+}
+
+/// If `head` is `POST /files/{name}`, the (decoded, validated) name to store the body as.
+pub fn upload_target(head: &RequestHead<'_, '_>) -> Option<Result<Vec<u8>, RequestError>> {
+    if head.method != Method::Post {
+        return None;
+    }
+    let name = head.path.strip_prefix("/files/")?;
+    let decoded: Vec<u8> = percent_encoding::percent_decode_str(name).collect();
+    Some(crate::uploads::validate_name(&decoded).map(<[u8]>::to_vec))
+}
+
+/// The reply to a stored upload: 201 with the file's `Location`, or the error.
+pub fn upload_reply(
+    out: &mut Vec<u8>,
+    ctx: &Context,
+    name: &[u8],
+    result: Result<(), RequestError>,
+    framing: Framing,
+) -> Reply {
+    if let Err(err) = result {
+        return error(out, ctx, err, framing);
+    }
+    const BODY: &[u8] = b"created\n";
+    response::start(out, 201, ctx.date.as_bytes());
+    out.extend_from_slice(b"Location: /files/");
+    let encoded = percent_encoding::percent_encode(name, crate::files::PATH_SEGMENT);
+    for piece in encoded {
+        out.extend_from_slice(piece.as_bytes());
+    }
+    out.extend_from_slice(b"\r\nContent-Type: text/plain; charset=utf-8\r\n");
+    response::content_length(out, BODY.len() as u64);
+    response::connection(out, framing.close, framing.http10_keep_alive);
+    response::end(out);
+    out.extend_from_slice(BODY);
+    Reply {
+        status: 201,
+        body_len: BODY.len() as u64,
+        file: None,
+    }
 }
 
 /// Opens the data file of `id` after writing out its records still in memory (`--ack buffer`),
@@ -269,85 +356,120 @@ fn serve_static(
     out: &mut Vec<u8>,
     framing: Framing,
 ) -> Result<Reply, RequestError> {
+    let query = query::parse(head.query).map_err(|_| RequestError::BadQuery)?;
     match files::resolve(&ctx.root, head.path, &mut ctx.scratch)? {
-        Resolved::File(file) => serve_file(file, ctx, out, framing),
+        Resolved::File(file) => serve_file(head, file, &query, ctx, out, framing),
         Resolved::RedirectToSlash => Ok(redirect_to_slash(head, ctx, out, framing)),
+        Resolved::Directory(_)
+            if !ctx.config.listing && listing_format(head, &query) == Format::Json =>
+        {
+            Err(RequestError::Forbidden)
+        }
+        Resolved::Directory(dir) if listing_format(head, &query) == Format::Json => {
+            serve_listing(head, &dir, &query, ctx, out, framing)
+        }
         Resolved::Directory(dir) if head.path == "/" => {
             // The home page: devices summary and, unless disabled, the listing of ROOT.
             let mut listing = std::mem::take(&mut ctx.page);
             listing.clear();
             if ctx.config.listing {
-                files::render_listing(&dir, head.path, &mut listing)
+                let how = ListingOrder {
+                    key: query.sort,
+                    order: query.order,
+                };
+                files::render_listing(&dir, head.path, how, &mut listing)
                     .map_err(|_| RequestError::Internal)?;
             }
-            let reply = pages::home(out, ctx, framing, &listing);
+            let accept = head.header("accept-encoding");
+            let reply = pages::home(out, ctx, framing, accept, &listing);
             ctx.page = listing;
             Ok(reply)
         }
         Resolved::Directory(dir) if ctx.config.listing => {
-            ctx.page.clear();
-            files::render_listing(&dir, head.path, &mut ctx.page)
-                .map_err(|_| RequestError::Internal)?;
-            response::start(out, 200, ctx.date.as_bytes());
-            response::header(out, "Content-Type", b"text/html; charset=utf-8");
-            response::content_length(out, ctx.page.len() as u64);
-            response::header(out, "Cache-Control", b"no-cache");
-            response::connection(out, framing.close, framing.http10_keep_alive);
-            response::end(out);
-            if !framing.head_only {
-                out.extend_from_slice(&ctx.page);
-            }
-            Ok(Reply {
-                status: 200,
-                body_len: ctx.page.len() as u64,
-                file: None,
-            })
+            serve_listing(head, &dir, &query, ctx, out, framing)
         }
         Resolved::Directory(_) => Err(RequestError::Forbidden),
     }
 }
 
 fn serve_file(
+    head: &RequestHead<'_, '_>,
     found: OpenFile,
-    ctx: &Context,
+    query: &FileQuery,
+    ctx: &mut Context,
     out: &mut Vec<u8>,
     framing: Framing,
 ) -> Result<Reply, RequestError> {
-    let reply_at = out.len();
-    response::start(out, 200, ctx.date.as_bytes());
-    out.extend_from_slice(b"Content-Type: ");
-    found.content_type.write_to(out);
-    out.extend_from_slice(b"\r\n");
-    response::content_length(out, found.len);
-    out.extend_from_slice(b"Last-Modified: ");
-    // Display into the buffer: no intermediate String.
-    let _ = write!(out, "{}", httpdate::HttpDate::from(found.modified));
-    out.extend_from_slice(b"\r\n");
-    response::connection(out, framing.close, framing.http10_keep_alive);
-    response::end(out);
-    let reply = |file| Reply {
-        status: 200,
-        body_len: found.len,
-        file,
+    static_file::serve(head, found, query, Siblings::Look, ctx, out, framing)
+}
+
+/// A directory listing: HTML, or JSON for `?format=json` or an `Accept` that prefers
+/// `application/json` to HTML. Sorted by `?sort=` and `?order=`.
+fn serve_listing(
+    head: &RequestHead<'_, '_>,
+    dir: &std::fs::File,
+    query: &FileQuery,
+    ctx: &mut Context,
+    out: &mut Vec<u8>,
+    framing: Framing,
+) -> Result<Reply, RequestError> {
+    let format = listing_format(head, query);
+    let how = ListingOrder {
+        key: query.sort,
+        order: query.order,
     };
-    if framing.head_only || found.len == 0 {
-        return Ok(reply(None));
-    }
-    if found.len <= SMALL_FILE_MAX {
-        // Small bodies travel with the head in one write.
-        let start = out.len();
-        out.resize(start + found.len as usize, 0);
-        if found.file.read_exact_at(&mut out[start..], 0).is_err() {
-            out.truncate(reply_at);
-            return Err(RequestError::Internal);
+    ctx.page.clear();
+    let content_type: &[u8] = match format {
+        Format::Html => {
+            files::render_listing(dir, head.path, how, &mut ctx.page)
+                .map_err(|_| RequestError::Internal)?;
+            b"text/html; charset=utf-8"
         }
-        return Ok(reply(None));
+        Format::Json => {
+            files::render_listing_json(dir, how, &mut ctx.page)
+                .map_err(|_| RequestError::Internal)?;
+            b"application/json"
+        }
+    };
+    let how = pages::Send {
+        cache: Some(b"no-cache"),
+        vary_accept: query.format.is_none(),
+        ..pages::Send::ok(content_type)
+    };
+    let body = std::mem::take(&mut ctx.page);
+    let reply = pages::send(
+        out,
+        ctx,
+        framing,
+        head.header("accept-encoding"),
+        how,
+        &body,
+    );
+    ctx.page = body;
+    Ok(reply)
+}
+
+fn listing_format(head: &RequestHead<'_, '_>, query: &FileQuery) -> Format {
+    if let Some(format) = query.format {
+        return format;
     }
-    Ok(reply(Some(FileBody {
-        file: found.file,
-        offset: 0,
-        remaining: found.len,
-    })))
+    let Some(accept) = head.header("accept") else {
+        return Format::Html;
+    };
+    let (mut json, mut html) = (0, 0);
+    for (range, q) in accept_encoding::weighted(accept) {
+        if range.eq_ignore_ascii_case(b"application/json") {
+            json = json.max(q);
+        } else if range.eq_ignore_ascii_case(b"text/html") || range.eq_ignore_ascii_case(b"text/*")
+        {
+            html = html.max(q);
+        }
+    }
+    if json > html {
+        Format::Json
+    } else {
+        Format::Html
+    }
 }
 
 fn redirect_to_slash(
@@ -359,12 +481,7 @@ fn redirect_to_slash(
     const BODY: &[u8] = b"moved permanently\n";
     response::start(out, 301, ctx.date.as_bytes());
     out.extend_from_slice(b"Location: ");
-    out.extend_from_slice(head.path.as_bytes());
-    out.push(b'/');
-    if let Some(query) = head.query {
-        out.push(b'?');
-        out.extend_from_slice(query.as_bytes());
-    }
+    crate::security::location::push_slash_redirect(out, head.path, head.query);
     out.extend_from_slice(b"\r\nContent-Type: text/plain; charset=utf-8\r\n");
     response::content_length(out, BODY.len() as u64);
     response::connection(out, framing.close, framing.http10_keep_alive);

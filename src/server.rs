@@ -8,6 +8,7 @@ use crate::devices::{DeviceStore, Waiter};
 use crate::files::Root;
 use crate::http::sse;
 use crate::metrics;
+use crate::peers::PeerTable;
 use log::{debug, error, info, warn};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -59,8 +60,13 @@ pub struct Server {
     /// Scratch for one live event, and the live connections that got events this turn.
     event: Vec<u8>,
     touched: Vec<usize>,
+    /// Open connections per client address, for `--max-connections-per-peer`.
+    peers: PeerTable,
     accepted: u64,
+    /// Connections closed right after accept: peer not in the allow list.
     refused: u64,
+    /// Connections closed right after accept: peer already at its connection cap.
+    refused_over_cap: u64,
 }
 
 impl Server {
@@ -128,7 +134,13 @@ impl Server {
             .registry()
             .try_clone()
             .map_err(|e| format!("cannot create poller: {e}"))?;
-        let ctx = Context::new(config, root, store, data_root, access_log, registry);
+        let peers = PeerTable::new(config.max_connections_per_peer);
+        let files_dir = config.directory.as_ref().unwrap_or(&config.root);
+        let files_root = Root::open(files_dir)
+            .map_err(|e| format!("cannot use --directory '{}': {e}", files_dir.display()))?;
+        let ctx = Context::new(
+            config, root, store, data_root, files_root, access_log, registry,
+        );
         Ok(Server {
             poll,
             listeners,
@@ -146,14 +158,27 @@ impl Server {
             next_serial: 0,
             event: Vec::new(),
             touched: Vec::new(),
+            peers,
             accepted: 0,
             refused: 0,
+            refused_over_cap: 0,
         })
     }
 
     /// The addresses actually bound (with the real port where port 0 was asked for).
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.local_addrs
+    }
+
+    /// Connections closed right after accept because the peer is not in the allow list.
+    pub fn refused(&self) -> u64 {
+        self.refused
+    }
+
+    /// Connections closed right after accept because the peer held its
+    /// `--max-connections-per-peer` already.
+    pub fn refused_over_cap(&self) -> u64 {
+        self.refused_over_cap
     }
 
     /// Runs until SIGINT or SIGTERM, then shuts down gracefully.
@@ -327,6 +352,7 @@ impl Server {
         if let Some(topic) = conn.live_topic() {
             self.ctx.live.unsubscribe(topic, conn.waiter());
         }
+        self.peers.release(conn.peer().ip());
         if let Err(e) = self.poll.registry().deregister(conn.stream()) {
             debug!("deregister: {e}");
         }
@@ -352,10 +378,18 @@ impl Server {
             };
             match listener.accept() {
                 Ok((mut stream, peer)) => {
+                    // Dropping `stream` closes it before a byte is read. Only the socket's peer
+                    // address counts, never anything the client sends (X-Forwarded-For).
                     if !self.ctx.config.allow.admits(peer.ip()) {
                         self.refused += 1;
                         metrics::CONNECTIONS_REFUSED.add(1);
                         debug!("{peer}: refused (not in the allow list)");
+                        continue;
+                    }
+                    if !self.peers.admit(peer.ip()) {
+                        self.refused_over_cap += 1;
+                        metrics::CONNECTIONS_REFUSED.add(1);
+                        debug!("{peer}: refused (at its connection cap)");
                         continue;
                     }
                     self.accepted += 1;
@@ -372,6 +406,7 @@ impl Server {
                         Interest::READABLE | Interest::WRITABLE,
                     ) {
                         warn!("{peer}: register: {e}");
+                        self.peers.release(peer.ip());
                         continue;
                     }
                     debug!("{peer}: accepted");
@@ -470,8 +505,8 @@ impl Server {
             log.flush()?;
         }
         debug!(
-            "accepted {} connections, refused {}",
-            self.accepted, self.refused
+            "accepted {} connections, refused {} (allow list) and {} (per-peer cap)",
+            self.accepted, self.refused, self.refused_over_cap
         );
         Ok(())
     }

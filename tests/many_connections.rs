@@ -23,7 +23,13 @@ fn ten_thousand_connections_at_once_are_all_served() {
         setrlimit(Resource::RLIMIT_NOFILE, hard, hard).expect("setrlimit");
     }
 
-    let f = start_basic(&["--max-connections", "20000"]);
+    // All from one address: lift the per-peer cap (by default a quarter of the connections).
+    let f = start_basic(&[
+        "--max-connections",
+        "20000",
+        "--max-connections-per-peer",
+        "20000",
+    ]);
     let addr = f.server.addr();
 
     let mut conns = Vec::with_capacity(CONNECTIONS);

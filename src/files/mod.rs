@@ -33,7 +33,15 @@ use rustix::io::Errno;
 
 use crate::error::RequestError;
 
-pub use listing::render_listing;
+/// Bytes left as they are in one URL path segment: the RFC 3986 unreserved characters. Used to
+/// build links and `Location` values from file names.
+pub const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+pub use listing::{render_listing, render_listing_json, ListingOrder};
 pub use mime::ContentType;
 
 /// Flags for every file or directory opened to be served. `NONBLOCK` so that opening a FIFO can
@@ -101,6 +109,8 @@ impl Root {
 pub struct Scratch {
     /// The decoded, normalized, NUL-terminated path relative to the root.
     path: Vec<u8>,
+    /// The path of a precompressed sibling being looked up.
+    sibling: Vec<u8>,
 }
 
 /// What a request path names.
@@ -183,6 +193,37 @@ pub fn resolve(
         Err(e) => return Err(e),
     }
     Ok(Resolved::Directory(file))
+}
+
+/// Opens the precompressed sibling of the file the last successful [`resolve`] with `scratch`
+/// returned: its path with `suffix` (`.gz`, `.br`) appended, resolved inside the root the same
+/// way. `None` unless that is a regular file. The sibling carries `content_type`, the type of
+/// the original. Allocates nothing once the scratch buffers are warm.
+pub fn open_sibling(
+    root: &Root,
+    scratch: &mut Scratch,
+    suffix: &str,
+    content_type: ContentType,
+) -> Option<OpenFile> {
+    let original = scratch.path.strip_suffix(b"\0")?;
+    if original == b"." {
+        return None;
+    }
+    let buf = &mut scratch.sibling;
+    buf.clear();
+    buf.extend_from_slice(original);
+    buf.extend_from_slice(suffix.as_bytes());
+    buf.push(0);
+    let file = File::from(open_in_root(root, buf).ok()?);
+    let meta = file.metadata().ok()?;
+    meta.is_file().then(|| open_file(file, &meta, content_type))
+}
+
+/// The last path segment of the file the last successful [`resolve`] with `scratch` returned,
+/// decoded (for `Content-Disposition`); `index.html` for a directory's index.
+pub fn resolved_name(scratch: &Scratch) -> &[u8] {
+    let path = scratch.path.strip_suffix(b"\0").unwrap_or(&scratch.path);
+    path::last_segment(path)
 }
 
 fn open_file(file: File, meta: &std::fs::Metadata, content_type: ContentType) -> OpenFile {

@@ -378,10 +378,10 @@ fn listing(root: &Root, url: &str) -> String {
         panic!("{url} is not a listable directory")
     };
     let mut out = Vec::new();
-    render_listing(&dir, url, &mut out).unwrap();
+    render_listing(&dir, url, ListingOrder::default(), &mut out).unwrap();
     // The directory's own offset is untouched: it can be listed again.
     let mut again = Vec::new();
-    render_listing(&dir, url, &mut again).unwrap();
+    render_listing(&dir, url, ListingOrder::default(), &mut again).unwrap();
     assert_eq!(out, again);
     String::from_utf8(out).unwrap()
 }

@@ -46,6 +46,19 @@ impl DateCache {
     }
 }
 
+/// Latest instant an IMF-fixdate can show: 9999-12-31 23:59:59 UTC.
+const MAX_HTTP_DATE_SECS: u64 = 253_402_300_799;
+
+/// Appends `t` as an IMF-fixdate (e.g. for `Last-Modified`), without allocating. Times before
+/// 1970 are written as the epoch and times after the year 9999 as its last second: httpdate
+/// cannot represent (and would panic on) either, and a file's timestamp can be anything.
+pub fn write_http_date(out: &mut Vec<u8>, t: SystemTime) {
+    use std::io::Write;
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let clamped = UNIX_EPOCH + std::time::Duration::from_secs(secs.min(MAX_HTTP_DATE_SECS));
+    let _ = write!(out, "{}", httpdate::HttpDate::from(clamped));
+}
+
 impl Default for DateCache {
     fn default() -> Self {
         Self::new()
@@ -66,5 +79,26 @@ mod tests {
         assert_eq!(cache.as_bytes(), b"Sun, 06 Nov 1994 08:49:37 GMT");
         cache.update(UNIX_EPOCH + Duration::from_secs(784111778));
         assert_eq!(cache.as_bytes(), b"Sun, 06 Nov 1994 08:49:38 GMT");
+    }
+
+    #[test]
+    fn http_dates_are_clamped_to_what_the_format_holds() {
+        let date = |t: SystemTime| {
+            let mut out = Vec::new();
+            write_http_date(&mut out, t);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(
+            date(UNIX_EPOCH + Duration::from_millis(784_111_777_900)),
+            "Sun, 06 Nov 1994 08:49:37 GMT"
+        );
+        assert_eq!(
+            date(UNIX_EPOCH - Duration::from_secs(86_400 * 365 * 10)),
+            "Thu, 01 Jan 1970 00:00:00 GMT"
+        );
+        assert_eq!(
+            date(UNIX_EPOCH + Duration::from_secs(MAX_HTTP_DATE_SECS + 1_000_000)),
+            "Fri, 31 Dec 9999 23:59:59 GMT"
+        );
     }
 }

@@ -109,6 +109,8 @@ pub struct ReplyOptions<'a> {
     pub allow: Option<&'a str>,
     /// Value of a `Retry-After` field (503).
     pub retry_after: Option<&'a str>,
+    /// Value of a `WWW-Authenticate` field (401).
+    pub www_authenticate: Option<&'a str>,
 }
 
 /// The one builder for error replies: status line, standard fields, a `text/plain` body with the
@@ -120,7 +122,21 @@ pub fn error_reply(
     date: &[u8],
     opts: ReplyOptions<'_>,
 ) -> u64 {
+    error_reply_with(out, status, description, date, opts, &[])
+}
+
+/// [`error_reply`] with `extra`, complete header lines (each ending in CRLF) that the status
+/// calls for, e.g. `Content-Range: bytes */len` on a 416.
+pub fn error_reply_with(
+    out: &mut Vec<u8>,
+    status: u16,
+    description: &str,
+    date: &[u8],
+    opts: ReplyOptions<'_>,
+    extra: &[u8],
+) -> u64 {
     start(out, status, date);
+    out.extend_from_slice(extra);
     out.extend_from_slice(b"Content-Type: text/plain; charset=utf-8\r\n");
     let body_len = description.len() as u64 + 1;
     content_length(out, body_len);
@@ -129,6 +145,9 @@ pub fn error_reply(
     }
     if let Some(secs) = opts.retry_after {
         header(out, "Retry-After", secs.as_bytes());
+    }
+    if let Some(challenge) = opts.www_authenticate {
+        header(out, "WWW-Authenticate", challenge.as_bytes());
     }
     connection(out, opts.close, opts.http10_keep_alive);
     end(out);
@@ -180,6 +199,19 @@ mod tests {
         let text = std::str::from_utf8(&out).unwrap();
         assert!(text.contains("Content-Length: 10\r\nConnection: close\r\n\r\n"));
         assert!(text.ends_with("\r\n\r\n"));
+    }
+
+    #[test]
+    fn unauthorized_reply_carries_its_challenge() {
+        let mut out = Vec::new();
+        let opts = ReplyOptions {
+            www_authenticate: Some("Bearer"),
+            ..Default::default()
+        };
+        error_reply(&mut out, 401, "token required", DATE, opts);
+        let text = std::str::from_utf8(&out).unwrap();
+        assert!(text.starts_with("HTTP/1.1 401 Unauthorized\r\n"), "{text}");
+        assert!(text.contains("\r\nWWW-Authenticate: Bearer\r\n"), "{text}");
     }
 
     #[test]

@@ -53,11 +53,20 @@ impl Server {
     /// Starts `sluice <args...>` (the caller supplies `-l` and ROOT) and waits until it has printed
     /// `listeners` listening lines. Panics (with the exit status) if it exits or stays silent.
     pub fn start_args(args: &[String], listeners: usize) -> Server {
+        Server::start_args_env(args, listeners, &[])
+    }
+
+    /// Like [`Server::start_args`], with extra environment variables for the child.
+    pub fn start_args_env(args: &[String], listeners: usize, env: &[(&str, &str)]) -> Server {
         let cwd = tempfile::tempdir().expect("tempdir for the server's cwd");
         let mut child = Command::new(bin())
             .args(args)
             .current_dir(cwd.path())
             .env_remove("RUST_LOG")
+            // Credentials from the developer's environment must not change what tests see.
+            .env_remove("SLUICE_INGEST_TOKEN")
+            .env_remove("SLUICE_AUTH")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -183,6 +192,8 @@ pub fn run_to_exit(args: &[&str]) -> Output {
         .args(args)
         .current_dir(cwd.path())
         .env_remove("RUST_LOG")
+        .env_remove("SLUICE_INGEST_TOKEN")
+        .env_remove("SLUICE_AUTH")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -1,11 +1,13 @@
-//! The HTML directory listing: reading a directory's entries, ordering them, and rendering one
-//! self-contained HTML5 page (inline CSS, no scripts, no external assets).
+//! The HTML directory listing: one self-contained HTML5 page (inline CSS, no scripts, no external
+//! assets) that reads well on a phone: a viewport, a fluid table, the date column hidden on narrow
+//! screens. Names are HTML-escaped and links percent-encoded (RFC 3986 section 2.1).
 
-use std::cmp::Ordering;
 use std::io::{self, Write};
 
 use percent_encoding::{percent_decode_str, percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use rustix::fs::{statat, AtFlags, Dir, FileType};
+
+use super::{sorted_entries, utc_fields, Entry, ListingOrder};
+use crate::http::query::{Order, SortKey};
 
 /// Bytes left as they are in a link: RFC 3986 section 2.3 unreserved characters and `/`.
 /// Encoding everything else also keeps a name like `a:b` from reading as a URI scheme.
@@ -16,20 +18,16 @@ const HREF: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~')
     .remove(b'/');
 
-struct Entry {
-    name: Vec<u8>,
-    is_dir: bool,
-    /// `None` when the entry could not be stat'ed (for example a dangling symlink).
-    size: Option<u64>,
-    modified: Option<i64>,
-}
-
 /// Writes a complete HTML listing page of `dir`, whose URL path is `url_path` (percent-encoded as
-/// received, ending in `/`), into `out`. Entries are stat'ed through symlinks; those that cannot
-/// be are listed as files without size or date.
-pub fn render_listing(dir: &std::fs::File, url_path: &str, out: &mut Vec<u8>) -> io::Result<()> {
-    let mut entries = read_entries(dir)?;
-    entries.sort_by(order);
+/// received, ending in `/`), into `out`, ordered as `how` says. The parent directory comes
+/// first; the column headers link to the listing sorted by that column.
+pub fn render_listing(
+    dir: &std::fs::File,
+    url_path: &str,
+    how: ListingOrder,
+    out: &mut Vec<u8>,
+) -> io::Result<()> {
+    let entries = sorted_entries(dir, how)?;
 
     let display_path = percent_decode_str(url_path).decode_utf8_lossy();
     out.extend_from_slice(HEAD_START.as_bytes());
@@ -39,7 +37,11 @@ pub fn render_listing(dir: &std::fs::File, url_path: &str, out: &mut Vec<u8>) ->
     out.extend_from_slice(STYLE.as_bytes());
     out.extend_from_slice(b"</head>\n<body>\n<h1>Index of ");
     escape_html(display_path.as_bytes(), out);
-    out.extend_from_slice(TABLE_START.as_bytes());
+    out.extend_from_slice(b"</h1>\n<table>\n<thead><tr>");
+    column_header(out, how, SortKey::Name, "n", "Name");
+    column_header(out, how, SortKey::Size, "s", "Size");
+    column_header(out, how, SortKey::Modified, "m", "Modified (UTC)");
+    out.extend_from_slice(b"</tr></thead>\n<tbody>\n");
     if url_path != "/" {
         out.extend_from_slice(
             b"<tr><td class=\"n\"><a href=\"../\">../</a></td><td class=\"s\"></td><td class=\"m\"></td></tr>\n",
@@ -52,52 +54,39 @@ pub fn render_listing(dir: &std::fs::File, url_path: &str, out: &mut Vec<u8>) ->
     Ok(())
 }
 
-fn read_entries(dir: &std::fs::File) -> io::Result<Vec<Entry>> {
-    // `read_from` opens the directory afresh, so the caller's file offset is left alone.
-    let mut reader = Dir::read_from(dir)?;
-    let mut entries = Vec::new();
-    while let Some(entry) = reader.read() {
-        let entry = entry?;
-        let name = entry.file_name();
-        let bytes = name.to_bytes();
-        if bytes == b"." || bytes == b".." {
-            continue;
-        }
-        let stat = statat(dir, name, AtFlags::empty()).ok();
-        let is_dir = match &stat {
-            Some(stat) => FileType::from_raw_mode(stat.st_mode) == FileType::Directory,
-            None => entry.file_type() == FileType::Directory,
-        };
-        let (size, modified) = match stat {
-            Some(stat) => stat_size_and_mtime(&stat),
-            None => (None, None),
-        };
-        entries.push(Entry {
-            name: bytes.to_vec(),
-            is_dir,
-            size,
-            modified,
+/// A `<th>` whose link sorts by `key`: the active column's link flips the direction and shows an
+/// arrow; the others sort by name ascending, or by size and date descending (largest and newest
+/// first), which is what one usually wants from them.
+fn column_header(out: &mut Vec<u8>, how: ListingOrder, key: SortKey, class: &str, label: &str) {
+    let active = how.key == key;
+    let next = match (active, how.order, key) {
+        (true, Order::Asc, _) => Order::Desc,
+        (true, Order::Desc, _) => Order::Asc,
+        (false, _, SortKey::Name) => Order::Asc,
+        (false, _, _) => Order::Desc,
+    };
+    out.extend_from_slice(b"<th class=\"");
+    out.extend_from_slice(class.as_bytes());
+    out.push(b'"');
+    if active {
+        out.extend_from_slice(match how.order {
+            Order::Asc => b" aria-sort=\"ascending\"",
+            Order::Desc => b" aria-sort=\"descending\"",
         });
     }
-    Ok(entries)
-}
-
-// The field types of `struct stat` differ between architectures; on some these casts are no-ops.
-#[allow(clippy::unnecessary_cast)]
-fn stat_size_and_mtime(stat: &rustix::fs::Stat) -> (Option<u64>, Option<i64>) {
-    (
-        u64::try_from(stat.st_size as i64).ok(),
-        Some(stat.st_mtime as i64),
-    )
-}
-
-/// Directories first, then by name ignoring ASCII case, then by exact bytes.
-fn order(a: &Entry, b: &Entry) -> Ordering {
-    b.is_dir.cmp(&a.is_dir).then_with(|| {
-        let fold_a = a.name.iter().map(u8::to_ascii_lowercase);
-        let fold_b = b.name.iter().map(u8::to_ascii_lowercase);
-        fold_a.cmp(fold_b).then_with(|| a.name.cmp(&b.name))
-    })
+    out.extend_from_slice(b"><a href=\"?sort=");
+    out.extend_from_slice(key.as_str().as_bytes());
+    out.extend_from_slice(b"&amp;order=");
+    out.extend_from_slice(next.as_str().as_bytes());
+    out.extend_from_slice(b"\">");
+    out.extend_from_slice(label.as_bytes());
+    if active {
+        out.extend_from_slice(match how.order {
+            Order::Asc => " \u{25b2}".as_bytes(),
+            Order::Desc => " \u{25bc}".as_bytes(),
+        });
+    }
+    out.extend_from_slice(b"</a></th>");
 }
 
 fn write_row(entry: &Entry, out: &mut Vec<u8>) -> io::Result<()> {
@@ -163,41 +152,10 @@ fn write_size(size: u64, out: &mut Vec<u8>) -> io::Result<()> {
     write!(out, "{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
 }
 
-/// `YYYY-MM-DD HH:MM` in UTC for `secs` since the Unix epoch (proleptic Gregorian calendar).
+/// `YYYY-MM-DD HH:MM` in UTC for `secs` since the Unix epoch.
 fn write_utc_minutes(secs: i64, out: &mut Vec<u8>) -> io::Result<()> {
-    let days = secs.div_euclid(86_400);
-    let in_day = secs.rem_euclid(86_400);
-    let (year, month, day) = civil_date(days);
-    write!(
-        out,
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
-        in_day / 3600,
-        in_day % 3600 / 60
-    )
-}
-
-/// The calendar date `days` after 1970-01-01. Counts in 400-year eras that start on March 1st,
-/// so the leap day is the last day of each era-year and month lengths follow a fixed pattern.
-fn civil_date(days: i64) -> (i64, u32, u32) {
-    const DAYS_PER_ERA: i64 = 146_097; // 400 years
-    let since_epoch_era = days + 719_468; // days from 0000-03-01 to 1970-01-01
-    let era = since_epoch_era.div_euclid(DAYS_PER_ERA);
-    let day_of_era = since_epoch_era.rem_euclid(DAYS_PER_ERA);
-    // Leap days before this day within the era: one per 4 years, minus centuries, plus 400th.
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524
-        - day_of_era / (DAYS_PER_ERA - 1))
-        / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    // Months from March: 31,30,31,30,31,31,30,31,30,31,31,(29|28) fit (153 * m + 2) / 5.
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * month_from_march + 2) / 5 + 1) as u32;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    let (year, month, day, hour, minute, _) = utc_fields(secs);
+    write!(out, "{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}")
 }
 
 const HEAD_START: &str = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -209,16 +167,13 @@ body{font:16px/1.5 system-ui,-apple-system,\"Segoe UI\",Roboto,sans-serif;margin
 h1{font-size:1.25rem;font-weight:600;margin:.5rem 0 1rem;overflow-wrap:anywhere}\n\
 table{width:100%;border-collapse:collapse}\n\
 th,td{padding:.4rem .5rem;text-align:left;border-bottom:1px solid #8883}\n\
-th{font-weight:600;opacity:.7}\n\
+th{font-weight:600}th a{color:inherit;opacity:.75}th[aria-sort] a{opacity:1}\n\
 td.n{overflow-wrap:anywhere}\n\
 .s,.m{white-space:nowrap;font-variant-numeric:tabular-nums;opacity:.8}\n\
 .s{text-align:right}\n\
 a{text-decoration:none}a:hover{text-decoration:underline}\n\
 @media (max-width:32rem){.m{display:none}}\n\
 </style>\n";
-
-const TABLE_START: &str = "</h1>\n<table>\n<thead><tr><th>Name</th><th class=\"s\">Size</th>\
-<th class=\"m\">Modified (UTC)</th></tr></thead>\n<tbody>\n";
 
 #[cfg(test)]
 mod tests {

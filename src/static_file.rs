@@ -1,0 +1,522 @@
+//! GET and HEAD of a regular file: which representation is sent (the file or a precompressed
+//! sibling, RFC 9110 section 12.5.3), its validators (`ETag`, `Last-Modified`, section 8.8), the
+//! preconditions (section 13), ranges (section 14, `multipart/byteranges` for several), and
+//! `Content-Disposition` for `?download` (RFC 6266). The HTTP rules themselves live in the
+//! sans-IO modules of `crate::http`; this module applies them to an open file and writes the
+//! response head into the connection's write buffer.
+//!
+//! The body goes out as a [`FileBody`]: one file range by `sendfile`, or for several ranges a list
+//! of them with the small part heads written into the write buffer between the `sendfile` runs.
+//! Bodies up to [`SMALL_FILE_MAX`] are read into the write buffer with the head instead. The
+//! length is taken from `fstat` when the file is opened and never exceeded, so a file that grows
+//! while it is sent (a device file) yields exactly the advertised bytes.
+//!
+//! Precompressed siblings: when the request carries `Accept-Encoding`, `name.br` and `name.gz`
+//! next to `name` are looked for (regular files, not older than `name`; an older one is stale).
+//! The acceptable one with the highest weight is sent, `br` before `gzip` on equal weights, with
+//! `Content-Encoding`, the original's `Content-Type` and an ETag of its own; whenever a sibling
+//! exists, the response (compressed or not) carries `Vary: Accept-Encoding`. Requests without
+//! `Accept-Encoding` (scripts, benchmarks) never pay for the lookups.
+
+use std::fs::File;
+use std::hash::{BuildHasher, Hasher};
+use std::os::unix::fs::FileExt;
+use std::time::SystemTime;
+
+use crate::config::SMALL_FILE_MAX;
+use crate::context::Context;
+use crate::error::RequestError;
+use crate::files::{self, OpenFile};
+use crate::http::accept_encoding;
+use crate::http::conditional::{self, ETag, Precondition, Validators};
+use crate::http::date::write_http_date;
+use crate::http::disposition;
+use crate::http::query::FileQuery;
+use crate::http::range::{self, ByteRange, RangeDecision, RangeSet, MAX_RANGES};
+use crate::http::request::{Method, RequestHead};
+use crate::http::response::{self, ReplyOptions};
+use crate::routes::{Framing, Reply};
+
+/// A file body still to be sent after the head: the range `offset..offset + remaining`, and for a
+/// multipart body the ranges and part heads that follow it.
+#[derive(Debug)]
+pub struct FileBody {
+    pub file: File,
+    pub offset: u64,
+    pub remaining: u64,
+    parts: Option<Box<Parts>>,
+}
+
+/// The rest of a `multipart/byteranges` body.
+#[derive(Debug)]
+struct Parts {
+    /// Segment `k` is `heads[bounds[k]..bounds[k + 1]]`: the head of range `k` for `k < n`, the
+    /// close delimiter for `k == n`.
+    heads: Vec<u8>,
+    bounds: [usize; MAX_RANGES + 2],
+    ranges: RangeSet,
+    /// The range being sent.
+    current: usize,
+}
+
+impl FileBody {
+    /// One range of `file`.
+    pub fn range(file: File, offset: u64, len: u64) -> FileBody {
+        FileBody {
+            file,
+            offset,
+            remaining: len,
+            parts: None,
+        }
+    }
+
+    /// Called when `remaining` reached 0: writes what comes next (the next part's head, or the
+    /// close delimiter after the last part) into `out` and moves to the next range. `false` when
+    /// the body is complete.
+    pub fn next_part(&mut self, out: &mut Vec<u8>) -> bool {
+        let Some(parts) = self.parts.as_mut() else {
+            return false;
+        };
+        let n = parts.ranges.as_slice().len();
+        let segment = parts.current + 1;
+        if segment > n {
+            return false;
+        }
+        out.extend_from_slice(&parts.heads[parts.bounds[segment]..parts.bounds[segment + 1]]);
+        parts.current = segment;
+        if let Some(r) = parts.ranges.as_slice().get(segment) {
+            self.offset = r.first;
+            self.remaining = r.len();
+        }
+        true
+    }
+}
+
+/// A content coding with a precompressed sibling file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Coding {
+    Br,
+    Gzip,
+}
+
+impl Coding {
+    fn token(self) -> &'static str {
+        match self {
+            Coding::Br => "br",
+            Coding::Gzip => "gzip",
+        }
+    }
+    fn file_suffix(self) -> &'static str {
+        match self {
+            Coding::Br => ".br",
+            Coding::Gzip => ".gz",
+        }
+    }
+    fn etag_suffix(self) -> &'static str {
+        match self {
+            Coding::Br => "br",
+            Coding::Gzip => "gz",
+        }
+    }
+}
+
+/// The representation chosen for the response.
+struct Selected {
+    file: OpenFile,
+    coding: Option<Coding>,
+    /// A sibling exists: the response depends on `Accept-Encoding`.
+    vary: bool,
+}
+
+/// Whether precompressed siblings are looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Siblings {
+    /// Yes: `found` was resolved under ROOT (`ctx.root`).
+    Look,
+    /// No (device files: they live elsewhere and are never precompressed).
+    Ignore,
+}
+
+/// Answers GET or HEAD of the regular file `found` (the last file `files::resolve` returned with
+/// `ctx.scratch`).
+pub fn serve(
+    head: &RequestHead<'_, '_>,
+    found: OpenFile,
+    query: &FileQuery,
+    siblings: Siblings,
+    ctx: &mut Context,
+    out: &mut Vec<u8>,
+    framing: Framing,
+) -> Result<Reply, RequestError> {
+    let accept_encoding = match siblings {
+        Siblings::Look => head.header("accept-encoding"),
+        Siblings::Ignore => None,
+    };
+    let Selected { file, coding, vary } = select(found, accept_encoding, ctx);
+    let etag = ETag::for_file(
+        file.inode,
+        file.len,
+        file.modified,
+        coding.map_or("", Coding::etag_suffix),
+    );
+    let validators = Validators {
+        etag: etag.as_bytes(),
+        last_modified: file.modified,
+    };
+    let common = Common {
+        etag: &etag,
+        modified: file.modified,
+        coding,
+        vary,
+        download: query.download.then(|| files::resolved_name(&ctx.scratch)),
+        framing,
+    };
+    match conditional::evaluate(head.headers, true, &validators) {
+        Precondition::Proceed => {}
+        Precondition::NotModified => return Ok(not_modified(out, ctx, &common)),
+        Precondition::Failed => return Err(RequestError::PreconditionFailed),
+    }
+    let decision = match head.method {
+        Method::Get => range_decision(head, &validators, file.len, ctx.wall),
+        _ => None,
+    };
+    let reply_at = out.len();
+    let result = match decision {
+        None | Some(RangeDecision::Full(_)) => {
+            let whole = ByteRange {
+                first: 0,
+                last: file.len.saturating_sub(1),
+            };
+            single(out, ctx, &common, file, 200, whole)
+        }
+        Some(RangeDecision::Partial(set)) if set.as_slice().len() == 1 => {
+            single(out, ctx, &common, file, 206, set.as_slice()[0])
+        }
+        Some(RangeDecision::Partial(set)) => multipart(out, ctx, &common, file, &set),
+        Some(RangeDecision::Unsatisfiable) => Ok(unsatisfiable(out, ctx, file.len, framing)),
+    };
+    if result.is_err() {
+        out.truncate(reply_at);
+    }
+    result
+}
+
+/// Picks the file or one of its precompressed siblings (see the module docs).
+fn select(found: OpenFile, accept_encoding: Option<&[u8]>, ctx: &mut Context) -> Selected {
+    let Some(field) = accept_encoding else {
+        return Selected {
+            file: found,
+            coding: None,
+            vary: false,
+        };
+    };
+    let mut sibling = |coding: Coding| {
+        files::open_sibling(
+            &ctx.root,
+            &mut ctx.scratch,
+            coding.file_suffix(),
+            found.content_type,
+        )
+        .filter(|s| s.modified >= found.modified)
+    };
+    let br = sibling(Coding::Br);
+    let gz = sibling(Coding::Gzip);
+    let vary = br.is_some() || gz.is_some();
+    let mut offered = ["", "", "identity"];
+    let mut first = 2;
+    if gz.is_some() {
+        first -= 1;
+        offered[first] = Coding::Gzip.token();
+    }
+    if br.is_some() {
+        first -= 1;
+        offered[first] = Coding::Br.token();
+    }
+    let (file, coding) = match accept_encoding::preferred(Some(field), &offered[first..]) {
+        Some("br") => (br, Some(Coding::Br)),
+        Some("gzip") => (gz, Some(Coding::Gzip)),
+        _ => (None, None),
+    };
+    match file {
+        Some(file) => Selected { file, coding, vary },
+        None => Selected {
+            file: found,
+            coding: None,
+            vary,
+        },
+    }
+}
+
+/// The ranges to send, if the request has one `Range` field and no `If-Range` that fails.
+fn range_decision(
+    head: &RequestHead<'_, '_>,
+    v: &Validators<'_>,
+    len: u64,
+    now: SystemTime,
+) -> Option<RangeDecision> {
+    let mut fields = head
+        .headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("range"));
+    let field = fields.next()?.value;
+    if fields.next().is_some() {
+        return None;
+    }
+    if let Some(if_range) = head.header("if-range") {
+        if !conditional::if_range_holds(if_range, v, now) {
+            return None;
+        }
+    }
+    Some(range::evaluate(field, len))
+}
+
+/// Fields every file response shares.
+struct Common<'a> {
+    etag: &'a ETag,
+    modified: SystemTime,
+    coding: Option<Coding>,
+    vary: bool,
+    /// `?download`: the file name for `Content-Disposition`.
+    download: Option<&'a [u8]>,
+    framing: Framing,
+}
+
+impl Common<'_> {
+    /// The validator and negotiation fields (also on 304).
+    fn write_validators(&self, out: &mut Vec<u8>) {
+        if self.vary {
+            out.extend_from_slice(b"Vary: Accept-Encoding\r\n");
+        }
+        response::header(out, "ETag", self.etag.as_bytes());
+        out.extend_from_slice(b"Last-Modified: ");
+        write_http_date(out, self.modified);
+        out.extend_from_slice(b"\r\n");
+    }
+
+    /// Everything after `Content-Type`, `Content-Length` and `Content-Range`, and the end of the
+    /// head.
+    fn finish(&self, out: &mut Vec<u8>) {
+        if let Some(coding) = self.coding {
+            response::header(out, "Content-Encoding", coding.token().as_bytes());
+        }
+        self.write_validators(out);
+        out.extend_from_slice(b"Accept-Ranges: bytes\r\n");
+        if let Some(name) = self.download {
+            disposition::attachment(out, name);
+        }
+        response::connection(out, self.framing.close, self.framing.http10_keep_alive);
+        response::end(out);
+    }
+}
+
+/// 304 (RFC 9110 section 15.4.5): the validators, no body and no `Content-Length`.
+fn not_modified(out: &mut Vec<u8>, ctx: &Context, common: &Common<'_>) -> Reply {
+    response::start(out, 304, ctx.date.as_bytes());
+    common.write_validators(out);
+    response::connection(out, common.framing.close, common.framing.http10_keep_alive);
+    response::end(out);
+    Reply {
+        status: 304,
+        body_len: 0,
+        file: None,
+    }
+}
+
+/// 416 with `Content-Range: bytes */len` (RFC 9110 section 15.5.17), through the error builder.
+fn unsatisfiable(out: &mut Vec<u8>, ctx: &Context, len: u64, framing: Framing) -> Reply {
+    let err = RequestError::RangeNotSatisfiable;
+    let mut extra = Vec::with_capacity(48);
+    range::unsatisfied_range(&mut extra, len);
+    let body_len = response::error_reply_with(
+        out,
+        err.status(),
+        err.description(),
+        ctx.date.as_bytes(),
+        ReplyOptions {
+            head_only: framing.head_only,
+            close: framing.close,
+            http10_keep_alive: framing.http10_keep_alive,
+            ..Default::default()
+        },
+        &extra,
+    );
+    Reply {
+        status: err.status(),
+        body_len,
+        file: None,
+    }
+}
+
+/// 200 with the whole file (`status` 200) or 206 with one range.
+fn single(
+    out: &mut Vec<u8>,
+    ctx: &Context,
+    common: &Common<'_>,
+    file: OpenFile,
+    status: u16,
+    range: ByteRange,
+) -> Result<Reply, RequestError> {
+    let len = if file.len == 0 { 0 } else { range.len() };
+    response::start(out, status, ctx.date.as_bytes());
+    out.extend_from_slice(b"Content-Type: ");
+    file.content_type.write_to(out);
+    out.extend_from_slice(b"\r\n");
+    response::content_length(out, len);
+    if status == 206 {
+        range::content_range(out, range, file.len);
+    }
+    common.finish(out);
+    let reply = |file| Reply {
+        status,
+        body_len: if common.framing.head_only { 0 } else { len },
+        file,
+    };
+    if common.framing.head_only || len == 0 {
+        return Ok(reply(None));
+    }
+    if len <= SMALL_FILE_MAX {
+        read_into(out, &file.file, range.first, len)?;
+        return Ok(reply(None));
+    }
+    Ok(reply(Some(FileBody::range(file.file, range.first, len))))
+}
+
+/// 206 with a `multipart/byteranges` body of the ranges in `set` (two or more).
+fn multipart(
+    out: &mut Vec<u8>,
+    ctx: &Context,
+    common: &Common<'_>,
+    file: OpenFile,
+    set: &RangeSet,
+) -> Result<Reply, RequestError> {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write(common.etag.as_bytes());
+    let boundary = range::boundary(hasher.finish());
+    let mut part_type = Vec::with_capacity(64);
+    file.content_type.write_to(&mut part_type);
+
+    // Every part head and the close delimiter, rendered once: their lengths make the exact
+    // Content-Length, and the connection copies them out between the sendfile runs.
+    let ranges = set.as_slice();
+    let mut heads = Vec::with_capacity(ranges.len() * 96 + 32);
+    let mut bounds = [0usize; MAX_RANGES + 2];
+    for (k, &r) in ranges.iter().enumerate() {
+        range::part_head(&mut heads, &boundary, &part_type, r, file.len);
+        bounds[k + 1] = heads.len();
+    }
+    range::multipart_end(&mut heads, &boundary);
+    bounds[ranges.len() + 1] = heads.len();
+    let body_len = heads.len() as u64 + set.total_len();
+
+    response::start(out, 206, ctx.date.as_bytes());
+    out.extend_from_slice(b"Content-Type: multipart/byteranges; boundary=");
+    out.extend_from_slice(&boundary);
+    out.extend_from_slice(b"\r\n");
+    response::content_length(out, body_len);
+    common.finish(out);
+    let reply = |file| Reply {
+        status: 206,
+        body_len: if common.framing.head_only {
+            0
+        } else {
+            body_len
+        },
+        file,
+    };
+    if common.framing.head_only {
+        return Ok(reply(None));
+    }
+    if body_len <= SMALL_FILE_MAX {
+        for (k, r) in ranges.iter().enumerate() {
+            out.extend_from_slice(&heads[bounds[k]..bounds[k + 1]]);
+            read_into(out, &file.file, r.first, r.len())?;
+        }
+        out.extend_from_slice(&heads[bounds[ranges.len()]..]);
+        return Ok(reply(None));
+    }
+    out.extend_from_slice(&heads[..bounds[1]]);
+    let first = ranges[0];
+    Ok(reply(Some(FileBody {
+        file: file.file,
+        offset: first.first,
+        remaining: first.len(),
+        parts: Some(Box::new(Parts {
+            heads,
+            bounds,
+            ranges: *set,
+            current: 0,
+        })),
+    })))
+}
+
+/// Appends `len` bytes of `file` from `offset` (a small body sent with the head).
+fn read_into(out: &mut Vec<u8>, file: &File, offset: u64, len: u64) -> Result<(), RequestError> {
+    let start = out.len();
+    out.resize(start + len as usize, 0);
+    file.read_exact_at(&mut out[start..], offset)
+        .map_err(|_| RequestError::Internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(parts: Vec<(u64, u64)>) -> (FileBody, Vec<u8>) {
+        let tmp = tempfile::tempfile().unwrap();
+        let mut set = RangeSet::default();
+        for (first, last) in parts {
+            assert!(set.insert(ByteRange { first, last }));
+        }
+        let mut heads = Vec::new();
+        let mut bounds = [0usize; MAX_RANGES + 2];
+        let n = set.as_slice().len();
+        for k in 0..n {
+            heads.extend_from_slice(format!("<h{k}>").as_bytes());
+            bounds[k + 1] = heads.len();
+        }
+        heads.extend_from_slice(b"<end>");
+        bounds[n + 1] = heads.len();
+        let first = set.as_slice()[0];
+        let fb = FileBody {
+            file: tmp,
+            offset: first.first,
+            remaining: first.len(),
+            parts: Some(Box::new(Parts {
+                heads,
+                bounds,
+                ranges: set,
+                current: 0,
+            })),
+        };
+        (fb, Vec::new())
+    }
+
+    #[test]
+    fn next_part_walks_the_ranges_then_the_close_delimiter() {
+        let (mut fb, mut out) = body(vec![(0, 9), (20, 24), (40, 40)]);
+        assert_eq!((fb.offset, fb.remaining), (0, 10));
+        fb.remaining = 0;
+        assert!(fb.next_part(&mut out));
+        assert_eq!(out, b"<h1>");
+        assert_eq!((fb.offset, fb.remaining), (20, 5));
+        fb.remaining = 0;
+        assert!(fb.next_part(&mut out));
+        assert_eq!((fb.offset, fb.remaining), (40, 1));
+        fb.remaining = 0;
+        assert!(fb.next_part(&mut out));
+        assert_eq!(out, b"<h1><h2><end>");
+        assert_eq!(fb.remaining, 0);
+        assert!(!fb.next_part(&mut out));
+        assert!(!fb.next_part(&mut out));
+        assert_eq!(out, b"<h1><h2><end>");
+    }
+
+    #[test]
+    fn a_single_range_has_no_parts() {
+        let mut fb = FileBody::range(tempfile::tempfile().unwrap(), 5, 10);
+        fb.remaining = 0;
+        let mut out = Vec::new();
+        assert!(!fb.next_part(&mut out));
+        assert!(out.is_empty());
+    }
+}
