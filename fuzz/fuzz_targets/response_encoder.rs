@@ -1,10 +1,11 @@
 //! The response head encoder (`sluice::http::response`).
 //!
 //! Input: `[kind] [flags] [status: 2 bytes BE] [length: 8 bytes LE] [seconds: 4 bytes LE] rest`.
-//! `kind` picks one of the heads sluice writes: a file (as `routes::serve_file` does, with the
+//! `kind` picks one of the heads sluice writes: a file (as the static-file route does, with the
 //! Content-Type guessed from `rest` as a file name and Last-Modified), an error reply for one of
-//! the `RequestError` variants (with `Allow` for 405 and `Retry-After` for 503), a 204 with
-//! `Allow`, or a head with a header value from `rest`.
+//! the `RequestError` variants (with `Allow` for 405, `Retry-After` for 503, the challenge for
+//! 401s, `Content-Range: bytes */len` for 416), a 204 with `Allow`, or a head with a header value
+//! from `rest`.
 //! `flags`: bit 0 HEAD request, bit 1 close, bit 2 HTTP/1.0 keep-alive.
 //!
 //! Oracle: httparse reads the bytes back as one complete HTTP/1.1 response with the status, its
@@ -19,6 +20,7 @@ use libfuzzer_sys::fuzz_target;
 use sluice::error::RequestError::{self, *};
 use sluice::files::ContentType;
 use sluice::http::date::DateCache;
+use sluice::http::range;
 use sluice::http::response::{self, ReplyOptions};
 
 /// Lists every `RequestError` variant in `ERRORS`, and fails to compile when one is missing (the
@@ -73,6 +75,11 @@ all_errors![
     Internal,
     BadGateway,
     GatewayTimeout,
+    MisdirectedRequest,
+    CrossSiteWrite,
+    TokenRequired,
+    CredentialsRequired,
+    PreconditionFailed,
 ];
 
 /// What a written response must say.
@@ -146,18 +153,31 @@ fuzz_target!(|input: &[u8]| {
                 http10_keep_alive: keep,
                 allow,
                 retry_after,
+                www_authenticate: e.challenge(),
             };
-            let n = response::error_reply(&mut out, status, e.description(), &date, opts);
+            // A 416 carries `Content-Range: bytes */len`, as `static_file::unsatisfiable` writes.
+            let mut extra = Vec::new();
+            if e == RangeNotSatisfiable {
+                range::unsatisfied_range(&mut extra, length);
+            }
+            let n =
+                response::error_reply_with(&mut out, status, e.description(), &date, opts, &extra);
             let full = format!("{}\n", e.description()).into_bytes();
             assert_eq!(n, if head_only { 0 } else { full.len() as u64 });
+            let mut fields = Vec::new();
+            fields.extend(allow.map(|a| ("Allow", a.as_bytes().to_vec())));
+            fields.extend(retry_after.map(|r| ("Retry-After", r.as_bytes().to_vec())));
+            fields.extend(
+                e.challenge()
+                    .map(|c| ("WWW-Authenticate", c.as_bytes().to_vec())),
+            );
+            if e == RangeNotSatisfiable {
+                fields.push(("Content-Range", format!("bytes */{length}").into_bytes()));
+            }
             Expected {
                 status,
                 length: Some(full.len() as u64),
-                fields: allow
-                    .map(|a| ("Allow", a.as_bytes().to_vec()))
-                    .into_iter()
-                    .chain(retry_after.map(|r| ("Retry-After", r.as_bytes().to_vec())))
-                    .collect(),
+                fields,
                 body: if head_only { Vec::new() } else { full },
             }
         }
