@@ -8,8 +8,9 @@ Seeds come from two places:
   after the test, valid and malformed alike;
 - the hand-written cases below: realistic requests (a browser GET, wrk's minimal GET, a 16-request
   pipelined batch, ingest POSTs), chunked bodies with extensions and trailers, request paths that
-  probe the fixed tree of the path_resolve target, one response head of each kind, and device ids
-  and client addresses.
+  probe the fixed tree of the path_resolve target, one response head of each kind, device ids
+  and client addresses, Range values (also every one in src/http/range_tests.rs) on several
+  lengths, and Accept-Encoding values.
 
 Each target reads a few control bytes before its data (see the target's doc comment); the seeds
 carry them, so a file is `<control bytes><data>`.
@@ -206,6 +207,31 @@ DEVICE_IPS = {
     "ip_v6_longest_text": (0, bytes.fromhex("fffffffffffffffffffffffffffffffe")),
 }
 
+def range_fields():
+    """The Range values in src/http/range_tests.rs (string literals with an "="), plus a few."""
+    text = (REPO / "src/http/range_tests.rs").read_text()
+    fields = {unescape(m) for m in re.findall(STR, text) if "=" in unescape(m).decode("latin-1")}
+    scattered = ",".join(f"{2 * i}-{2 * i}" for i in range(17))
+    fields |= {
+        b"bytes=0-499", b"bytes=-500", b"bytes=9500-", b"bytes=0-0,-1", b"bytes=500-600,601-999",
+        b"bytes=0-,5-10,5-11,5-12", ("bytes=" + scattered).encode(), ("bytes=0-," + scattered).encode(),
+        b"bytes=18446744073709551615-", b"bytes=-18446744073709551615", b"BYTES=1-2 , 4-5\t,",
+    }
+    return sorted(f for f in fields if b"{" not in f)
+
+
+RANGE_LENGTHS = {"len100": bytes([100]), "len0": bytes([0]), "len1": bytes([1]),
+                 "len10000": bytes([0x80]) + struct.pack("<Q", 10_000),
+                 "len_u64max": bytes([0x80]) + struct.pack("<Q", 2**64 - 1)}
+
+ACCEPT_ENCODINGS = [
+    b"gzip, deflate, br, zstd", b"gzip, deflate", b"br;q=1.0, gzip;q=0.8, *;q=0.1", b"identity",
+    b"identity;q=0", b"*;q=0", b"*;q=0, identity", b"identity;q=0, *", b"x-gzip", b"x-compress",
+    b" GZip ; Q=0.3 ,\tbr\t", b"gzip;q=0, gzip", b"gzip;level=9;q=0.2", b"gzip;q=2, br",
+    b"gzip;q = 0.5", b"gzip;q=0.1234", b"gzip;q=1.001", b"gzip;q=0.", b"*", b"", b" , ,",
+    b"identity, *;0", b"br;q=0.001, gzip;q=0.001",
+]
+
 # --- writing ----------------------------------------------------------------------------------
 
 
@@ -243,6 +269,17 @@ def main():
         write("device_id", f"id_{i:02}_{slug}", b"\0" + claimed.encode())
     for name, (selector, octets) in DEVICE_IPS.items():
         write("device_id", name, bytes([1 | selector]) + octets)
+
+    for i, field in enumerate(range_fields()):
+        slug = re.sub(r"[^A-Za-z0-9_=-]+", "_", field.decode("latin-1"))[:40].strip("_")
+        lengths = RANGE_LENGTHS if i % 7 == 0 else {"len100": RANGE_LENGTHS["len100"]}
+        for lname, prefix in lengths.items():
+            write("range", f"{i:03}_{lname}_{slug}", prefix + field)
+
+    write("accept_encoding", "absent", b"\0")
+    for i, field in enumerate(ACCEPT_ENCODINGS):
+        slug = re.sub(r"[^A-Za-z0-9_=.-]+", "_", field.decode().replace("*", "star")).strip("_") or "empty"
+        write("accept_encoding", f"{i:02}_{slug}", b"\1" + field)
 
     for target in sorted(p.name for p in CORPUS.iterdir()):
         files = list((CORPUS / target).iterdir())
