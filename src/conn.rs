@@ -238,7 +238,10 @@ impl Connection {
         if !matches!(self.state, State::Live { .. }) {
             return;
         }
-        if self.wbuf.len() - self.wpos + event.len() > MAX_LIVE_BACKLOG {
+        // A subscriber that is keeping up takes any one event, however large; one that still
+        // has unsent events is dropped once it would hold more than the backlog.
+        let unsent = self.wbuf.len() - self.wpos;
+        if unsent > 0 && unsent + event.len() > MAX_LIVE_BACKLOG {
             debug!("{}: live subscriber too slow; dropped", self.peer);
             crate::metrics::LIVE_DROPPED.add(1);
             self.state = State::Closed;
@@ -254,11 +257,15 @@ impl Connection {
         self.writable |= writable;
     }
 
-    /// True when closing now loses nothing: no request in progress and nothing left to send.
+    /// True when closing now loses nothing: no request in progress and nothing left to send
+    /// (a live stream never ends by itself, so it counts as idle once its events are sent).
     pub fn is_idle(&self) -> bool {
-        matches!(self.state, State::ReadHead)
-            && self.rstart == self.rbuf.len()
-            && self.wpos == self.wbuf.len()
+        let nothing_pending = self.wpos == self.wbuf.len();
+        match self.state {
+            State::ReadHead => nothing_pending && self.rstart == self.rbuf.len(),
+            State::Live { .. } => nothing_pending,
+            _ => false,
+        }
     }
 
     /// Runs the state machine until it must wait, yields its turn, or closes.

@@ -34,6 +34,8 @@ pub struct Context {
     pub read_scratch: Box<[u8]>,
     /// The folder behind `/files/` (`--directory`, default ROOT).
     pub files_root: Root,
+    /// Recently resolved static files.
+    pub file_cache: crate::file_cache::FileCache,
     /// Reused gzip state and output for generated bodies.
     pub gzip: crate::http::gzip::Gzip,
     pub gzip_out: Vec<u8>,
@@ -75,6 +77,7 @@ impl Context {
             read_scratch: vec![0; READ_SCRATCH_BYTES].into_boxed_slice(),
             files_root,
             gzip: Default::default(),
+            file_cache: Default::default(),
             gzip_out: Vec::new(),
             access_log,
             draining: false,

@@ -13,6 +13,7 @@ pub mod conn;
 pub mod context;
 pub mod devices;
 pub mod error;
+pub mod file_cache;
 pub mod files;
 pub mod http;
 pub mod io;

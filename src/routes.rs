@@ -357,8 +357,20 @@ fn serve_static(
     framing: Framing,
 ) -> Result<Reply, RequestError> {
     let query = query::parse(head.query).map_err(|_| RequestError::BadQuery)?;
+    // The answer depends on nothing but the path: a recently resolved file will do.
+    let cacheable = !query.download && head.header("accept-encoding").is_none();
+    if cacheable {
+        if let Some(file) = ctx.file_cache.get(head.path, ctx.now) {
+            return serve_file(head, file, &query, ctx, out, framing);
+        }
+    }
     match files::resolve(&ctx.root, head.path, &mut ctx.scratch)? {
-        Resolved::File(file) => serve_file(head, file, &query, ctx, out, framing),
+        Resolved::File(file) => {
+            if cacheable {
+                ctx.file_cache.put(head.path, &file, ctx.now);
+            }
+            serve_file(head, file, &query, ctx, out, framing)
+        }
         Resolved::RedirectToSlash => Ok(redirect_to_slash(head, ctx, out, framing)),
         Resolved::Directory(_)
             if !ctx.config.listing && listing_format(head, &query) == Format::Json =>

@@ -312,7 +312,7 @@ impl Server {
                 let json = serde_json::json!({
                     "device": device.as_str(),
                     "offset": end,
-                    "record": text.strip_suffix('\n').unwrap_or(&text),
+                    "record": strip_line_break(&text),
                 });
                 let data = json.to_string();
                 sse::push_event(&mut self.event, None, end, data.as_bytes());
@@ -510,6 +510,14 @@ impl Server {
         );
         Ok(())
     }
+}
+
+/// A record without its one final line break (CRLF, LF or CR), as the per-device stream shows it.
+fn strip_line_break(text: &str) -> &str {
+    text.strip_suffix("\r\n")
+        .or_else(|| text.strip_suffix('\n'))
+        .or_else(|| text.strip_suffix('\r'))
+        .unwrap_or(text)
 }
 
 fn out_of_descriptors(e: &io::Error) -> bool {

@@ -41,7 +41,7 @@ use crate::routes::{Framing, Reply};
 /// multipart body the ranges and part heads that follow it.
 #[derive(Debug)]
 pub struct FileBody {
-    pub file: File,
+    pub file: std::rc::Rc<File>,
     pub offset: u64,
     pub remaining: u64,
     parts: Option<Box<Parts>>,
@@ -61,7 +61,7 @@ struct Parts {
 
 impl FileBody {
     /// One range of `file`.
-    pub fn range(file: File, offset: u64, len: u64) -> FileBody {
+    pub fn range(file: std::rc::Rc<File>, offset: u64, len: u64) -> FileBody {
         FileBody {
             file,
             offset,
@@ -478,7 +478,7 @@ mod tests {
         bounds[n + 1] = heads.len();
         let first = set.as_slice()[0];
         let fb = FileBody {
-            file: tmp,
+            file: std::rc::Rc::new(tmp),
             offset: first.first,
             remaining: first.len(),
             parts: Some(Box::new(Parts {
@@ -513,7 +513,7 @@ mod tests {
 
     #[test]
     fn a_single_range_has_no_parts() {
-        let mut fb = FileBody::range(tempfile::tempfile().unwrap(), 5, 10);
+        let mut fb = FileBody::range(std::rc::Rc::new(tempfile::tempfile().unwrap()), 5, 10);
         fb.remaining = 0;
         let mut out = Vec::new();
         assert!(!fb.next_part(&mut out));

@@ -124,11 +124,12 @@ pub enum Resolved {
     Directory(File),
 }
 
-/// A regular file opened for serving, with the metadata the response needs.
-#[derive(Debug)]
+/// A regular file opened for serving, with the metadata the response needs. Cloning shares the
+/// descriptor (the file cache keeps one; reads use explicit offsets, so sharing is safe).
+#[derive(Debug, Clone)]
 pub struct OpenFile {
     /// Opened read-only (with `O_NONBLOCK`, which has no effect on regular files).
-    pub file: File,
+    pub file: std::rc::Rc<File>,
     pub len: u64,
     pub modified: SystemTime,
     pub inode: u64,
@@ -232,7 +233,7 @@ fn open_file(file: File, meta: &std::fs::Metadata, content_type: ContentType) ->
         modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
         inode: meta.ino(),
         content_type,
-        file,
+        file: std::rc::Rc::new(file),
     }
 }
 

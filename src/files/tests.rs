@@ -95,9 +95,9 @@ fn both_modes(check: impl Fn(&Root, &mut Scratch)) {
 
 fn body(resolved: Result<Resolved, RequestError>, path: &str) -> String {
     match resolved {
-        Ok(Resolved::File(mut f)) => {
+        Ok(Resolved::File(f)) => {
             let mut s = String::new();
-            f.file.read_to_string(&mut s).unwrap();
+            (&*f.file).read_to_string(&mut s).unwrap();
             s
         }
         other => panic!("{path}: expected a file, got {other:?}"),

@@ -205,6 +205,19 @@ impl Browser {
         r["result"]["value"].clone()
     }
 
+    /// Every event queued or received within `within`, oldest first; the queue is emptied.
+    /// (For console messages and exceptions, which nobody waits for by name.)
+    #[allow(dead_code)] // used by tests/dashboard_browser.rs, not by tests/browser.rs
+    pub fn drain_events(&mut self, within: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + within;
+        while let Some(v) = self.read(deadline) {
+            if v.get("method").is_some() {
+                self.events.push_back(v);
+            }
+        }
+        self.events.drain(..).collect()
+    }
+
     /// The next message, or `None` once `deadline` passes.
     fn read(&mut self, deadline: Instant) -> Option<Value> {
         loop {
