@@ -84,7 +84,7 @@ fn show(field: &[u8], len: u64) -> String {
 /// with last-pos < first-pos is not seen as invalid: the field gets 416, or a 206 for its other
 /// ranges, instead of being ignored (200). Set to `false` once fixed, so that the fuzzer and the
 /// regression files check it again.
-const TOLERATE_SATURATED_LAST_BEFORE_FIRST: bool = true;
+const TOLERATE_SATURATED_LAST_BEFORE_FIRST: bool = false;
 
 /// Known issue, reported (fuzz/regressions/range/): sluice stops coalescing at the first range
 /// that would make a 17th distinct one, so a later range that would have merged them all is
@@ -92,7 +92,7 @@ const TOLERATE_SATURATED_LAST_BEFORE_FIRST: bool = true;
 /// set asked as `bytes=0-,0-0,2-2,...` gets one range (206). The module docs promise the count
 /// after coalescing, whatever the order. While `true`, either answer is accepted when more than
 /// `MAX_RANGES` satisfiable ranges were asked for.
-const TOLERATE_CAP_BEFORE_COALESCING: bool = true;
+const TOLERATE_CAP_BEFORE_COALESCING: bool = false;
 
 #[derive(Debug)]
 enum Expected {
