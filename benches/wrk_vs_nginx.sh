@@ -13,7 +13,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/wrk/lib.sh"
 
 DURATION="${DURATION:-10s}"
-ALL_SCENARIOS=(small small-1000 pipelined 4k 1m 100m post)
+ALL_SCENARIOS=(small small-1000 pipelined 4k 1m 100m post post-1 post-1k post-100k)
 
 # scenario NAME -> "CONNECTIONS|PATH|SCRIPT|WRK_TIMEOUT|DESCRIPTION"
 scenario_spec() {
@@ -25,6 +25,9 @@ scenario_spec() {
         1m)         echo "8|/1m.bin||10s|GET 1 MiB file, 8 connections" ;;
         100m)       echo "8|/100m.bin||60s|GET 100 MiB file, 8 connections" ;;
         post)       echo "64|POST|post.lua|5s|POST 207-byte body (sluice /devices/bench, nginx /post -> 204), 64 connections" ;;
+        post-1)     echo "64|POST_MANY:1|post_many.lua|5s|POST 207-byte body to /devices/d0 (per-request Lua), 64 connections" ;;
+        post-1k)    echo "64|POST_MANY:1000|post_many.lua|5s|POST 207-byte body cycling over 1,000 devices, 64 connections" ;;
+        post-100k)  echo "64|POST_MANY:100000|post_many.lua|5s|POST 207-byte body cycling over 100,000 devices, 64 connections" ;;
         *) return 1 ;;
     esac
 }
@@ -47,7 +50,8 @@ Options:
   -h, --help     this text
 
 Environment: DURATION (wrk -d, default 10s), SERVER_CPU (0), CLIENT_CPU (1), SLUICE_BIN (use this
-binary instead of cargo build --release), PIPELINE_DEPTH (16), KEEP_TMP=1, BENCH_TMPDIR.
+binary instead of cargo build --release), SLUICE_ARGS (extra sluice flags, e.g. "--ack fsync"),
+PIPELINE_DEPTH (16), KEEP_TMP=1, BENCH_TMPDIR.
 USAGE
 }
 
@@ -92,7 +96,7 @@ say "temp dir $BENCH_TMP"
 make_docroot
 
 export PIPELINE_DEPTH="${PIPELINE_DEPTH:-16}"
-for f in pipeline post; do
+for f in pipeline post post_many; do
     cat "$WRK_DIR/$f.lua" "$WRK_DIR/report.lua" > "$BENCH_TMP/$f.lua"
 done
 cp "$WRK_DIR/report.lua" "$BENCH_TMP/plain.lua"
@@ -102,8 +106,9 @@ if [ "$NGINX_ONLY" = 1 ]; then
     SLUICE_SKIP="--nginx-only"
 else
     build_sluice
-    # shellcheck disable=SC2119 # no extra flags: the defaults are what is measured
-    start_sluice
+    # SLUICE_ARGS (word-split on purpose) measures a non-default mode, e.g. "--ack fsync".
+    # shellcheck disable=SC2086
+    start_sluice ${SLUICE_ARGS:-}
 fi
 say "wrk    $(wrk -v 2>&1 | head -n1 | awk '{print $2}'), CPU $CLIENT_CPU, 1 thread, $DURATION per run"
 
@@ -208,6 +213,10 @@ for CURRENT_SCENARIO in "${SCENARIOS[@]}"; do
     nginx_path=$path sluice_path=$path
     if [ "$path" = POST ]; then
         nginx_path=/post sluice_path=/devices/bench
+    elif [ "${path%%:*}" = POST_MANY ]; then
+        # post_many.lua cycles the trailing number of the path over POST_DEVICES devices.
+        export POST_DEVICES=${path#POST_MANY:}
+        path=POST nginx_path=/devices/d0 sluice_path=/devices/d0
     fi
     curl_args=()
     [ "$path" = POST ] && curl_args=(-X POST -H 'Content-Type: application/json' --data-binary "@$POST_BODY")
@@ -253,7 +262,7 @@ RESULT="$REPO_ROOT/bench-results/wrk-$STAMP.md"
 {
     echo "# wrk: sluice vs nginx, $STARTED_AT"
     echo
-    echo "- sluice: $(git_description)${SLUICE_SKIP:+ (not measured: $SLUICE_SKIP)}"
+    echo "- sluice: $(git_description)${SLUICE_ARGS:+, flags: $SLUICE_ARGS}${SLUICE_SKIP:+ (not measured: $SLUICE_SKIP)}"
     echo "- nginx: $("$NGINX_BIN" -v 2>&1 | sed 's/^nginx version: //'), one process, sendfile, open_file_cache"
     echo "- wrk: $(wrk -v 2>&1 | head -n1 | awk '{print $2}'), 1 thread, $DURATION per run, pipeline depth $PIPELINE_DEPTH"
     echo "- pinning: servers on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU"

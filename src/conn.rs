@@ -149,6 +149,8 @@ pub struct Connection {
     writable: bool,
     /// The client will send nothing more.
     peer_eof: bool,
+    /// The client's FIN was reported by the poller (its end of input may not be read yet).
+    fin_seen: bool,
     /// No request has been answered yet (the idle timeout does not apply to a new connection).
     fresh: bool,
     /// When the first byte of the current head arrived.
@@ -179,6 +181,7 @@ impl Connection {
             readable: true,
             writable: true,
             peer_eof: false,
+            fin_seen: false,
             fresh: true,
             head_started: None,
             idle_since: now,
@@ -252,9 +255,12 @@ impl Connection {
     }
 
     /// Records readiness from an event.
-    pub fn on_ready(&mut self, readable: bool, writable: bool) {
+    /// `read_closed`: the peer's FIN has arrived (EPOLLRDHUP); the end of input must then be read
+    /// even after a short read, since no further edge will come for it.
+    pub fn on_ready(&mut self, readable: bool, writable: bool, read_closed: bool) {
         self.readable |= readable;
         self.writable |= writable;
+        self.fin_seen |= read_closed;
     }
 
     /// True when closing now loses nothing: no request in progress and nothing left to send
@@ -787,7 +793,7 @@ impl Connection {
             Outcome::Done(n) => {
                 // A short read drained the socket: wait for the next edge instead of paying a
                 // read that returns EAGAIN (edge-triggered epoll reports every new arrival).
-                if n < buf.len() {
+                if n < buf.len() && !self.fin_seen {
                     self.readable = false;
                 }
                 (Fill::Read, n)

@@ -15,6 +15,9 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
+/// Device-ingestion helpers (imported explicitly: `use common::ingest::*`).
+pub mod ingest;
+
 /// Longest a single socket operation, server start or process exit may take before a test fails.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -58,9 +61,22 @@ impl Server {
 
     /// Like [`Server::start_args`], with extra environment variables for the child.
     pub fn start_args_env(args: &[String], listeners: usize, env: &[(&str, &str)]) -> Server {
+        let mut cmd = Command::new(bin());
+        cmd.args(args);
+        Server::start_command_env(cmd, listeners, env)
+    }
+
+    /// Starts `cmd` (sluice itself, or a wrapper such as strace or prlimit that runs sluice with
+    /// stdout passed through) in a scratch cwd and waits for `listeners` listening lines. The
+    /// child killed on drop is `cmd`'s process.
+    pub fn start_command(cmd: Command, listeners: usize) -> Server {
+        Server::start_command_env(cmd, listeners, &[])
+    }
+
+    fn start_command_env(mut cmd: Command, listeners: usize, env: &[(&str, &str)]) -> Server {
+        let args = format!("{cmd:?}");
         let cwd = tempfile::tempdir().expect("tempdir for the server's cwd");
-        let mut child = Command::new(bin())
-            .args(args)
+        let mut child = cmd
             .current_dir(cwd.path())
             .env_remove("RUST_LOG")
             // Credentials from the developer's environment must not change what tests see.
@@ -121,15 +137,21 @@ impl Server {
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    panic!("sluice {args:?} printed no listening line within {IO_TIMEOUT:?}")
+                    panic!("{args} printed no listening line within {IO_TIMEOUT:?}")
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     let status = server.wait_exit(IO_TIMEOUT);
-                    panic!("sluice {args:?} closed stdout before listening; exit: {status:?}")
+                    panic!("{args} closed stdout before listening; exit: {status:?}")
                 }
             }
         }
         server
+    }
+
+    /// The server's working directory (where a relative `--data`, e.g. the default `./data`,
+    /// lands).
+    pub fn cwd(&self) -> &Path {
+        self._cwd.path()
     }
 
     /// The first listening address.
@@ -595,6 +617,35 @@ impl Client {
     pub fn read_response_head(&mut self) -> Response {
         self.try_read_head()
             .unwrap_or_else(|e| panic!("reading response head: {e}"))
+    }
+
+    /// Reads one head (up to and including the empty line) as text, without the checks of
+    /// [`Client::read_response`]: for interim `1xx` responses, which need no `Date`.
+    pub fn read_raw_head(&mut self) -> io::Result<String> {
+        let end = loop {
+            if let Some(i) = find(&self.buf, b"\r\n\r\n") {
+                break i + 4;
+            }
+            if self.buf.len() > 64 * 1024 {
+                return Err(bad("response head larger than 64 KiB"));
+            }
+            if self.fill()? == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "connection closed before a full head; got {:?}",
+                        String::from_utf8_lossy(&self.buf)
+                    ),
+                ));
+            }
+        };
+        let head: Vec<u8> = self.buf.drain(..end).collect();
+        String::from_utf8(head).map_err(|_| bad("head is not UTF-8"))
+    }
+
+    /// Bytes received and not yet consumed by a read of a response.
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf
     }
 
     fn try_read_head(&mut self) -> io::Result<Response> {

@@ -1,0 +1,137 @@
+//! ENOSPC (issue 4): on a 256 KiB tmpfs used as `--data` (with `--min-free 0`, so the free-space
+//! check does not refuse first), posting until the disk is full gives 507 for the body that does
+//! not fit, leaves no part of it in the file, keeps every acknowledged record, and the server
+//! keeps serving; once space is freed, posts succeed again. Needs root to mount; skipped with a
+//! message otherwise.
+
+mod common;
+
+use common::ingest::*;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A size-limited tmpfs mounted at a directory; unmounted on drop.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Result<Tmpfs, String> {
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .output()
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        if out.status.success() {
+            Ok(Tmpfs(at.to_path_buf()))
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let ok = Command::new("umount")
+            .arg(&self.0)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            // Still busy (a process we started not yet reaped): detach it lazily.
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+}
+
+#[test]
+fn full_disk_gives_507_no_partial_record_and_the_server_keeps_serving() {
+    full_disk("write");
+}
+
+#[test]
+fn full_disk_in_fsync_mode_gives_507_and_no_partial_record() {
+    full_disk("fsync");
+}
+
+fn full_disk(mode: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let _mount = match Tmpfs::mount(dir.path(), "256k") {
+        Ok(m) => m,
+        Err(e) => {
+            println!("SKIPPED: cannot mount a tmpfs (needs root): {e}");
+            return;
+        }
+    };
+    let data = dir.path();
+    let f = start_ingest_in(data, &["--min-free", "0", "--ack", mode]);
+    // Ballast to free later, written around the server (it is just another device file).
+    std::fs::write(data.join("ballast"), vec![b'#'; 64 * 1024]).unwrap();
+
+    let mut c = f.connect();
+    let mut acked = Vec::new();
+    let mut stored = Vec::new();
+    let mut failed_at = None;
+    for seq in 0..5000 {
+        let body = record(0, seq);
+        let r = c.request(&post("/devices/full", &body));
+        if r.status == 204 {
+            acked.push(seq);
+            stored.extend_from_slice(&body);
+            continue;
+        }
+        r.assert_status(507).assert_no_connection_close();
+        failed_at = Some(seq);
+        break;
+    }
+    let failed_at = failed_at.expect("256 KiB never filled up");
+    assert!(acked.len() > 10, "only {} records fit", acked.len());
+    println!(
+        "--ack {mode}: {} records stored, record {failed_at} got 507",
+        acked.len()
+    );
+
+    // The file holds exactly the acknowledged records: the failed one was cut back out.
+    let file = f.device("full").unwrap();
+    assert_eq!(
+        parse_records(&file).unwrap_or_else(|e| panic!("after ENOSPC: {e}")),
+        acked.iter().map(|&s| (0, s)).collect::<Vec<_>>()
+    );
+    assert!(file == stored, "file differs from the acknowledged bodies");
+
+    // The server keeps serving, on the same connection and on new ones.
+    expect_still_open(&mut c);
+    let g = c.request(&get("/devices/full"));
+    g.assert_status(200);
+    assert!(g.body == stored, "GET /devices/full after ENOSPC");
+    let mut c2 = f.connect();
+    expect_still_open(&mut c2);
+
+    // Bodies that cannot fit keep failing cleanly, on this device and on a new one.
+    let big = vec![b'z'; 100 * 1024];
+    let r = c.request(&post("/devices/full", &big));
+    r.assert_status(507);
+    assert!(
+        f.device("full").unwrap() == stored,
+        "a failed body left bytes behind"
+    );
+    let r = c2.request(&post_chunked("/devices/newcomer", &three_chunks(&big)));
+    r.assert_status(507);
+    let newcomer = f.device("newcomer").unwrap_or_default();
+    assert!(
+        newcomer.is_empty(),
+        "new device kept {} bytes",
+        newcomer.len()
+    );
+
+    // Free space: ingest works again and appends right after the surviving records.
+    std::fs::remove_file(data.join("ballast")).unwrap();
+    let body = record(0, failed_at);
+    let r = c.request(&post("/devices/full", &body));
+    r.assert_status(204);
+    stored.extend_from_slice(&body);
+    assert!(f.device("full").unwrap() == stored, "append after recovery");
+    acked.push(failed_at);
+    assert_eq!(
+        parse_records(&stored).unwrap(),
+        acked.iter().map(|&s| (0, s)).collect::<Vec<_>>()
+    );
+}
