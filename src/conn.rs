@@ -149,6 +149,8 @@ pub struct Connection {
     writable: bool,
     /// The client will send nothing more.
     peer_eof: bool,
+    /// The client's FIN was reported by the poller (its end of input may not be read yet).
+    fin_seen: bool,
     /// No request has been answered yet (the idle timeout does not apply to a new connection).
     fresh: bool,
     /// When the first byte of the current head arrived.
@@ -179,6 +181,7 @@ impl Connection {
             readable: true,
             writable: true,
             peer_eof: false,
+            fin_seen: false,
             fresh: true,
             head_started: None,
             idle_since: now,
@@ -252,9 +255,12 @@ impl Connection {
     }
 
     /// Records readiness from an event.
-    pub fn on_ready(&mut self, readable: bool, writable: bool) {
+    /// `read_closed`: the peer's FIN has arrived (EPOLLRDHUP); the end of input must then be read
+    /// even after a short read, since no further edge will come for it.
+    pub fn on_ready(&mut self, readable: bool, writable: bool, read_closed: bool) {
         self.readable |= readable;
         self.writable |= writable;
+        self.fin_seen |= read_closed;
     }
 
     /// True when closing now loses nothing: no request in progress and nothing left to send
@@ -787,7 +793,7 @@ impl Connection {
             Outcome::Done(n) => {
                 // A short read drained the socket: wait for the next edge instead of paying a
                 // read that returns EAGAIN (edge-triggered epoll reports every new arrival).
-                if n < buf.len() {
+                if n < buf.len() && !self.fin_seen {
                     self.readable = false;
                 }
                 (Fill::Read, n)
@@ -897,21 +903,13 @@ fn answer(
         if let Some(target) = cgi::target(head, &ctx.root, &mut ctx.scratch, peer, local_addr) {
             match target {
                 Ok(req) => {
-                    if has_body && head.expect_continue {
-                        out.extend_from_slice(CONTINUE);
-                    }
                     log_access(ctx, peer, Some(head), 200, 0);
-                    return State::ReadBody {
-                        decoder: BodyDecoder::new(head.framing, ctx.config.max_body),
-                        sink: BodySink::Cgi(Box::new(req)),
-                        close: !keep,
-                    };
+                    let sink = BodySink::Cgi(Box::new(req));
+                    return read_wanted_body(head, ctx, out, summary, sink, keep);
                 }
                 Err(err) => {
-                    let close = !keep || err.closes() || (has_body && head.expect_continue);
-                    let reply = routes::error(out, ctx, err, Framing::for_request(head, close));
-                    log_access(ctx, peer, Some(head), reply.status, reply.body_len);
-                    return discard_or_respond(head, ctx, reply, reply_at, close);
+                    let allow = routes::ALLOW_STATIC;
+                    return refuse(head, ctx, out, (peer, reply_at), err, keep, allow);
                 }
             }
         }
@@ -919,74 +917,82 @@ fn answer(
     if let Some(target) = routes::upload_target(head) {
         match target {
             Ok(name) => {
-                if has_body && head.expect_continue {
-                    out.extend_from_slice(CONTINUE);
-                }
-                if ctx.access_log.is_some() {
-                    let (referer, agent) = (head.header("referer"), head.header("user-agent"));
-                    summary.capture(
-                        head.method_str,
-                        head.target,
-                        version_str(head),
-                        referer,
-                        agent,
-                    );
-                }
-                return State::ReadBody {
-                    decoder: BodyDecoder::new(head.framing, ctx.config.max_body),
-                    sink: BodySink::Upload { name, http10 },
-                    close: !keep,
-                };
+                let sink = BodySink::Upload { name, http10 };
+                return read_wanted_body(head, ctx, out, summary, sink, keep);
             }
             Err(err) => {
-                let close = !keep || err.closes() || (has_body && head.expect_continue);
-                let reply = routes::error(out, ctx, err, Framing::for_request(head, close));
-                log_access(ctx, peer, Some(head), reply.status, reply.body_len);
-                return discard_or_respond(head, ctx, reply, reply_at, close);
+                let allow = routes::ALLOW_FILES;
+                return refuse(head, ctx, out, (peer, reply_at), err, keep, allow);
             }
         }
     }
     let ingest = routes::ingest_target(head, peer.ip())
         .map(|target| target.and_then(|id| ctx.store.admit().map(|()| id)));
-    let (reply, close) = match ingest {
+    match ingest {
         Some(Ok(id)) => {
-            if has_body && head.expect_continue {
-                out.extend_from_slice(CONTINUE);
-            }
-            if ctx.access_log.is_some() {
-                let (referer, agent) = (head.header("referer"), head.header("user-agent"));
-                summary.capture(
-                    head.method_str,
-                    head.target,
-                    version_str(head),
-                    referer,
-                    agent,
-                );
-            }
-            return State::ReadBody {
-                decoder: BodyDecoder::new(head.framing, ctx.config.max_body),
-                sink: BodySink::Device { id, http10 },
-                close: !keep,
-            };
+            let sink = BodySink::Device { id, http10 };
+            read_wanted_body(head, ctx, out, summary, sink, keep)
         }
         Some(Err(err)) => {
-            // An unwanted body announced with `Expect: 100-continue` is never sent: close.
-            let close = !keep || err.closes() || (has_body && head.expect_continue);
-            let framing = Framing::for_request(head, close);
-            (
-                routes::error_with_allow(out, ctx, err, framing, routes::ALLOW_DEVICE),
-                close,
-            )
+            let allow = routes::ALLOW_DEVICE;
+            refuse(head, ctx, out, (peer, reply_at), err, keep, allow)
         }
         None => {
-            // No other route reads bodies: the same rule applies.
+            // No other route reads bodies: an unwanted body announced with
+            // `Expect: 100-continue` is never sent, so the connection closes after the answer.
             let close = !keep || (has_body && head.expect_continue);
-            (
-                routes::respond(head, ctx, out, Framing::for_request(head, close)),
-                close,
-            )
+            let reply = routes::respond(head, ctx, out, Framing::for_request(head, close));
+            log_access(ctx, peer, Some(head), reply.status, reply.body_len);
+            discard_or_respond(head, ctx, reply, reply_at, close)
         }
-    };
+    }
+}
+
+/// Starts reading a body a route wants into `sink`: invites it with `100 Continue` if the client
+/// waits for that, and keeps what the access log needs for the reply written later.
+fn read_wanted_body(
+    head: &RequestHead<'_, '_>,
+    ctx: &Context,
+    out: &mut Vec<u8>,
+    summary: &mut RequestSummary,
+    sink: BodySink,
+    keep: bool,
+) -> State {
+    if head.framing != BodyFraming::None && head.expect_continue {
+        out.extend_from_slice(CONTINUE);
+    }
+    if ctx.access_log.is_some() {
+        let (referer, agent) = (head.header("referer"), head.header("user-agent"));
+        summary.capture(
+            head.method_str,
+            head.target,
+            version_str(head),
+            referer,
+            agent,
+        );
+    }
+    State::ReadBody {
+        decoder: BodyDecoder::new(head.framing, ctx.config.max_body),
+        sink,
+        close: !keep,
+    }
+}
+
+/// Refuses a request whose route would have read its body. A body announced with
+/// `Expect: 100-continue` is never sent, so then the connection closes after the answer;
+/// otherwise the body is read and discarded.
+fn refuse(
+    head: &RequestHead<'_, '_>,
+    ctx: &mut Context,
+    out: &mut Vec<u8>,
+    (peer, reply_at): (SocketAddr, usize),
+    err: RequestError,
+    keep: bool,
+    allow: &str,
+) -> State {
+    let has_body = head.framing != BodyFraming::None;
+    let close = !keep || err.closes() || (has_body && head.expect_continue);
+    let reply = routes::error_with_allow(out, ctx, err, Framing::for_request(head, close), allow);
     log_access(ctx, peer, Some(head), reply.status, reply.body_len);
     discard_or_respond(head, ctx, reply, reply_at, close)
 }

@@ -212,6 +212,7 @@ impl Server {
                             conn.on_ready(
                                 event.is_readable() || event.is_read_closed() || error,
                                 event.is_writable() || event.is_write_closed() || error,
+                                event.is_read_closed() || error,
                             );
                             self.drive(key);
                         }

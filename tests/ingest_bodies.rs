@@ -401,14 +401,12 @@ fn send_with_fin(c: &mut Client, bytes: &[u8]) {
     c.shutdown_write();
 }
 
-/// INTERFACE.md: a body cut short is not written, and the connection ends. When the client's
-/// FIN arrives in the same segment as its last bytes, the server reads the bytes with a short
-/// read, assumes the socket is drained (conn.rs `read_into`, commit 8050d86), and never reads
-/// the end of stream: the connection waits for the header/body timeout (then 408), and after a
-/// complete request it is kept until the idle timeout, so a client that half-closes and reads to
-/// EOF (`nc -N`, many sensor scripts) hangs for a minute after its 204.
+/// INTERFACE.md: a body cut short is not written, and the connection ends. Regression test: when
+/// the client's FIN arrives in the same segment as its last bytes, a short read must not be taken
+/// as "drained" (conn.rs `read_into` keeps reading once the poller reported the FIN), or the
+/// server would miss the end of stream and keep the connection until a timeout; a client that
+/// half-closes and reads to EOF (`nc -N`, many sensor scripts) would hang after its 204.
 #[test]
-#[ignore = "server bug: a FIN that arrives with the last bytes is missed (short read taken as drained); the connection lives until a timeout"]
 fn half_close_right_after_the_bytes_is_noticed_at_once() {
     // Timeouts far beyond the wait below: only noticing the FIN can end these connections.
     let f = start_ingest(&[

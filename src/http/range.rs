@@ -143,7 +143,10 @@ pub fn evaluate(field: &[u8], len: u64) -> RangeDecision {
 
     let mut ranges = RangeSet::EMPTY;
     let mut specs = 0usize;
-    let mut too_many = false;
+    // Once more than MAX_RANGES distinct ranges have been seen, every range is kept here and
+    // merged at the end, so the verdict does not depend on the order of the ranges. Only
+    // requests with many scattered ranges pay for this allocation.
+    let mut overflow: Option<Vec<ByteRange>> = None;
     let mut suffix_on_empty = false;
     // The whole field is checked even after the cap is hit: an invalid spec anywhere means the
     // field is ignored (section 14.1.1), which takes precedence.
@@ -179,15 +182,27 @@ pub fn evaluate(field: &[u8], len: u64) -> RangeDecision {
                 last: len - 1,
             },
         };
-        if !too_many && !ranges.insert(range) {
-            too_many = true;
+        match overflow.as_mut() {
+            Some(all) => all.push(range),
+            None if ranges.insert(range) => {}
+            None => {
+                let mut all = ranges.as_slice().to_vec();
+                all.push(range);
+                overflow = Some(all);
+            }
         }
     }
     if specs == 0 {
         return RangeDecision::Full(Ignored::Invalid);
     }
-    if too_many {
-        return RangeDecision::Full(Ignored::TooManyRanges);
+    if let Some(mut all) = overflow {
+        all.sort_unstable_by_key(|r| r.first);
+        ranges = RangeSet::EMPTY;
+        for r in all {
+            if !ranges.insert(r) {
+                return RangeDecision::Full(Ignored::TooManyRanges);
+            }
+        }
     }
     if suffix_on_empty {
         return RangeDecision::Full(Ignored::EmptyRepresentation);
@@ -216,9 +231,21 @@ fn parse_spec(spec: &[u8]) -> Option<Spec> {
     let last = if after.is_empty() {
         None
     } else {
+        // Compared exactly before the numbers saturate: `last < first` makes the spec invalid
+        // even where both are beyond 64 bits.
+        if decimal_less(after, before) {
+            return None;
+        }
         Some(digits(after)?)
     };
     Some(Spec::Int { first, last })
+}
+
+/// `a < b` for two strings of ASCII digits, of any length.
+fn decimal_less(a: &[u8], b: &[u8]) -> bool {
+    let strip = |s: &[u8]| -> usize { s.iter().take_while(|&&d| d == b'0').count() };
+    let (a, b) = (&a[strip(a)..], &b[strip(b)..]);
+    a.len() < b.len() || (a.len() == b.len() && a < b)
 }
 
 /// `1*DIGIT` as a number, saturating at `u64::MAX`.

@@ -282,3 +282,40 @@ fn header_writers() {
     assert_eq!(trim_ows(b" \t a b\t "), b"a b");
     assert_eq!(trim_ows(b" \t "), b"");
 }
+
+/// Found by the `range` fuzz target (fuzz/regressions/range/).
+#[test]
+fn numbers_past_64_bits_are_compared_exactly() {
+    let huge = b"bytes=18446744073709551617-18446744073709551616";
+    assert_eq!(evaluate(huge, 100), RangeDecision::Full(Ignored::Invalid));
+    let mixed = b"bytes=0-9,18446744073709551617-18446744073709551616";
+    assert_eq!(evaluate(mixed, 100), RangeDecision::Full(Ignored::Invalid));
+    let ok = b"bytes=18446744073709551616-18446744073709551617";
+    assert_eq!(evaluate(ok, 100), RangeDecision::Unsatisfiable);
+}
+
+/// Found by the `range` fuzz target: the verdict must not depend on the order of the ranges.
+#[test]
+fn the_range_cap_counts_after_merging_in_any_order() {
+    let scattered: Vec<String> = (0..17).map(|i| format!("{0}-{0}", i * 2)).collect();
+    let last = format!("bytes={},0-", scattered.join(","));
+    let first = format!("bytes=0-,{}", scattered.join(","));
+    for field in [last, first] {
+        match evaluate(field.as_bytes(), 100) {
+            RangeDecision::Partial(set) => {
+                assert_eq!(
+                    set.as_slice(),
+                    &[ByteRange { first: 0, last: 99 }],
+                    "{field}"
+                )
+            }
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    let too_many: Vec<String> = (0..17).map(|i| format!("{0}-{0}", i * 2)).collect();
+    let field = format!("bytes={}", too_many.join(","));
+    assert_eq!(
+        evaluate(field.as_bytes(), 100),
+        RangeDecision::Full(Ignored::TooManyRanges)
+    );
+}

@@ -1,0 +1,70 @@
+//! Device id validation (`sluice::devices::DeviceId`).
+//!
+//! Input: `[selector] bytes...`. Selector bit 0 clear: the bytes are a claimed device id.
+//! Set: the first 16 bytes are an IP address (IPv4 when bit 1 is set, from the first 4) for
+//! `DeviceId::from_ip`, the id of a device known only by its address.
+//!
+//! Oracle: `parse` accepts exactly the rule of INTERFACE.md, written out here on its own (1 to 64
+//! of `A-Z a-z 0-9 . _ -`, not starting with `.`); an accepted id reads back unchanged and is a
+//! safe file name in the data directory (one path component, not `.` or `..`, no NUL, not hidden);
+//! every address gives an id that `parse` accepts and that equals it.
+#![no_main]
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use libfuzzer_sys::fuzz_target;
+use sluice::devices::DeviceId;
+use sluice::error::RequestError;
+
+fuzz_target!(|input: &[u8]| {
+    let [selector, data @ ..] = input else {
+        return;
+    };
+    if selector & 1 == 0 {
+        check_parse(data);
+    } else if let Some(octets) = data.first_chunk::<16>() {
+        let ip = if selector & 2 != 0 {
+            IpAddr::V4(Ipv4Addr::new(octets[0], octets[1], octets[2], octets[3]))
+        } else {
+            IpAddr::V6(Ipv6Addr::from(*octets))
+        };
+        let id = DeviceId::from_ip(ip);
+        assert_eq!(DeviceId::parse(id.as_str().as_bytes()), Ok(id), "{ip}");
+        check_parse(id.as_str().as_bytes());
+    }
+});
+
+fn check_parse(claimed: &[u8]) {
+    let by_the_rule = (1..=64).contains(&claimed.len())
+        && claimed[0] != b'.'
+        && claimed
+            .iter()
+            .all(|&b| matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'));
+    match DeviceId::parse(claimed) {
+        Ok(id) => {
+            assert!(
+                by_the_rule,
+                "accepted {:?}",
+                claimed.escape_ascii().to_string()
+            );
+            let name = id.as_str();
+            assert_eq!(name.as_bytes(), claimed);
+            assert_eq!(id.to_string(), name);
+            let path = std::path::Path::new(name);
+            assert_eq!(path.components().count(), 1);
+            assert!(matches!(
+                path.components().next(),
+                Some(std::path::Component::Normal(_))
+            ));
+            assert!(!name.contains(['/', '\0']) && !name.starts_with('.'));
+        }
+        Err(e) => {
+            assert_eq!(e, RequestError::BadDeviceId);
+            assert!(
+                !by_the_rule,
+                "refused {:?}",
+                claimed.escape_ascii().to_string()
+            );
+        }
+    }
+}

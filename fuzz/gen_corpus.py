@@ -1,0 +1,290 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus under fuzz/corpus/<target>/ (run from anywhere; rerun after the table
+tests change; files it wrote before are replaced, files libFuzzer added are left alone).
+
+Seeds come from two places:
+- the table tests in src/http/request_tests.rs and src/http/body_tests.rs: every case whose input
+  is a byte-string literal (or get_with/post_with(...) in the request tests) becomes a file named
+  after the test, valid and malformed alike;
+- the hand-written cases below: realistic requests (a browser GET, wrk's minimal GET, a 16-request
+  pipelined batch, ingest POSTs), chunked bodies with extensions and trailers, request paths that
+  probe the fixed tree of the path_resolve target, one response head of each kind, device ids
+  and client addresses, Range values (also every one in src/http/range_tests.rs) on several
+  lengths, and Accept-Encoding values.
+
+Each target reads a few control bytes before its data (see the target's doc comment); the seeds
+carry them, so a file is `<control bytes><data>`.
+"""
+import pathlib
+import re
+import struct
+
+FUZZ = pathlib.Path(__file__).resolve().parent
+REPO = FUZZ.parent
+CORPUS = FUZZ / "corpus"
+
+# --- Rust literal extraction -------------------------------------------------------------------
+
+BYTE_STR = r'b"((?:[^"\\]|\\.)*)"'
+STR = r'"((?:[^"\\]|\\.)*)"'
+
+
+def unescape(body):
+    """A Rust (byte) string literal body to bytes."""
+    out = bytearray()
+    i = 0
+    simple = {"r": 13, "n": 10, "t": 9, "0": 0, "\\": 92, '"': 34, "'": 39}
+    while i < len(body):
+        c = body[i]
+        if c != "\\":
+            out += c.encode()
+            i += 1
+            continue
+        e = body[i + 1]
+        if e in simple:
+            out.append(simple[e])
+            i += 2
+        elif e == "x":
+            out.append(int(body[i + 2 : i + 4], 16))
+            i += 4
+        elif e == "u":
+            end = body.index("}", i)
+            out += chr(int(body[i + 3 : end], 16)).encode()
+            i = end + 1
+        else:
+            raise ValueError(f"unknown escape \\{e} in {body!r}")
+    return bytes(out)
+
+
+def with_lines(first, lines):
+    """request_tests.rs get_with / post_with."""
+    head = "GET / HTTP/1.1\r\nHost: h\r\n" + "".join(l + "\r\n" for l in lines) + "\r\n"
+    if first == "post_with":
+        head = "POST /in" + head[5:]
+    return head.encode()
+
+
+def request_cases():
+    text = (REPO / "src/http/request_tests.rs").read_text()
+    cases = {}
+    for m in re.finditer(r"^\s*(\w+): " + BYTE_STR, text, re.M):
+        cases[m.group(1)] = unescape(m.group(2))
+    for m in re.finditer(r"^\s*(\w+): (get_with|post_with)\(&\[(.*?)\]\)", text, re.M):
+        lines = [unescape(s).decode() for s in re.findall(STR, m.group(3))]
+        cases[m.group(1)] = with_lines(m.group(2), lines)
+    return cases
+
+
+def body_cases():
+    text = (REPO / "src/http/body_tests.rs").read_text()
+    cases = {}
+    pattern = r"^\s*(\w+): " + BYTE_STR + r", (Chunked|Length\((\d+)\)|BodyFraming::None)(?:, (\d+))? =>"
+    for m in re.finditer(pattern, text, re.M):
+        name, body, framing, length, cap = m.groups()
+        cases[name] = (unescape(body), framing.split("(")[0].removeprefix("BodyFraming::"), int(length or 0), int(cap or 1 << 20))
+    return cases
+
+
+# --- control bytes, mirroring the targets --------------------------------------------------------
+
+HEAD_CAPS = [16 * 1024, 64, 256, 1024]  # head_parser.rs HEAD_CAPS
+LINE_CAPS = [8 * 1024, 16, 100, 1000]  # head_parser.rs LINE_CAPS
+MAX_BODY = [0, 1, 16, 255, 4096, 1 << 20, 2**63 - 1, 2**64 - 1]  # body_decoder.rs MAX_BODY
+RANDOM_SPLITS_UP_TO_8 = 64 + 7  # sluice_fuzz::Cuts: random read sizes 1..=8
+
+
+def head_seed(data, mode=0, head_cap=0, line_cap=0):
+    return bytes([mode, head_cap | line_cap << 2]) + data
+
+
+def body_seed(data, framing, length=0, max_body=1 << 20, mode=0):
+    kind = {"Chunked": 0, "Length": 1, "None": 2}[framing]
+    cap = max(i for i, v in enumerate(MAX_BODY) if v <= max_body)
+    return bytes([kind | cap << 2]) + struct.pack("<H", min(length, 0xFFFF)) + bytes([mode]) + data
+
+
+def response_seed(kind, status=0, length=0, seconds=784111777, flags=0, rest=b""):
+    return bytes([kind, flags]) + struct.pack(">H", status) + struct.pack("<QI", length, seconds) + rest
+
+
+# --- hand-written seeds ------------------------------------------------------------------------
+
+BROWSER_GET = (
+    b"GET /dashboard/index.html?device=esp32-kitchen HTTP/1.1\r\n"
+    b"Host: 192.168.1.20:8080\r\n"
+    b"User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n"
+    b"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n"
+    b"Accept-Language: en-US,en;q=0.5\r\n"
+    b"Accept-Encoding: gzip, deflate, br, zstd\r\n"
+    b"Connection: keep-alive\r\n"
+    b"Upgrade-Insecure-Requests: 1\r\n"
+    b"If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+    b"Sec-Fetch-Dest: document\r\n"
+    b"Sec-Fetch-Mode: navigate\r\n"
+    b"Sec-Fetch-Site: none\r\n"
+    b"Priority: u=0, i\r\n\r\n"
+)
+WRK_GET = b"GET /small.html HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"
+RANGE_GET = b"GET /files/big.bin HTTP/1.1\r\nHost: h\r\nRange: bytes=100-199,-5\r\nIf-Range: \"abc\"\r\n\r\n"
+INGEST_POST = (
+    b"POST /devices/esp32-kitchen HTTP/1.1\r\nHost: 192.168.1.20\r\n"
+    b"Content-Type: application/json\r\nContent-Length: 27\r\n\r\n"
+    b'{"t":21.5,"rh":40,"v":3.3}\n'
+)
+CHUNKED_POST = (
+    b"POST /devices/sensor-1 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+    b"Expect: 100-continue\r\n\r\n5;a=b\r\nhello\r\n0\r\nX-Sum: 1\r\n\r\n"
+)
+
+HEADS = {
+    "browser_get": BROWSER_GET,
+    "wrk_get": WRK_GET,
+    "range_get": RANGE_GET,
+    "ingest_post": INGEST_POST,
+    "chunked_post_expect": CHUNKED_POST,
+    "pipelined_16": WRK_GET * 16,
+    "pipelined_mixed": WRK_GET + INGEST_POST + BROWSER_GET + b"GET /x HTTP/1.0\r\n\r\n",
+    "http10_keep_alive": b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    "options_asterisk": b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
+    "absolute_form": b"GET http://[fe80::1]:8080/a?b HTTP/1.1\r\nHost: [fe80::1]:8080\r\n\r\n",
+    "head_half_sent": b"GET / HTTP/1.1\r\nHost: x\r\n",
+    "dotdot_encoded": b"GET /%2e%2e/%2E%2e/etc/passwd HTTP/1.1\r\nHost: h\r\n\r\n",
+}
+
+BODIES = {
+    "chunked_ingest_reading": (b"1b\r\n" + b'{"t":21.5,"rh":40,"v":3.3}\n' + b"\r\n0\r\n\r\n", "Chunked", 0, 1 << 20),
+    "chunked_many_tiny": (b"1\r\na\r\n" * 64 + b"0\r\n\r\n", "Chunked", 0, 1 << 20),
+    "chunked_ext_and_trailers": (
+        b'4;name=value;q="a \\"b\\"";x\r\nwiki\r\n5 ; ext\r\npedia\r\n0;last\r\nChecksum: abc\r\nX-T:\t1 \r\n\r\nGET',
+        "Chunked", 0, 1 << 20),
+    "chunked_then_pipelined": (b"3\r\nabc\r\n0\r\n\r\nPOST /x HTTP/1.1\r\n", "Chunked", 0, 1 << 20),
+    "chunked_4k_chunks": ((b"1000\r\n" + b"x" * 4096 + b"\r\n") * 2 + b"0\r\n\r\n", "Chunked", 0, 1 << 20),
+    "length_reading": (b'{"t":21.5,"rh":40,"v":3.3}\n', "Length", 27, 1 << 20),
+    "length_then_next_request": (b"abcGET / HTTP/1.1\r\n", "Length", 3, 1 << 20),
+    "length_max_body_exact": (b"0123456789abcdef", "Length", 16, 16),
+}
+
+PATHS = [
+    "/", "/index.html", "/file.txt", "/file.txt/", "/a%20b.txt", "/caf%C3%A9.txt", "/caf\u00e9.txt",
+    "/dir", "/dir/", "/dir/nested/", "/dir/nested/deep.txt", "/dir/./nested/../nested/deep.txt",
+    "/dir/up_in", "/empty/", "/link_in/deep.txt", "/link_in/", "/link_file", "/abs_in/nested/deep.txt",
+    "/link_out/secret.txt", "/link_out/", "/link_secret", "/dir/nested/escape", "/abs_out/secret.txt",
+    "/etc/passwd", "/slash/etc/passwd", "/dangling", "/loop", "/sock", "/missing",
+    "/..", "/../outside/secret.txt", "/%2e%2e/outside/secret.txt", "/dir/%2E%2E/%2e%2e/outside",
+    "/..%2foutside", "/a%00b", "/%zz", "//file.txt", "/dir//nested///deep.txt", "file.txt", "",
+    "/link_in/../file.txt", "/link_out/../root/file.txt",
+]
+
+def error_count():
+    """The number of RequestError variants (response_encoder.rs lists them all, in order)."""
+    text = (REPO / "src/error.rs").read_text()
+    body = text[text.index("pub enum RequestError {") : text.index("\n}\n", text.index("pub enum RequestError {"))]
+    return len(re.findall(r"^    ([A-Z]\w*),$", body, re.M))
+
+
+ERRORS = error_count()
+RESPONSES = {
+    "file_200_html": response_seed(0, length=600, rest=b"index.html"),
+    "file_200_big_bin_close": response_seed(0, length=100 << 20, flags=2, rest=b"100m.bin"),
+    "file_200_http10_keep_alive": response_seed(0, length=4096, flags=4, rest=b"data.json"),
+    "file_200_no_extension": response_seed(0, length=0, rest=b"README"),
+    "options_204": response_seed(2),
+    "status_304": response_seed(3, status=304 - 100, rest=b'"etag-1"'),
+    "status_599_value_ws": response_seed(3, status=499, length=2**64 - 1, rest=b" \tv a l\xff \t"),
+    "status_100": response_seed(3, status=0, rest=b""),
+}
+for i in range(ERRORS):
+    RESPONSES[f"error_{i:02}"] = response_seed(1, status=i, flags=1 if i % 5 == 0 else (2 if i % 2 else 0))
+
+DEVICE_IDS = [
+    "esp32-kitchen", "Sensor_01.v2", "a", "-", "_x", "a.", "z" * 64, "z" * 65, "", ".", "..",
+    ".hidden", "a/b", "a b", "a%2f", "\u00e9", "a:b", "a\0", "a\n", "../data", "con", "192.168.1.20",
+]
+DEVICE_IPS = {
+    "ip_v4_lan": (2, bytes([192, 168, 1, 20]) + bytes(12)),
+    "ip_v6_link_local": (0, bytes.fromhex("fe800000000000000000000000000001")),
+    "ip_v6_mapped_v4": (0, bytes.fromhex("00000000000000000000ffff0a000007")),
+    "ip_v6_longest_text": (0, bytes.fromhex("fffffffffffffffffffffffffffffffe")),
+}
+
+def range_fields():
+    """The Range values in src/http/range_tests.rs (string literals with an "="), plus a few."""
+    text = (REPO / "src/http/range_tests.rs").read_text()
+    fields = {unescape(m) for m in re.findall(STR, text) if "=" in unescape(m).decode("latin-1")}
+    scattered = ",".join(f"{2 * i}-{2 * i}" for i in range(17))
+    fields |= {
+        b"bytes=0-499", b"bytes=-500", b"bytes=9500-", b"bytes=0-0,-1", b"bytes=500-600,601-999",
+        b"bytes=0-,5-10,5-11,5-12", ("bytes=" + scattered).encode(), ("bytes=0-," + scattered).encode(),
+        b"bytes=18446744073709551615-", b"bytes=-18446744073709551615", b"BYTES=1-2 , 4-5\t,",
+    }
+    return sorted(f for f in fields if b"{" not in f)
+
+
+RANGE_LENGTHS = {"len100": bytes([100]), "len0": bytes([0]), "len1": bytes([1]),
+                 "len10000": bytes([0x80]) + struct.pack("<Q", 10_000),
+                 "len_u64max": bytes([0x80]) + struct.pack("<Q", 2**64 - 1)}
+
+ACCEPT_ENCODINGS = [
+    b"gzip, deflate, br, zstd", b"gzip, deflate", b"br;q=1.0, gzip;q=0.8, *;q=0.1", b"identity",
+    b"identity;q=0", b"*;q=0", b"*;q=0, identity", b"identity;q=0, *", b"x-gzip", b"x-compress",
+    b" GZip ; Q=0.3 ,\tbr\t", b"gzip;q=0, gzip", b"gzip;level=9;q=0.2", b"gzip;q=2, br",
+    b"gzip;q = 0.5", b"gzip;q=0.1234", b"gzip;q=1.001", b"gzip;q=0.", b"*", b"", b" , ,",
+    b"identity, *;0", b"br;q=0.001, gzip;q=0.001",
+]
+
+# --- writing ----------------------------------------------------------------------------------
+
+
+def write(target, name, data):
+    d = CORPUS / target
+    d.mkdir(parents=True, exist_ok=True)
+    (d / name).write_bytes(data)
+
+
+def main():
+    for name, data in {**{f"test_{k}": v for k, v in request_cases().items()}, **HEADS}.items():
+        write("head_parser", name, head_seed(data))
+    # The same heads fed in irregular reads, some against small caps that they exceed.
+    for name in ["browser_get", "pipelined_16", "chunked_post_expect"]:
+        write("head_parser", f"{name}_random_splits", head_seed(HEADS[name], mode=RANDOM_SPLITS_UP_TO_8))
+        write("head_parser", f"{name}_small_caps", head_seed(HEADS[name], head_cap=2, line_cap=1))
+    write("head_parser", "wrk_get_tiny_caps", head_seed(WRK_GET, head_cap=1, line_cap=1))
+
+    bodies = {f"test_{k}": v for k, v in body_cases().items()}
+    bodies.update(BODIES)
+    for name, (data, framing, length, cap) in bodies.items():
+        write("body_decoder", name, body_seed(data, framing, length, cap))
+    write("body_decoder", "chunked_ext_and_trailers_random_splits",
+          body_seed(BODIES["chunked_ext_and_trailers"][0], "Chunked", mode=RANDOM_SPLITS_UP_TO_8))
+
+    for i, path in enumerate(PATHS):
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", path).strip("_.") or "root"
+        write("path_resolve", f"{i:02}_{slug}", path.encode())
+
+    for name, data in RESPONSES.items():
+        write("response_encoder", name, data)
+
+    for i, claimed in enumerate(DEVICE_IDS):
+        slug = re.sub(r"[^A-Za-z0-9_-]+", "_", claimed)[:24].strip("_") or "empty"
+        write("device_id", f"id_{i:02}_{slug}", b"\0" + claimed.encode())
+    for name, (selector, octets) in DEVICE_IPS.items():
+        write("device_id", name, bytes([1 | selector]) + octets)
+
+    for i, field in enumerate(range_fields()):
+        slug = re.sub(r"[^A-Za-z0-9_=-]+", "_", field.decode("latin-1"))[:40].strip("_")
+        lengths = RANGE_LENGTHS if i % 7 == 0 else {"len100": RANGE_LENGTHS["len100"]}
+        for lname, prefix in lengths.items():
+            write("range", f"{i:03}_{lname}_{slug}", prefix + field)
+
+    write("accept_encoding", "absent", b"\0")
+    for i, field in enumerate(ACCEPT_ENCODINGS):
+        slug = re.sub(r"[^A-Za-z0-9_=.-]+", "_", field.decode().replace("*", "star")).strip("_") or "empty"
+        write("accept_encoding", f"{i:02}_{slug}", b"\1" + field)
+
+    for target in sorted(p.name for p in CORPUS.iterdir()):
+        files = list((CORPUS / target).iterdir())
+        print(f"{target}: {len(files)} files, {sum(f.stat().st_size for f in files)} bytes")
+
+
+if __name__ == "__main__":
+    main()
