@@ -301,16 +301,11 @@ fn assert_every_cut_writes_nothing(f: &Ingest, id: &str, full: &[u8], body: &[u8
     let cuts = [1, head_end / 2, head_end - 1]
         .into_iter()
         .chain(head_end..full.len());
-    let started = std::time::Instant::now();
-    let mut slow = 0;
     for cut in cuts {
-        let t0 = std::time::Instant::now();
         let mut c = f.connect();
         c.send(&full[..cut]);
-        // The FIN as its own segment, after the server has (most likely) read the bytes: a FIN
-        // that arrives with them is missed (the ignored test below), which would only make this
-        // test wait for the timeout.
-        std::thread::sleep(Duration::from_millis(20));
+        // The FIN often arrives with the bytes; the server must see it either way (and the body
+        // timeout of 30 s is beyond the wait, so only seeing it ends the connection in time).
         c.shutdown_write();
         let w = c.wait_for_close(IO_TIMEOUT);
         assert!(
@@ -331,15 +326,6 @@ fn assert_every_cut_writes_nothing(f: &Ingest, id: &str, full: &[u8], body: &[u8
             full.len(),
             String::from_utf8_lossy(full)
         );
-        if t0.elapsed() > Duration::from_secs(1) {
-            slow += 1;
-        }
-    }
-    if slow > 0 {
-        println!(
-            "NOTE: {slow} cuts of {id} were closed only by the timeout ({:?} in all)",
-            started.elapsed()
-        );
     }
     let mut c = f.connect();
     post_ok(&mut c, full);
@@ -354,10 +340,7 @@ fn assert_every_cut_writes_nothing(f: &Ingest, id: &str, full: &[u8], body: &[u8
 
 #[test]
 fn body_cut_short_at_any_byte_leaves_the_file_absent_or_unchanged() {
-    // Short timeouts: where the server misses the half-close (see
-    // `half_close_right_after_the_bytes_is_noticed_at_once`), the timeout ends the connection
-    // well within the wait; what this test checks is the file and the absence of a 2xx.
-    let f = start_ingest(&["--header-timeout", "2", "--body-timeout", "2"]);
+    let f = start_ingest(&[]);
     let body = b"temp=21.5 rh=40\n";
     for (id, existing) in [("cut-new", false), ("cut-old", true)] {
         if existing {
@@ -381,10 +364,9 @@ fn body_cut_short_at_any_byte_leaves_the_file_absent_or_unchanged() {
     post_ok(&mut c, &post("/devices/cut-ka", b"first\n"));
     let full = post("/devices/cut-ka", b"second\n");
     c.send(&full[..full.len() - 3]);
-    std::thread::sleep(Duration::from_millis(20));
     c.shutdown_write();
     let w = c.wait_for_close(IO_TIMEOUT);
-    assert!(w.closed && !w.bytes.starts_with(b"HTTP/1.1 2"), "{w:?}");
+    assert!(w.closed && w.bytes.is_empty(), "{w:?}");
     assert_eq!(f.device("cut-ka").as_deref(), Some(&b"first\n"[..]));
 }
 
