@@ -210,13 +210,15 @@ impl Connection {
         let State::AwaitCommit { close, http10 } = self.state else {
             return;
         };
-        let close = close || result.is_err_and(RequestError::closes);
-        let framing = Framing {
-            close,
-            head_only: false,
-            http10_keep_alive: http10 && !close,
-        };
+        let framing = deferred_framing(close, http10, result);
         let reply = routes::ingest_reply(&mut self.wbuf, ctx, result, framing);
+        self.send_deferred(ctx, &reply, framing.close);
+        self.last_progress = ctx.now;
+    }
+
+    /// Sends a reply written after its head was consumed (ingest commit, upload): counted and
+    /// logged from the request summary captured with the head.
+    fn send_deferred(&mut self, ctx: &mut Context, reply: &routes::Reply, close: bool) {
         crate::metrics::count_request("POST", reply.status);
         if let Some(log) = ctx.access_log.as_mut() {
             let entry = self
@@ -227,7 +229,6 @@ impl Connection {
             }
         }
         self.state = State::Respond { file: None, close };
-        self.last_progress = ctx.now;
     }
 
     /// What this connection watches, if it is a live stream.
@@ -553,23 +554,9 @@ impl Connection {
             BodySink::Upload { name, http10 } => {
                 let result = crate::uploads::store(ctx.files_root.path(), &name, &self.body);
                 self.body.clear();
-                let close = close || result.is_err_and(RequestError::closes);
-                let framing = Framing {
-                    close,
-                    head_only: false,
-                    http10_keep_alive: http10 && !close,
-                };
+                let framing = deferred_framing(close, http10, result);
                 let reply = routes::upload_reply(&mut self.wbuf, ctx, &name, result, framing);
-                crate::metrics::count_request("POST", reply.status);
-                if let Some(log) = ctx.access_log.as_mut() {
-                    let entry = self
-                        .summary
-                        .entry(self.peer.ip(), reply.status, reply.body_len);
-                    if let Err(e) = log.record(&entry, ctx.wall) {
-                        warn!("access log: {e}");
-                    }
-                }
-                self.state = State::Respond { file: None, close };
+                self.send_deferred(ctx, &reply, framing.close);
             }
             BodySink::Device { id, http10 } => {
                 let appended =
@@ -1020,6 +1007,17 @@ fn discard_or_respond(
             file: reply.file,
             close,
         }
+    }
+}
+
+/// Framing of a reply written after the head is gone: the connection also closes after an
+/// error that demands it.
+fn deferred_framing(close: bool, http10: bool, result: Result<(), RequestError>) -> Framing {
+    let close = close || result.is_err_and(RequestError::closes);
+    Framing {
+        close,
+        head_only: false,
+        http10_keep_alive: http10 && !close,
     }
 }
 

@@ -110,21 +110,9 @@ pub fn respond(
         return reply;
     }
     if let Some(name) = head.path.strip_prefix("/files/") {
-        return match head.method {
-            Method::Get | Method::Head => match serve_upload(head, name, ctx, out, framing) {
-                Ok(reply) => reply,
-                Err(err) => error(out, ctx, err, framing),
-            },
-            Method::Options => options(out, ctx, framing, ALLOW_FILES),
-            Method::Other => error(out, ctx, RequestError::UnknownMethod, framing),
-            _ => error_with_allow(
-                out,
-                ctx,
-                RequestError::MethodNotAllowed,
-                framing,
-                ALLOW_FILES,
-            ),
-        };
+        return by_method(head, ctx, out, framing, ALLOW_FILES, |ctx, out| {
+            serve_upload(head, name, ctx, out, framing)
+        });
     }
     if let Some(id) = head.path.strip_prefix("/devices/") {
         if let Some(id) = id.strip_suffix("/live") {
@@ -136,30 +124,34 @@ pub fn respond(
                 _ => error(out, ctx, RequestError::MethodNotAllowed, framing),
             };
         }
-        return match head.method {
-            Method::Get | Method::Head => match serve_device(head, id, ctx, out, framing) {
-                Ok(reply) => reply,
-                Err(err) => error(out, ctx, err, framing),
-            },
-            Method::Options => options(out, ctx, framing, ALLOW_DEVICE),
-            Method::Other => error(out, ctx, RequestError::UnknownMethod, framing),
-            _ => error_with_allow(
-                out,
-                ctx,
-                RequestError::MethodNotAllowed,
-                framing,
-                ALLOW_DEVICE,
-            ),
-        };
+        return by_method(head, ctx, out, framing, ALLOW_DEVICE, |ctx, out| {
+            serve_device(head, id, ctx, out, framing)
+        });
     }
+    by_method(head, ctx, out, framing, ALLOW_STATIC, |ctx, out| {
+        serve_static(head, ctx, out, framing)
+    })
+}
+
+/// The method rule every resource route shares: GET and HEAD are answered by `get` (its error
+/// becomes the error reply), OPTIONS lists `allow`, an unknown method is 501 and any other is 405
+/// with `allow`.
+fn by_method(
+    head: &RequestHead<'_, '_>,
+    ctx: &mut Context,
+    out: &mut Vec<u8>,
+    framing: Framing,
+    allow: &str,
+    get: impl FnOnce(&mut Context, &mut Vec<u8>) -> Result<Reply, RequestError>,
+) -> Reply {
     match head.method {
-        Method::Get | Method::Head => match serve_static(head, ctx, out, framing) {
+        Method::Get | Method::Head => match get(ctx, out) {
             Ok(reply) => reply,
             Err(err) => error(out, ctx, err, framing),
         },
-        Method::Options => options(out, ctx, framing, ALLOW_STATIC),
+        Method::Options => options(out, ctx, framing, allow),
         Method::Other => error(out, ctx, RequestError::UnknownMethod, framing),
-        _ => error(out, ctx, RequestError::MethodNotAllowed, framing),
+        _ => error_with_allow(out, ctx, RequestError::MethodNotAllowed, framing, allow),
     }
 }
 
