@@ -26,6 +26,8 @@ pub struct Context {
     pub now: Instant,
     /// Wall-clock time at the start of this loop turn.
     pub wall: SystemTime,
+    /// Number of the current loop turn (caches revalidate once per turn).
+    pub turn: u64,
     /// Reused while resolving paths.
     pub scratch: Scratch,
     /// Reused for generated pages whose length must be known before the head is written.
@@ -72,6 +74,7 @@ impl Context {
             date: DateCache::new(),
             now: Instant::now(),
             wall: SystemTime::now(),
+            turn: 0,
             scratch: Scratch::default(),
             page: Vec::new(),
             read_scratch: vec![0; READ_SCRATCH_BYTES].into_boxed_slice(),
@@ -91,6 +94,7 @@ impl Context {
     /// Advances the loop-turn clock.
     pub fn tick(&mut self) {
         self.now = Instant::now();
+        self.turn += 1;
         self.wall = SystemTime::now();
         self.date.update(self.wall);
     }

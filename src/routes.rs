@@ -10,7 +10,7 @@ use crate::http::query::{self, FileQuery, Format};
 use crate::http::request::{Method, RequestHead, Version};
 use crate::http::response::{self, ReplyOptions};
 use crate::pages;
-use crate::static_file::{self, Siblings};
+use crate::static_file;
 use std::net::IpAddr;
 
 pub use crate::static_file::FileBody;
@@ -250,7 +250,7 @@ fn serve_device(
     let query = query::parse(head.query).map_err(|_| RequestError::BadQuery)?;
     let id = DeviceId::parse(id.as_bytes())?;
     let file = device_file(ctx, &id)?;
-    static_file::serve(head, file, &query, Siblings::Ignore, ctx, out, framing)
+    static_file::serve(head, file, None, &query, ctx, out, framing)
 }
 
 /// `GET /files/{name}`: a file of `--directory` as `application/octet-stream`, with ranges and
@@ -275,7 +275,7 @@ fn serve_upload(
                 essence: "application/octet-stream",
                 utf8: false,
             };
-            static_file::serve(head, file, &query, Siblings::Ignore, ctx, out, framing)
+            static_file::serve(head, file, None, &query, ctx, out, framing)
         }
         _ => Err(RequestError::NotFound),
     }
@@ -349,19 +349,27 @@ fn serve_static(
     framing: Framing,
 ) -> Result<Reply, RequestError> {
     let query = query::parse(head.query).map_err(|_| RequestError::BadQuery)?;
-    // The answer depends on nothing but the path: a recently resolved file will do.
-    let cacheable = !query.download && head.header("accept-encoding").is_none();
+    // A `?download` answer names the file as path resolution found it: resolve every time.
+    let cacheable = !query.download;
+    let negotiates = head.header("accept-encoding").is_some();
     if cacheable {
-        if let Some(file) = ctx.file_cache.get(head.path, ctx.now) {
-            return serve_file(head, file, &query, ctx, out, framing);
+        if let Some(hit) = ctx.file_cache.get(head.path, ctx.now, ctx.turn) {
+            // Siblings that nobody looked for yet: resolve, look, and cache what was found.
+            if !negotiates || hit.siblings.is_some() {
+                return static_file::serve(head, hit.file, hit.siblings, &query, ctx, out, framing);
+            }
         }
     }
     match files::resolve(&ctx.root, head.path, &mut ctx.scratch)? {
         Resolved::File(file) => {
-            if cacheable {
-                ctx.file_cache.put(head.path, &file, ctx.now);
-            }
-            serve_file(head, file, &query, ctx, out, framing)
+            let siblings = negotiates.then(|| static_file::find_siblings(ctx, &file));
+            let file = if cacheable {
+                ctx.file_cache
+                    .put(head.path, file, siblings.clone(), ctx.now, ctx.turn)
+            } else {
+                file
+            };
+            static_file::serve(head, file, siblings, &query, ctx, out, framing)
         }
         Resolved::RedirectToSlash => Ok(redirect_to_slash(head, ctx, out, framing)),
         Resolved::Directory(_)
@@ -394,17 +402,6 @@ fn serve_static(
         }
         Resolved::Directory(_) => Err(RequestError::Forbidden),
     }
-}
-
-fn serve_file(
-    head: &RequestHead<'_, '_>,
-    found: OpenFile,
-    query: &FileQuery,
-    ctx: &mut Context,
-    out: &mut Vec<u8>,
-    framing: Framing,
-) -> Result<Reply, RequestError> {
-    static_file::serve(head, found, query, Siblings::Look, ctx, out, framing)
 }
 
 /// A directory listing: HTML, or JSON for `?format=json` or an `Accept` that prefers

@@ -26,6 +26,7 @@ use std::time::SystemTime;
 use crate::config::SMALL_FILE_MAX;
 use crate::context::Context;
 use crate::error::RequestError;
+use crate::file_cache::Siblings;
 use crate::files::{self, OpenFile};
 use crate::http::accept_encoding;
 use crate::http::conditional::{self, ETag, Precondition, Validators};
@@ -128,31 +129,27 @@ struct Selected {
     vary: bool,
 }
 
-/// Whether precompressed siblings are looked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Siblings {
-    /// Yes: `found` was resolved under ROOT (`ctx.root`).
-    Look,
-    /// No (device files: they live elsewhere and are never precompressed).
-    Ignore,
-}
-
-/// Answers GET or HEAD of the regular file `found` (the last file `files::resolve` returned with
-/// `ctx.scratch`).
+/// Answers GET or HEAD of the regular file `found`. With `siblings` (the precompressed ones found
+/// next to it, see [`find_siblings`]) the request's `Accept-Encoding` picks the representation;
+/// without, the file is sent as it is.
 pub fn serve(
     head: &RequestHead<'_, '_>,
     found: OpenFile,
+    siblings: Option<Siblings>,
     query: &FileQuery,
-    siblings: Siblings,
     ctx: &mut Context,
     out: &mut Vec<u8>,
     framing: Framing,
 ) -> Result<Reply, RequestError> {
-    let accept_encoding = match siblings {
-        Siblings::Look => head.header("accept-encoding"),
-        Siblings::Ignore => None,
+    let accept_encoding = head.header("accept-encoding");
+    let Selected { file, coding, vary } = match (siblings, accept_encoding) {
+        (Some(siblings), Some(field)) => select(found, siblings, field),
+        _ => Selected {
+            file: found,
+            coding: None,
+            vary: false,
+        },
     };
-    let Selected { file, coding, vary } = select(found, accept_encoding, ctx);
     let etag = ETag::for_file(
         file.inode,
         file.len,
@@ -201,15 +198,9 @@ pub fn serve(
     result
 }
 
-/// Picks the file or one of its precompressed siblings (see the module docs).
-fn select(found: OpenFile, accept_encoding: Option<&[u8]>, ctx: &mut Context) -> Selected {
-    let Some(field) = accept_encoding else {
-        return Selected {
-            file: found,
-            coding: None,
-            vary: false,
-        };
-    };
+/// Looks for the precompressed siblings of `found`, the file `files::resolve` returned last with
+/// `ctx.scratch`.
+pub fn find_siblings(ctx: &mut Context, found: &OpenFile) -> Siblings {
     let mut sibling = |coding: Coding| {
         files::open_sibling(
             &ctx.root,
@@ -217,10 +208,19 @@ fn select(found: OpenFile, accept_encoding: Option<&[u8]>, ctx: &mut Context) ->
             coding.file_suffix(),
             found.content_type,
         )
-        .filter(|s| s.modified >= found.modified)
     };
-    let br = sibling(Coding::Br);
-    let gz = sibling(Coding::Gzip);
+    Siblings {
+        br: sibling(Coding::Br),
+        gzip: sibling(Coding::Gzip),
+    }
+}
+
+/// Picks the file or one of its precompressed siblings by the `Accept-Encoding` value `field`
+/// (see the module docs). A sibling older than the file is stale and ignored.
+fn select(found: OpenFile, siblings: Siblings, field: &[u8]) -> Selected {
+    let current = |s: Option<OpenFile>| s.filter(|s| s.modified >= found.modified);
+    let br = current(siblings.br);
+    let gz = current(siblings.gzip);
     let vary = br.is_some() || gz.is_some();
     let mut offered = ["", "", "identity"];
     let mut first = 2;
@@ -375,7 +375,7 @@ fn single(
         return Ok(reply(None));
     }
     if len <= SMALL_FILE_MAX {
-        read_into(out, &file.file, range.first, len)?;
+        read_into(out, &file, range.first, len)?;
         return Ok(reply(None));
     }
     Ok(reply(Some(FileBody::range(file.file, range.first, len))))
@@ -429,7 +429,7 @@ fn multipart(
     if body_len <= SMALL_FILE_MAX {
         for (k, r) in ranges.iter().enumerate() {
             out.extend_from_slice(&heads[bounds[k]..bounds[k + 1]]);
-            read_into(out, &file.file, r.first, r.len())?;
+            read_into(out, &file, r.first, r.len())?;
         }
         out.extend_from_slice(&heads[bounds[ranges.len()]..]);
         return Ok(reply(None));
@@ -449,11 +449,26 @@ fn multipart(
     })))
 }
 
-/// Appends `len` bytes of `file` from `offset` (a small body sent with the head).
-fn read_into(out: &mut Vec<u8>, file: &File, offset: u64, len: u64) -> Result<(), RequestError> {
+/// Appends `len` bytes of `file` from `offset` (a small body sent with the head), from its cached
+/// contents when it has them.
+fn read_into(
+    out: &mut Vec<u8>,
+    file: &OpenFile,
+    offset: u64,
+    len: u64,
+) -> Result<(), RequestError> {
+    if let Some(contents) = &file.contents {
+        let bytes = usize::try_from(offset)
+            .ok()
+            .and_then(|start| contents.get(start..start.checked_add(len as usize)?))
+            .ok_or(RequestError::Internal)?;
+        out.extend_from_slice(bytes);
+        return Ok(());
+    }
     let start = out.len();
     out.resize(start + len as usize, 0);
-    file.read_exact_at(&mut out[start..], offset)
+    file.file
+        .read_exact_at(&mut out[start..], offset)
         .map_err(|_| RequestError::Internal)
 }
 

@@ -4,9 +4,6 @@
 
 mod common;
 
-use std::fs::File;
-use std::time::{Duration, UNIX_EPOCH};
-
 use common::*;
 
 fn req(target: &str, headers: &[(&str, &str)]) -> Vec<u8> {
@@ -16,12 +13,6 @@ fn req(target: &str, headers: &[(&str, &str)]) -> Vec<u8> {
     }
     s.push_str("\r\n");
     s.into_bytes()
-}
-
-fn set_mtime(path: &std::path::Path, secs: u64) {
-    let f = File::options().write(true).open(path).unwrap();
-    f.set_modified(UNIX_EPOCH + Duration::from_secs(secs))
-        .unwrap();
 }
 
 /// `app.js` with `.gz` and `.br` siblings (fake contents: the server never decodes them),

@@ -134,6 +134,9 @@ pub struct OpenFile {
     pub modified: SystemTime,
     pub inode: u64,
     pub content_type: ContentType,
+    /// The file's first `len` bytes, when the file cache holds them (small files only); served
+    /// instead of reading the descriptor.
+    pub contents: Option<std::rc::Rc<[u8]>>,
 }
 
 /// Resolves a request path (still percent-encoded, starting with `/`, query removed) to what it
@@ -234,6 +237,7 @@ fn open_file(file: File, meta: &std::fs::Metadata, content_type: ContentType) ->
         inode: meta.ino(),
         content_type,
         file: std::rc::Rc::new(file),
+        contents: None,
     }
 }
 

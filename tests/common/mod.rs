@@ -271,6 +271,16 @@ pub fn write_file(root: &Path, rel: &str, bytes: &[u8]) {
     fs::write(&p, bytes).expect("write file");
 }
 
+/// Sets the modification time of `path` to `secs` seconds after the epoch.
+pub fn set_mtime(path: &Path, secs: u64) {
+    let f = fs::File::options()
+        .write(true)
+        .open(path)
+        .expect("open to set mtime");
+    f.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(secs))
+        .expect("set_modified");
+}
+
 /// A root with `hello.txt` ("hello, world\n") and `index.html`.
 pub fn basic_root() -> tempfile::TempDir {
     let r = root();
