@@ -9,7 +9,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sluice::config::{MAX_HEAD_BYTES, MAX_REQUEST_LINE};
-use sluice::http::request::{parse_head, HeadLimits, HeadScanner, MAX_HEADERS};
+use sluice::http::request::{header_slots, parse_head, HeadLimits, HeadScanner, MAX_HEADERS};
 use sluice::http::Progress;
 
 const LIMITS: HeadLimits = HeadLimits {
@@ -43,7 +43,7 @@ fn scan_and_parse(buf: &[u8]) -> (usize, usize) {
     let Ok(Progress::Complete(n)) = scanner.scan(buf, &LIMITS) else {
         panic!("not a complete head");
     };
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut fields = header_slots::<MAX_HEADERS>();
     let head = parse_head(&buf[..n], &mut fields).expect("a valid head");
     (n, head.headers.len())
 }

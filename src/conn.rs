@@ -16,7 +16,7 @@ use crate::devices::{Appended, DeviceId, Waiter};
 use crate::error::RequestError;
 use crate::http::body::BodyDecoder;
 use crate::http::request::{
-    parse_head, BodyFraming, HeadScanner, Method, RequestHead, Version, MAX_HEADERS,
+    header_slots, parse_head, BodyFraming, HeadScanner, Method, RequestHead, Version, MAX_HEADERS,
 };
 use crate::http::Progress;
 use crate::io::{self, Outcome};
@@ -430,7 +430,7 @@ impl Connection {
     /// Parses the complete head `rbuf[rstart..rstart + len]`, answers it, and picks the next state.
     fn handle_head(&mut self, ctx: &mut Context, len: usize) {
         let head_bytes = &self.rbuf[self.rstart..self.rstart + len];
-        let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut fields = header_slots::<MAX_HEADERS>();
         let state = match parse_head(head_bytes, &mut fields) {
             Ok(head) => {
                 let conn = (self.peer, self.local, self.waiter);

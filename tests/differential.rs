@@ -16,7 +16,9 @@ use proptest::prelude::*;
 use proptest::sample::{select, Index};
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 use sluice::config::{MAX_HEAD_BYTES, MAX_REQUEST_LINE};
-use sluice::http::request::{parse_head, HeadLimits, HeadScanner, Version, MAX_HEADERS};
+use sluice::http::request::{
+    header_slots, parse_head, HeadLimits, HeadScanner, Version, MAX_HEADERS,
+};
 use sluice::http::Progress;
 
 /// Small limits, so that generated long lines and large heads reach them cheaply.
@@ -59,7 +61,7 @@ fn sluice_verdict(input: &[u8], limits: &HeadLimits) -> Verdict {
         Ok(Progress::NeedMore) => return Verdict::Incomplete,
         Err(e) => return Verdict::Reject(e.status()),
     };
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut fields = header_slots::<MAX_HEADERS>();
     match parse_head(&input[..head_len], &mut fields) {
         Ok(h) => Verdict::Accept(Parsed {
             head_len,

@@ -11,7 +11,9 @@
 use libfuzzer_sys::fuzz_target;
 use sluice::config::{MAX_HEAD_BYTES, MAX_REQUEST_LINE};
 use sluice::error::RequestError;
-use sluice::http::request::{parse_head, HeadLimits, HeadScanner, Version, MAX_HEADERS};
+use sluice::http::request::{
+    header_slots, parse_head, HeadLimits, HeadScanner, Version, MAX_HEADERS,
+};
 use sluice::http::Progress;
 use sluice_fuzz::{find, has_bare_lf, Cuts};
 
@@ -44,7 +46,7 @@ fuzz_target!(|input: &[u8]| {
         check_parse(&data[..n]);
     }
     // The parser must also survive what the scanner would never hand it.
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut fields = header_slots::<MAX_HEADERS>();
     let _ = parse_head(data, &mut fields);
 });
 
@@ -131,10 +133,10 @@ fn check_claims(data: &[u8], limits: &HeadLimits, verdict: Result<Progress<usize
 
 /// `parse_head` on a complete head: no panic, and what it accepts is self-consistent.
 fn check_parse(head: &[u8]) {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut fields = header_slots::<MAX_HEADERS>();
     let parsed = parse_head(head, &mut fields);
     // More scratch space must not change the verdict (the field cap is fixed).
-    let mut more = [httparse::EMPTY_HEADER; 2 * MAX_HEADERS];
+    let mut more = header_slots::<{ 2 * MAX_HEADERS }>();
     let again = parse_head(head, &mut more);
     assert_eq!(format!("{parsed:?}"), format!("{again:?}"));
 

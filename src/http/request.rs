@@ -12,6 +12,7 @@
 use crate::error::RequestError;
 use crate::http::Progress;
 use memchr::memchr;
+use std::mem::MaybeUninit;
 
 /// Caps on a request head. Defaults in `config.rs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,14 +205,20 @@ impl<'b, 'h> RequestHead<'b, 'h> {
     }
 }
 
+/// Scratch space for the header fields of one head, left uninitialised: the parser writes only the
+/// entries it fills, so a request does not pay for clearing `MAX_HEADERS` of them.
+pub fn header_slots<'b, const N: usize>() -> [MaybeUninit<httparse::Header<'b>>; N] {
+    [MaybeUninit::uninit(); N]
+}
+
 /// Parses and validates a complete head (as delimited by `HeadScanner`). `fields` is scratch
-/// space of at least `MAX_HEADERS` entries. Applies every framing rule of DESIGN.md's error table.
+/// space of at least `MAX_HEADERS` entries (see [`header_slots`]). Applies every framing rule of DESIGN.md's error table.
 ///
 /// Checks run in this order, the first failure wins: line endings, request line, header syntax
 /// (httparse), request-target, Host, Transfer-Encoding, Content-Length, Expect.
 pub fn parse_head<'b, 'h>(
     head: &'b [u8],
-    fields: &'h mut [httparse::Header<'b>],
+    fields: &'h mut [MaybeUninit<httparse::Header<'b>>],
 ) -> Result<RequestHead<'b, 'h>, RequestError> {
     // httparse accepts a bare LF as a line end; RFC 9112 section 2.2 lets us refuse it.
     if memchr::memchr_iter(b'\n', head).any(|lf| lf == 0 || head[lf - 1] != b'\r') {
@@ -221,8 +228,8 @@ pub fn parse_head<'b, 'h>(
 
     // Never more than MAX_HEADERS, even if the caller's scratch space is larger.
     let limit = fields.len().min(MAX_HEADERS);
-    let mut request = httparse::Request::new(&mut fields[..limit]);
-    match request.parse(head) {
+    let mut request = httparse::Request::new(&mut []);
+    match request.parse_with_uninit_headers(head, &mut fields[..limit]) {
         Ok(httparse::Status::Complete(_)) => {}
         Ok(httparse::Status::Partial) => return Err(RequestError::MalformedRequestLine),
         Err(e) => return Err(map_httparse_error(e, line.version_token)),

@@ -33,7 +33,7 @@ fn finish(input: &[u8], progress: Progress<usize>) -> Outcome {
         Progress::NeedMore => return Ok(None),
         Progress::Complete(n) => n,
     };
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut fields = header_slots::<MAX_HEADERS>();
     let h = parse_head(&input[..n], &mut fields)?;
     assert_eq!(
         h.header("HOST"),
@@ -463,7 +463,7 @@ head_cases! {
 #[test]
 fn header_lookup_is_case_insensitive_and_first_wins() {
     let head = b"GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nx-a: 2\r\n\r\n";
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut fields = header_slots::<MAX_HEADERS>();
     let h = parse_head(head, &mut fields).unwrap();
     assert_eq!(h.header("X-A"), Some(&b"1"[..]));
     assert_eq!(h.header("x-a"), Some(&b"1"[..]));
@@ -478,14 +478,14 @@ fn parse_head_refuses_bare_lf_by_itself() {
         b"GET / HTTP/1.1\r\nHost: h\r\n\n",
         b"\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",
     ] {
-        let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut fields = header_slots::<MAX_HEADERS>();
         assert_eq!(parse_head(head, &mut fields).unwrap_err(), BareLineFeed);
     }
 }
 
 #[test]
 fn parse_head_refuses_an_unfinished_head() {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut fields = header_slots::<MAX_HEADERS>();
     let head = b"GET / HTTP/1.1\r\nHost: h\r\n";
     assert_eq!(
         parse_head(head, &mut fields).unwrap_err(),
@@ -500,7 +500,7 @@ fn parse_head_refuses_an_unfinished_head() {
 #[test]
 fn larger_scratch_space_still_caps_the_field_count() {
     let head = with_fields(101);
-    let mut fields = [httparse::EMPTY_HEADER; 2 * MAX_HEADERS];
+    let mut fields = header_slots::<{ 2 * MAX_HEADERS }>();
     assert_eq!(parse_head(&head, &mut fields).unwrap_err(), TooManyHeaders);
 }
 
@@ -528,7 +528,7 @@ fn no_panic_on_arbitrary_bytes() {
             *b = alphabet[n as usize % alphabet.len()];
             n /= alphabet.len() as u32;
         }
-        let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut fields = header_slots::<MAX_HEADERS>();
         let _ = parse_head(&input, &mut fields);
         let _ = HeadScanner::default().scan(&input, &tight);
     }

@@ -57,10 +57,10 @@ pub fn check(head: &RequestHead<'_, '_>, policy: &Policy) -> Result<(), RequestE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::request::parse_head;
+    use crate::http::request::{header_slots, parse_head};
 
     fn verdict(request: &str, policy: &Policy) -> Result<(), RequestError> {
-        let mut fields = [httparse::EMPTY_HEADER; 16];
+        let mut fields = header_slots::<16>();
         let head = parse_head(request.as_bytes(), &mut fields).unwrap();
         check(&head, policy)
     }

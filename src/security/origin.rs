@@ -95,7 +95,7 @@ fn trim(mut s: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::request::parse_head;
+    use crate::http::request::{header_slots, parse_head};
 
     #[test]
     fn origin_table() {
@@ -149,7 +149,7 @@ mod tests {
     }
 
     fn cross(request: &str) -> bool {
-        let mut fields = [httparse::EMPTY_HEADER; 16];
+        let mut fields = header_slots::<16>();
         let head = parse_head(request.as_bytes(), &mut fields).unwrap();
         cross_site_write(&head)
     }
