@@ -251,7 +251,7 @@ start_sluice() {
     STARTED_PIDS+=("$SLUICE_PID")
     local line=""
     for _ in $(seq 100); do
-        line=$(grep -m1 -E '^listening on http://[^ ]+:[0-9]+$' "$dir/stdout.log" || true)
+        line=$(grep -m1 -E '^listening on http://[^ ]+:[0-9]+$' "$dir/stdout.log" 2>/dev/null || true)
         [ -n "$line" ] && break
         kill -0 "$SLUICE_PID" 2>/dev/null || break
         sleep 0.1
