@@ -101,6 +101,17 @@ stop() {
     stop_pid "$PID"
 }
 
+# stop_counted: TERM, and up to 60 s for the process to exit, so that callgrind writes its counts
+# (a process under valgrind can take longer than stop_pid's 5 s).
+stop_counted() {
+    kill -TERM "$PID" 2>/dev/null || true
+    for _ in $(seq 600); do
+        kill -0 "$PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    stop_pid "$PID"
+}
+
 # instructions SERVER SCENARIO -> sets INSTR (per request) and writes the top functions for sluice
 instructions() {
     local server=$1 scenario=$2 spath npath script path
@@ -113,7 +124,7 @@ instructions() {
     local requests
     requests=$(wrk_run "http://127.0.0.1:$PORT$path" "$script" "$CG_DURATION")
     callgrind_control -i off "$PID" >/dev/null 2>&1
-    stop
+    stop_counted
     local dump="$CG_DIR/callgrind.$PID"
     [ -s "$dump" ] || die "callgrind wrote no $dump for $server"
     local total
@@ -122,8 +133,9 @@ instructions() {
     if [ "$server" = sluice ]; then
         {
             printf '### %s: sluice, %s responses, %s instructions each\n\n```\n' "$scenario" "$requests" "$INSTR"
-            callgrind_annotate "$dump" 2>/dev/null | awk '/file:function/ { on = 1; getline; next } on && NF' \
-                | head -n 10 | cut -c1-150
+            # awk stops at ten lines itself: `head` would end the pipe early, and pipefail with it.
+            callgrind_annotate "$dump" 2>/dev/null \
+                | awk '/file:function/ { on = 1; getline; next } on && NF && n++ < 10 { print substr($0, 1, 150) }'
             printf '```\n\n'
         } >> "$TOP"
     fi
