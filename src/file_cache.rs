@@ -57,7 +57,8 @@ pub struct FileCache {
 struct Entry {
     file: OpenFile,
     siblings: Option<Siblings>,
-    resolved_at: Instant,
+    /// `FILE_CACHE_TTL` after the path was resolved.
+    expires: Instant,
     /// The loop turn in which the metadata was last read.
     checked_turn: u64,
 }
@@ -67,24 +68,20 @@ impl FileCache {
     /// current as of loop turn `turn`, if any. A file whose metadata cannot be read is dropped.
     pub fn get(&mut self, path: &str, now: Instant, turn: u64) -> Option<Hit> {
         let entry = self.entries.get_mut(path)?;
-        let fresh = now.saturating_duration_since(entry.resolved_at) < FILE_CACHE_TTL;
+        let mut fresh = now < entry.expires;
         if fresh && entry.checked_turn != turn {
             entry.checked_turn = turn;
-            let mut ok = revalidate(&mut entry.file, &mut self.content_bytes);
+            fresh = revalidate(&mut entry.file, &mut self.content_bytes);
             if let Some(siblings) = &mut entry.siblings {
                 for sibling in [&mut siblings.br, &mut siblings.gzip].into_iter().flatten() {
-                    ok &= revalidate(sibling, &mut self.content_bytes);
+                    fresh &= revalidate(sibling, &mut self.content_bytes);
                 }
             }
-            if !ok {
-                self.remove(path);
-                return None;
-            }
-        } else if !fresh {
+        }
+        if !fresh {
             self.remove(path);
             return None;
         }
-        let entry = &self.entries[path];
         Some(Hit {
             file: entry.file.clone(),
             siblings: entry.siblings.clone(),
@@ -109,7 +106,7 @@ impl FileCache {
         let mut entry = Entry {
             file,
             siblings,
-            resolved_at: now,
+            expires: now + FILE_CACHE_TTL,
             checked_turn: turn,
         };
         load_contents(&mut entry.file, &mut self.content_bytes);

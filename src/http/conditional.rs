@@ -69,11 +69,26 @@ impl ETag {
         }
     }
 
+    /// Lowercase hex without leading zeros. ETAG_MAX leaves room for the widest values.
     fn push_hex(&mut self, n: u128) {
-        let digits = (128 - n.leading_zeros()).div_ceil(4).max(1);
-        for i in (0..digits).rev() {
-            self.push(b"0123456789abcdef"[((n >> (4 * i)) & 0xf) as usize]);
+        match u64::try_from(n) {
+            Ok(n) => self.push_hex64(n, 0),
+            Err(_) => {
+                self.push_hex64((n >> 64) as u64, 0);
+                self.push_hex64(n as u64, 16);
+            }
         }
+    }
+
+    /// `n` in hex, at least `min_digits` of them (one for 0).
+    fn push_hex64(&mut self, mut n: u64, min_digits: usize) {
+        let digits = ((64 - n.leading_zeros() as usize).div_ceil(4)).max(min_digits.max(1));
+        let end = (self.len + digits).min(ETAG_MAX);
+        for slot in self.buf[self.len..end].iter_mut().rev() {
+            *slot = b"0123456789abcdef"[(n & 0xf) as usize];
+            n >>= 4;
+        }
+        self.len = end;
     }
 }
 

@@ -54,6 +54,21 @@ fn etag_format() {
 }
 
 #[test]
+fn etag_hex_matches_the_standard_formatting_on_both_sides_of_64_bits() {
+    let nanos_past_u64 = Duration::from_secs(20_000_000_000); // year 2603: more than 2^64 ns
+    for (inode, size, since_epoch) in [
+        (0x10, 0xf, Duration::from_nanos(0x1_0000_0000_0000)),
+        (1 << 63, 7, Duration::from_nanos(u64::MAX)),
+        (3, 0x1_0000_0000, nanos_past_u64),
+        (u64::MAX, 0, nanos_past_u64 + Duration::from_nanos(1)),
+    ] {
+        let tag = ETag::for_file(inode, size, UNIX_EPOCH + since_epoch, "br");
+        let expected = format!("\"{inode:x}-{size:x}-{:x}-br\"", since_epoch.as_nanos());
+        assert_eq!(std::str::from_utf8(tag.as_bytes()).unwrap(), expected);
+    }
+}
+
+#[test]
 fn no_preconditions_proceed() {
     assert_eq!(eval(&[], true), Proceed);
     assert_eq!(eval(&[("Accept", "*/*")], true), Proceed);

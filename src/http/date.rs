@@ -33,11 +33,7 @@ impl DateCache {
             return;
         }
         self.second = second;
-        let formatted = httpdate::HttpDate::from(now).to_string();
-        // httpdate always produces an IMF-fixdate of exactly this length for years 1970..=9999.
-        if formatted.len() == IMF_FIXDATE_LEN {
-            self.text.copy_from_slice(formatted.as_bytes());
-        }
+        self.text = imf_fixdate(second);
     }
 
     /// The current value, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
@@ -53,10 +49,60 @@ const MAX_HTTP_DATE_SECS: u64 = 253_402_300_799;
 /// 1970 are written as the epoch and times after the year 9999 as its last second: httpdate
 /// cannot represent (and would panic on) either, and a file's timestamp can be anything.
 pub fn write_http_date(out: &mut Vec<u8>, t: SystemTime) {
-    use std::io::Write;
     let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let clamped = UNIX_EPOCH + std::time::Duration::from_secs(secs.min(MAX_HTTP_DATE_SECS));
-    let _ = write!(out, "{}", httpdate::HttpDate::from(clamped));
+    out.extend_from_slice(&imf_fixdate(secs));
+}
+
+/// `secs` after the epoch as an IMF-fixdate (RFC 9110 section 5.6.7), clamped to the year 9999.
+/// Written by hand rather than through `httpdate`'s `Display`: this runs for every file response
+/// (`Last-Modified`), and the formatting machinery cost more than the rest of the head.
+pub fn imf_fixdate(secs: u64) -> [u8; IMF_FIXDATE_LEN] {
+    const DAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
+    const MONTHS: [&[u8; 3]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    let secs = secs.min(MAX_HTTP_DATE_SECS);
+    let days = secs / 86_400;
+    let (year, month, day) = civil_from_days(days);
+    let second_of_day = secs % 86_400;
+    let mut text = *b"Thu, 01 Jan 1970 00:00:00 GMT";
+    text[..3].copy_from_slice(DAYS[(days % 7) as usize]);
+    two_digits(&mut text[5..7], day);
+    text[8..11].copy_from_slice(MONTHS[month as usize - 1]);
+    two_digits(&mut text[12..14], year / 100);
+    two_digits(&mut text[14..16], year % 100);
+    two_digits(&mut text[17..19], second_of_day / 3600);
+    two_digits(&mut text[20..22], second_of_day / 60 % 60);
+    two_digits(&mut text[23..25], second_of_day % 60);
+    text
+}
+
+/// The proleptic Gregorian date `days` after 1970-01-01: (year, month 1-12, day 1-31). Counts
+/// from 0000-03-01 so that the leap day ends a year, then splits 400-year eras (146,097 days),
+/// centuries, four-year cycles and years.
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    const DAYS_0000_03_01_TO_1970: u64 = 719_468;
+    let z = days + DAYS_0000_03_01_TO_1970;
+    let era = z / 146_097;
+    let day_of_era = z % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = era * 400 + year_of_era + u64::from(month <= 2);
+    (year, month, day)
+}
+
+fn two_digits(out: &mut [u8], n: u64) {
+    out[0] = b'0' + (n / 10 % 10) as u8;
+    out[1] = b'0' + (n % 10) as u8;
 }
 
 impl Default for DateCache {
@@ -79,6 +125,32 @@ mod tests {
         assert_eq!(cache.as_bytes(), b"Sun, 06 Nov 1994 08:49:37 GMT");
         cache.update(UNIX_EPOCH + Duration::from_secs(784111778));
         assert_eq!(cache.as_bytes(), b"Sun, 06 Nov 1994 08:49:38 GMT");
+    }
+
+    #[test]
+    fn imf_fixdate_agrees_with_httpdate_from_1970_to_9999() {
+        let check = |secs: u64| {
+            let expected = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs));
+            assert_eq!(
+                std::str::from_utf8(&imf_fixdate(secs)).unwrap(),
+                expected,
+                "{secs} s after the epoch"
+            );
+        };
+        // Every day boundary of the first years, leap years (1972, 2000, 2400) and the last day.
+        for day in 0..3 * 366 {
+            check(day * 86_400);
+            check(day * 86_400 + 86_399);
+        }
+        for secs in [951_782_400, 951_868_799, 13_574_563_200, MAX_HTTP_DATE_SECS] {
+            check(secs);
+        }
+        // A stride through the whole range that lands on every time of day and weekday.
+        let mut secs = 0;
+        while secs <= MAX_HTTP_DATE_SECS {
+            check(secs);
+            secs += 10_000_019;
+        }
     }
 
     #[test]

@@ -139,17 +139,17 @@ pub enum Method {
 
 impl Method {
     /// Maps a method token, case-sensitively (RFC 9110 section 9.1).
-    fn from_token(token: &str) -> Method {
+    fn from_token(token: &[u8]) -> Method {
         match token {
-            "GET" => Method::Get,
-            "HEAD" => Method::Head,
-            "POST" => Method::Post,
-            "PUT" => Method::Put,
-            "DELETE" => Method::Delete,
-            "OPTIONS" => Method::Options,
-            "TRACE" => Method::Trace,
-            "CONNECT" => Method::Connect,
-            "PATCH" => Method::Patch,
+            b"GET" => Method::Get,
+            b"HEAD" => Method::Head,
+            b"POST" => Method::Post,
+            b"PUT" => Method::Put,
+            b"DELETE" => Method::Delete,
+            b"OPTIONS" => Method::Options,
+            b"TRACE" => Method::Trace,
+            b"CONNECT" => Method::Connect,
+            b"PATCH" => Method::Patch,
             _ => Method::Other,
         }
     }
@@ -234,15 +234,20 @@ pub fn parse_head<'b, 'h>(
         Ok(httparse::Status::Partial) => return Err(RequestError::MalformedRequestLine),
         Err(e) => return Err(map_httparse_error(e, line.version_token)),
     }
+    // httparse has checked the method and target that RequestLine found and made them `str`s;
+    // converting them again would cost more than the rest of the request line.
+    let (Some(method_str), Some(target_str)) = (request.method, request.path) else {
+        return Err(RequestError::MalformedRequestLine);
+    };
     let headers: &'h [httparse::Header<'b>] = request.headers;
 
-    let target = Target::parse(line.method, line.target)?;
+    let target = Target::parse(line.method, target_str)?;
     let host = check_host(headers, line.version)?;
     let framing = body_framing(headers, line.version)?;
     Ok(RequestHead {
         method: line.method,
-        method_str: line.method_str,
-        target: line.target,
+        method_str,
+        target: target_str,
         path: target.path,
         query: target.query,
         version: line.version,
@@ -257,8 +262,6 @@ pub fn parse_head<'b, 'h>(
 /// The request line, checked before httparse so that each fault gets its precise error.
 struct RequestLine<'b> {
     method: Method,
-    method_str: &'b str,
-    target: &'b str,
     version_token: &'b [u8],
     version: Version,
 }
@@ -288,11 +291,8 @@ impl<'b> RequestLine<'b> {
             return Err(RequestError::InvalidTarget);
         }
         let version = parse_version(version_token)?;
-        let method_str = ascii_str(method)?;
         Ok(RequestLine {
-            method: Method::from_token(method_str),
-            method_str,
-            target: ascii_str(target)?,
+            method: Method::from_token(method),
             version_token,
             version,
         })
@@ -643,10 +643,6 @@ fn trim_ows(mut s: &[u8]) -> &[u8] {
 fn split_at_space(s: &[u8]) -> Option<(&[u8], &[u8])> {
     let sp = memchr(b' ', s)?;
     Some((&s[..sp], &s[sp + 1..]))
-}
-
-fn ascii_str(s: &[u8]) -> Result<&str, RequestError> {
-    std::str::from_utf8(s).map_err(|_| RequestError::MalformedRequestLine)
 }
 
 /// `tchar` (RFC 9110 section 5.6.2).
