@@ -8,6 +8,11 @@
 //!   pending records is written with one `write` (group commit). In `--ack write` mode the
 //!   waiters are completed right there; in `--ack fsync` mode the file goes to the sync thread
 //!   and the waiters complete when [`DeviceStore::collect_synced`] reports it.
+//! - In `--ack buffer` mode a commit writes only once the flush interval is due, and then at most
+//!   [`BUFFER_FLUSH_DEVICES_PER_TURN`] devices (and about [`BUFFER_FLUSH_BYTES_PER_TURN`] bytes)
+//!   per turn: a flush round over more devices goes on in the next turns, and
+//!   [`DeviceStore::has_uncommitted`] tells the reactor not to sleep until it is done, so one
+//!   flush of many devices never holds the loop for long.
 //! - A failed write is truncated back so that no partial record stays in the file, and every
 //!   waiter of that write gets 507 (no space) or 500.
 mod handles;
@@ -24,7 +29,7 @@ pub use registry::{epoch_minute, DeviceStats};
 use crate::error::RequestError;
 use handles::Handles;
 use log::{error, warn};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -44,6 +49,15 @@ pub enum AckMode {
 
 /// How often `--ack buffer` writes pending records out.
 pub const BUFFER_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+/// Most devices a `--ack buffer` flush writes in one loop turn; the rest of the round follows in
+/// the next turns. Where each write must create its file (100,000 new devices), one device costs
+/// about 130 µs, almost all of it in `openat`, so a turn spends about 8 ms on the flush; the
+/// slowest GET during such flushes took 21-36 ms at 32, 40-54 ms at 64, 106-151 ms at 256 and
+/// 2-3 s unbounded (benches/README.md, "Device ingestion").
+pub const BUFFER_FLUSH_DEVICES_PER_TURN: usize = 64;
+/// Bytes after which a `--ack buffer` flush stops for this turn: no further device is started
+/// once this many were written (a device's records are always written whole, with one `write`).
+pub const BUFFER_FLUSH_BYTES_PER_TURN: usize = 4 << 20;
 
 /// Settings of the store.
 #[derive(Debug, Clone)]
@@ -85,7 +99,7 @@ struct Device {
     /// End of each pending record within `pending` (for publishing records one by one).
     pending_ends: Vec<usize>,
     waiters: Vec<Waiter>,
-    /// Listed in `DeviceStore::dirty`.
+    /// Has records to write, and is listed in `DeviceStore::dirty` or `DeviceStore::flushing`.
     dirty: bool,
     /// Length of the file as written by us.
     len: Option<u64>,
@@ -97,8 +111,12 @@ pub struct DeviceStore {
     config: StoreConfig,
     devices: Vec<Device>,
     by_id: HashMap<DeviceId, usize>,
-    /// Devices with pending records, each listed once.
+    /// Devices with pending records. An entry whose device is no longer dirty (written early by
+    /// `flush_device`) is stale and skipped, so a device may be listed more than once.
     dirty: Vec<usize>,
+    /// `--ack buffer`: the devices of the flush round under way (the dirty ones when it began),
+    /// written at most `BUFFER_FLUSH_DEVICES_PER_TURN` per turn. Stale entries as in `dirty`.
+    flushing: VecDeque<usize>,
     handles: Handles,
     /// Acknowledged bytes that are not yet durable under the ack mode (buffer: in memory only;
     /// fsync: written, not yet synced; write: always 0 after a commit).
@@ -135,6 +153,7 @@ impl DeviceStore {
             devices: Vec::new(),
             by_id: HashMap::new(),
             dirty: Vec::new(),
+            flushing: VecDeque::new(),
             handles: Handles::new(MAX_OPEN_DEVICE_FILES),
             unsynced: 0,
             free_bytes: None,
@@ -214,24 +233,58 @@ impl DeviceStore {
     }
 
     /// The commit point: writes pending records (one `write` per device) and reports the
-    /// waiters that are complete. In buffer mode, writes only once per flush interval.
+    /// waiters that are complete. In buffer mode, writes only once per flush interval, and then
+    /// a bounded part of the round per call (see [`BUFFER_FLUSH_DEVICES_PER_TURN`]).
     pub fn commit(&mut self, now: Instant, done: &mut Vec<Completion>) {
-        if self.dirty.is_empty() {
-            return;
+        if self.config.ack == AckMode::Buffer {
+            self.flush_round(now, done);
+        } else if !self.dirty.is_empty() {
+            self.write_dirty(done);
         }
-        if self.config.ack == AckMode::Buffer
-            && now.duration_since(self.last_buffer_flush) < BUFFER_FLUSH_INTERVAL
-        {
-            return;
+    }
+
+    /// `--ack buffer`: starts a flush round when the interval is due and none is under way,
+    /// then writes the next devices of the round, up to the per-turn limits. Devices that become
+    /// dirty during a round wait for the next one, so a round ends however fast bodies arrive.
+    fn flush_round(&mut self, now: Instant, done: &mut Vec<Completion>) {
+        if self.flushing.is_empty() {
+            if self.dirty.is_empty()
+                || now.duration_since(self.last_buffer_flush) < BUFFER_FLUSH_INTERVAL
+            {
+                return;
+            }
+            self.last_buffer_flush = now;
+            self.flushing = VecDeque::from(std::mem::take(&mut self.dirty));
         }
-        self.last_buffer_flush = now;
-        self.write_dirty(done);
+        let mut devices = 0;
+        let mut bytes = 0;
+        while devices < BUFFER_FLUSH_DEVICES_PER_TURN && bytes < BUFFER_FLUSH_BYTES_PER_TURN {
+            let Some(index) = self.flushing.pop_front() else {
+                break;
+            };
+            if !self.devices[index].dirty {
+                continue;
+            }
+            devices += 1;
+            bytes += self.devices[index].pending.len();
+            self.write_device(index, done);
+            let device = &mut self.devices[index];
+            device.dirty = !device.pending.is_empty();
+            if device.dirty {
+                // The write failed: keep the records and try again in the next round.
+                self.dirty.push(index);
+            }
+        }
     }
 
     /// Writes every dirty device; those whose write failed in buffer mode stay dirty.
     fn write_dirty(&mut self, done: &mut Vec<Completion>) {
         let mut dirty = std::mem::take(&mut self.dirty);
         dirty.retain(|&index| {
+            let device = &mut self.devices[index];
+            if !device.dirty {
+                return false;
+            }
             self.write_device(index, done);
             let device = &mut self.devices[index];
             device.dirty = !device.pending.is_empty();
@@ -250,21 +303,24 @@ impl DeviceStore {
 
     /// Writes the pending records of `id` now, so a read sees every acknowledged byte
     /// (read-your-writes in buffer mode). Waiters complete through `done`.
+    /// Its entry in `dirty` or `flushing` is left there, stale (listed devices can number
+    /// 100,000 in buffer mode; a GET should not search them).
     pub fn flush_device(&mut self, id: &DeviceId, done: &mut Vec<Completion>) {
         if let Some(&index) = self.by_id.get(id) {
             if self.devices[index].dirty {
                 self.write_device(index, done);
                 let device = &mut self.devices[index];
-                if device.pending.is_empty() {
-                    device.dirty = false;
-                    self.dirty.retain(|&d| d != index);
-                }
+                device.dirty = !device.pending.is_empty();
             }
         }
     }
 
-    /// At shutdown: writes everything pending and waits for outstanding syncs.
+    /// At shutdown: writes everything pending (a flush round under way included) and waits for
+    /// outstanding syncs.
     pub fn shutdown(&mut self, done: &mut Vec<Completion>) {
+        let mut all: Vec<usize> = self.flushing.drain(..).collect();
+        all.append(&mut self.dirty);
+        self.dirty = all;
         self.write_dirty(done);
         if let Some(sync) = self.sync.as_mut() {
             for report in sync.finish() {
@@ -303,9 +359,12 @@ impl DeviceStore {
     }
 
     /// True when records wait for a commit that should happen without delay (write and fsync
-    /// modes); the reactor then polls without sleeping.
+    /// modes, or a buffer flush round under way); the reactor then polls without sleeping.
     pub fn has_uncommitted(&self) -> bool {
-        !self.dirty.is_empty() && self.config.ack != AckMode::Buffer
+        match self.config.ack {
+            AckMode::Buffer => !self.flushing.is_empty(),
+            AckMode::Write | AckMode::Fsync => !self.dirty.is_empty(),
+        }
     }
 
     /// Device files open now (at most `MAX_OPEN_DEVICE_FILES`).

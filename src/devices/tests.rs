@@ -204,3 +204,127 @@ fn reopening_rebuilds_the_registry_from_the_files() {
     assert!(stats.last_seen.is_some());
     assert_eq!(store.devices().count(), 1);
 }
+
+/// Device files present in `dir`.
+fn files_in(dir: &Path) -> usize {
+    std::fs::read_dir(dir).unwrap().count()
+}
+
+/// Appends `body` once to each of the devices `d0` to `d{count - 1}`.
+fn append_to_each(store: &mut DeviceStore, count: usize, body: &[u8]) {
+    for d in 0..count {
+        let device = id(&format!("d{d}"));
+        store.append(device, body, PEER, SystemTime::now(), waiter(d as u64));
+    }
+}
+
+#[test]
+fn a_buffer_flush_writes_at_most_the_per_turn_device_limit_then_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path(), AckMode::Buffer);
+    let start = Instant::now();
+    let n = BUFFER_FLUSH_DEVICES_PER_TURN;
+    append_to_each(&mut store, n + 1, b"r");
+    let mut done = Vec::new();
+    assert!(!store.has_uncommitted(), "no round before the interval");
+    let due = start + BUFFER_FLUSH_INTERVAL * 2;
+    store.commit(due, &mut done);
+    assert_eq!(
+        files_in(dir.path()),
+        n,
+        "the first turn writes exactly the limit"
+    );
+    assert!(
+        store.has_uncommitted(),
+        "the round goes on without sleeping"
+    );
+    // A device that turns dirty during the round waits for the next round.
+    store.append(id("late"), b"r", PEER, SystemTime::now(), waiter(2));
+    store.commit(due, &mut done);
+    assert_eq!(files_in(dir.path()), n + 1, "the next turn writes the rest");
+    assert!(!dir.path().join("late").exists());
+    assert!(!store.has_uncommitted(), "round over");
+    assert_eq!(
+        store.unsynced_bytes(),
+        2,
+        "only the late record is in memory"
+    );
+    store.commit(due, &mut done);
+    assert!(
+        !dir.path().join("late").exists(),
+        "no new round within the interval"
+    );
+    store.commit(due + BUFFER_FLUSH_INTERVAL, &mut done);
+    assert_eq!(std::fs::read(dir.path().join("late")).unwrap(), b"r\n");
+    assert!(done.is_empty());
+}
+
+#[test]
+fn a_buffer_flush_turn_stops_at_the_byte_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path(), AckMode::Buffer);
+    let start = Instant::now();
+    // Three devices of half the limit each (the newline makes up the last byte): two reach the
+    // limit exactly, the third waits for the next turn.
+    let body = vec![b'x'; BUFFER_FLUSH_BYTES_PER_TURN / 2 - 1];
+    for d in ["a", "b", "c"] {
+        store.append(id(d), &body, PEER, SystemTime::now(), waiter(1));
+    }
+    let mut done = Vec::new();
+    store.commit(start + BUFFER_FLUSH_INTERVAL, &mut done);
+    assert_eq!(files_in(dir.path()), 2);
+    assert_eq!(
+        store.unsynced_bytes(),
+        BUFFER_FLUSH_BYTES_PER_TURN as u64 / 2
+    );
+    store.commit(start + BUFFER_FLUSH_INTERVAL, &mut done);
+    assert_eq!(files_in(dir.path()), 3);
+    assert_eq!(store.unsynced_bytes(), 0);
+}
+
+#[test]
+fn reads_during_a_buffer_flush_round_see_every_record_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path(), AckMode::Buffer);
+    let start = Instant::now();
+    let n = BUFFER_FLUSH_DEVICES_PER_TURN;
+    append_to_each(&mut store, n + 10, b"1");
+    let mut done = Vec::new();
+    store.commit(start + BUFFER_FLUSH_INTERVAL, &mut done);
+    // The last device is still in the round: a read writes it early, and more records follow
+    // before the round reaches it.
+    let last = id(&format!("d{}", n + 9));
+    store.flush_device(&last, &mut done);
+    assert_eq!(
+        std::fs::read(dir.path().join(last.as_str())).unwrap(),
+        b"1\n"
+    );
+    store.append(last, b"2", PEER, SystemTime::now(), waiter(1));
+    store.flush_device(&last, &mut done);
+    store.append(last, b"3", PEER, SystemTime::now(), waiter(1));
+    while store.has_uncommitted() {
+        store.commit(start + BUFFER_FLUSH_INTERVAL, &mut done);
+    }
+    assert_eq!(
+        std::fs::read(dir.path().join(last.as_str())).unwrap(),
+        b"1\n2\n3\n"
+    );
+    assert_eq!(files_in(dir.path()), n + 10);
+    assert_eq!(store.unsynced_bytes(), 0);
+}
+
+#[test]
+fn shutdown_writes_a_buffer_flush_round_under_way_and_what_came_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path(), AckMode::Buffer);
+    let n = BUFFER_FLUSH_DEVICES_PER_TURN;
+    append_to_each(&mut store, n * 2 + 3, b"r");
+    let mut done = Vec::new();
+    store.commit(Instant::now() + BUFFER_FLUSH_INTERVAL, &mut done);
+    assert_eq!(files_in(dir.path()), n);
+    store.append(id("late"), b"r", PEER, SystemTime::now(), waiter(1));
+    store.shutdown(&mut done);
+    assert_eq!(files_in(dir.path()), n * 2 + 4);
+    assert_eq!(store.unsynced_bytes(), 0);
+    assert!(!store.has_uncommitted());
+}
