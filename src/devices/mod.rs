@@ -6,8 +6,8 @@
 //!   at once (`--ack buffer`) or registers a [`Waiter`].
 //! - At the end of each loop turn the reactor calls [`DeviceStore::commit`]: every device with
 //!   pending records is written with one `write` (group commit). In `--ack write` mode the
-//!   waiters are completed right there; in `--ack fsync` mode the file goes to the sync thread
-//!   and the waiters complete when [`DeviceStore::collect_synced`] reports it.
+//!   waiters are completed right there; in `--ack fsync` mode the file goes to the sync threads
+//!   and the waiters complete when [`DeviceStore::collect_synced`] reports its sync.
 //! - In `--ack buffer` mode a commit writes only once the flush interval is due, and then at most
 //!   [`BUFFER_FLUSH_DEVICES_PER_TURN`] devices (and about [`BUFFER_FLUSH_BYTES_PER_TURN`] bytes)
 //!   per turn: a flush round over more devices goes on in the next turns, and
@@ -33,8 +33,9 @@ use std::collections::{HashMap, VecDeque};
 use std::io::{self, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-use sync::{SyncJob, SyncThread};
+use sync::{SyncJob, SyncPool, SYNC_THREADS};
 
 /// When a POST is acknowledged (INTERFACE.md, "Ack modes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -123,7 +124,7 @@ pub struct DeviceStore {
     unsynced: u64,
     free_bytes: Option<u64>,
     last_buffer_flush: Instant,
-    sync: Option<SyncThread>,
+    sync: Option<SyncPool>,
     path_scratch: PathBuf,
     /// Keep a copy of every record written, for live subscribers (set by the reactor).
     publishing: bool,
@@ -142,11 +143,12 @@ struct Published {
 
 impl DeviceStore {
     /// Creates the data directory if missing, rebuilds the registry from it, and starts the sync
-    /// thread for `--ack fsync` (`wake` is called from that thread when syncs finish).
-    pub fn open(config: StoreConfig, wake: Box<dyn Fn() + Send>) -> io::Result<DeviceStore> {
+    /// threads for `--ack fsync` (`wake` is called from them when syncs finish).
+    pub fn open(config: StoreConfig, wake: Box<dyn Fn() + Send + Sync>) -> io::Result<DeviceStore> {
         std::fs::create_dir_all(&config.dir)?;
+        let wake: sync::Wake = Arc::from(wake);
         let sync = match config.ack {
-            AckMode::Fsync => Some(SyncThread::start(wake)?),
+            AckMode::Fsync => Some(SyncPool::start(SYNC_THREADS, wake)?),
             _ => None,
         };
         let mut store = DeviceStore {
@@ -295,7 +297,7 @@ impl DeviceStore {
 
     /// Reports syncs that finished (`--ack fsync`).
     pub fn collect_synced(&mut self, done: &mut Vec<Completion>) {
-        while let Some(report) = self.sync.as_ref().and_then(SyncThread::try_done) {
+        while let Some(report) = self.sync.as_ref().and_then(SyncPool::try_done) {
             self.unsynced = self.unsynced.saturating_sub(report.bytes);
             done.extend(report.waiters.iter().map(|w| (*w, report.result)));
         }
@@ -471,6 +473,7 @@ impl DeviceStore {
                         device.stats.stored(records, bytes, now);
                         self.unsynced += bytes;
                         let job = SyncJob {
+                            device: index,
                             file,
                             waiters: std::mem::take(&mut device.waiters),
                             bytes,
