@@ -21,7 +21,7 @@ pub mod record;
 mod registry;
 mod sync;
 
-pub use handles::MAX_OPEN_DEVICE_FILES;
+pub use handles::MIN_OPEN_DEVICE_FILES;
 pub use id::DeviceId;
 pub use record::RecordFormat;
 pub use registry::{epoch_minute, DeviceStats};
@@ -70,6 +70,9 @@ pub struct StoreConfig {
     pub max_pending: u64,
     /// Free space on the data disk below which new bodies get 503.
     pub min_free: u64,
+    /// Most device files open at once (`--max-open-devices`); 0 for [`MIN_OPEN_DEVICE_FILES`].
+    /// The server replaces 0 with a cap derived from the descriptor limit before opening.
+    pub max_open_files: usize,
 }
 
 /// Identifies a connection waiting for its record to be committed: its slab key and its unique
@@ -156,7 +159,10 @@ impl DeviceStore {
             by_id: HashMap::new(),
             dirty: Vec::new(),
             flushing: VecDeque::new(),
-            handles: Handles::new(MAX_OPEN_DEVICE_FILES),
+            handles: Handles::new(match config.max_open_files {
+                0 => MIN_OPEN_DEVICE_FILES,
+                n => n,
+            }),
             unsynced: 0,
             free_bytes: None,
             last_buffer_flush: Instant::now(),
@@ -369,9 +375,14 @@ impl DeviceStore {
         }
     }
 
-    /// Device files open now (at most `MAX_OPEN_DEVICE_FILES`).
+    /// Device files open now (at most [`DeviceStore::max_open_files`]).
     pub fn open_files(&self) -> usize {
         self.handles.open_count()
+    }
+
+    /// Most device files open at once.
+    pub fn max_open_files(&self) -> usize {
+        self.handles.capacity()
     }
 
     /// Acknowledged bytes not yet durable under the ack mode.

@@ -12,6 +12,7 @@ fn config(dir: &Path, ack: AckMode) -> StoreConfig {
         },
         max_pending: 1024,
         min_free: 0,
+        max_open_files: 0,
     }
 }
 
@@ -112,7 +113,7 @@ fn admission_refuses_past_max_pending_and_below_min_free() {
 fn more_devices_than_open_files_all_get_their_records() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = open(dir.path(), AckMode::Write);
-    let devices = MAX_OPEN_DEVICE_FILES * 2 + 7;
+    let devices = MIN_OPEN_DEVICE_FILES * 2 + 7;
     let mut done = Vec::new();
     for round in 0..2 {
         for d in 0..devices {
@@ -127,7 +128,7 @@ fn more_devices_than_open_files_all_get_their_records() {
             );
         }
         store.commit(Instant::now(), &mut done);
-        assert!(store.open_files() <= MAX_OPEN_DEVICE_FILES);
+        assert!(store.open_files() <= MIN_OPEN_DEVICE_FILES);
     }
     assert_eq!(done.len(), devices * 2);
     assert!(done.iter().all(|(_, r)| r.is_ok()));
@@ -327,4 +328,46 @@ fn shutdown_writes_a_buffer_flush_round_under_way_and_what_came_after() {
     assert_eq!(files_in(dir.path()), n * 2 + 4);
     assert_eq!(store.unsynced_bytes(), 0);
     assert!(!store.has_uncommitted());
+}
+
+#[test]
+fn the_open_files_cap_is_reached_exactly_then_the_least_recent_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = 5;
+    let mut cfg = config(dir.path(), AckMode::Write);
+    cfg.max_open_files = cap;
+    let mut store = DeviceStore::open(cfg, Box::new(|| {})).unwrap();
+    assert_eq!(store.max_open_files(), cap);
+    let mut done = Vec::new();
+    for d in 0..cap {
+        store.append(
+            id(&format!("d{d}")),
+            b"r",
+            PEER,
+            SystemTime::now(),
+            waiter(1),
+        );
+        store.commit(Instant::now(), &mut done);
+    }
+    assert_eq!(store.open_files(), cap, "one file per device up to the cap");
+    assert!((0..cap).all(|d| store.handles.is_open(d)));
+    store.append(id("newcomer"), b"r", PEER, SystemTime::now(), waiter(1));
+    store.commit(Instant::now(), &mut done);
+    assert_eq!(store.open_files(), cap, "the cap holds");
+    assert!(
+        !store.handles.is_open(0),
+        "the least recently used device was closed"
+    );
+    assert!((1..=cap).all(|d| store.handles.is_open(d)));
+    assert_eq!(done.len(), cap + 1);
+    assert!(done.iter().all(|(_, r)| r.is_ok()));
+}
+
+#[test]
+fn a_store_opened_without_a_cap_keeps_the_minimum() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(
+        open(dir.path(), AckMode::Write).max_open_files(),
+        MIN_OPEN_DEVICE_FILES
+    );
 }
