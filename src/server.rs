@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 /// Token of the signal pipe.
 const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
-/// Token of the waker the fsync thread uses to report.
+/// Token of the waker the store's threads (fsync, record counting) use to report.
 const WAKER_TOKEN: Token = Token(usize::MAX - 2);
 /// How often the free space of the data disk is re-read.
 const FREE_SPACE_EVERY: Duration = Duration::from_secs(1);
@@ -200,7 +200,7 @@ impl Server {
                             return self.finish();
                         }
                     }
-                    WAKER_TOKEN => self.ctx.store.collect_synced(&mut self.ctx.completions),
+                    WAKER_TOKEN => self.ctx.store.collect_reports(&mut self.ctx.completions),
                     Token(i) if i < CONN_BASE => self.accept(i),
                     Token(t) if (PIPE_BASE..SIGNAL_TOKEN.0 - 1).contains(&t) => {
                         self.drive((t - PIPE_BASE) / 4);

@@ -7,14 +7,17 @@
 //! - At the end of each loop turn the reactor calls [`DeviceStore::commit`]: every device with
 //!   pending records is written with one `write` (group commit). In `--ack write` mode the
 //!   waiters are completed right there; in `--ack fsync` mode the file goes to the sync threads
-//!   and the waiters complete when [`DeviceStore::collect_synced`] reports its sync.
+//!   and the waiters complete when [`DeviceStore::collect_reports`] reports its sync.
 //! - In `--ack buffer` mode a commit writes only once the flush interval is due, and then at most
 //!   [`BUFFER_FLUSH_DEVICES_PER_TURN`] devices (and about [`BUFFER_FLUSH_BYTES_PER_TURN`] bytes)
 //!   per turn: a flush round over more devices goes on in the next turns, and
 //!   [`DeviceStore::has_uncommitted`] tells the reactor not to sleep until it is done, so one
 //!   flush of many devices never holds the loop for long.
+//! - The registry is rebuilt at open from one `stat` per file; the records already in the files
+//!   are counted by a background thread, reported through [`DeviceStore::collect_reports`].
 //! - A failed write is truncated back so that no partial record stays in the file, and every
 //!   waiter of that write gets 507 (no space) or 500.
+mod counter;
 mod handles;
 pub mod id;
 pub mod record;
@@ -27,6 +30,7 @@ pub use record::RecordFormat;
 pub use registry::{epoch_minute, DeviceStats};
 
 use crate::error::RequestError;
+use counter::{CountJob, Counter};
 use handles::Handles;
 use log::{error, warn};
 use std::collections::{HashMap, VecDeque};
@@ -128,6 +132,12 @@ pub struct DeviceStore {
     free_bytes: Option<u64>,
     last_buffer_flush: Instant,
     sync: Option<SyncPool>,
+    /// Counts the records of the files found at start (until it has reported them all).
+    counter: Option<Counter>,
+    /// Wakes the reactor. Kept here so that it lives as long as the store: the last owner of the
+    /// reactor's waker closes its descriptor, and a thread that ends (the counter) must not be
+    /// it, or a wake it just sent is lost with the descriptor.
+    wake: sync::Wake,
     path_scratch: PathBuf,
     /// Keep a copy of every record written, for live subscribers (set by the reactor).
     publishing: bool,
@@ -151,7 +161,7 @@ impl DeviceStore {
         std::fs::create_dir_all(&config.dir)?;
         let wake: sync::Wake = Arc::from(wake);
         let sync = match config.ack {
-            AckMode::Fsync => Some(SyncPool::start(SYNC_THREADS, wake)?),
+            AckMode::Fsync => Some(SyncPool::start(SYNC_THREADS, Arc::clone(&wake))?),
             _ => None,
         };
         let mut store = DeviceStore {
@@ -167,16 +177,32 @@ impl DeviceStore {
             free_bytes: None,
             last_buffer_flush: Instant::now(),
             sync,
+            counter: None,
+            wake,
             path_scratch: config.dir.clone(),
             publishing: false,
             published: Vec::new(),
             published_bytes: Vec::new(),
             config,
         };
+        let mut to_count = Vec::new();
         for (id, stats) in registry::scan(&store.config.dir)? {
             let index = store.device_index(id);
+            if stats.counting {
+                to_count.push(CountJob {
+                    device: index,
+                    id,
+                    len: stats.bytes,
+                });
+            }
             store.devices[index].len = Some(stats.bytes);
             store.devices[index].stats = stats;
+        }
+        if !to_count.is_empty() {
+            // Small files first: most devices get their counts at once, a huge file comes last.
+            to_count.sort_unstable_by_key(|job| job.len);
+            let wake = Arc::clone(&store.wake);
+            store.counter = Some(Counter::start(store.config.dir.clone(), to_count, wake)?);
         }
         store.refresh_free_space();
         Ok(store)
@@ -301,12 +327,36 @@ impl DeviceStore {
         self.dirty = dirty;
     }
 
-    /// Reports syncs that finished (`--ack fsync`).
-    pub fn collect_synced(&mut self, done: &mut Vec<Completion>) {
+    /// Takes what the background threads reported (the waker's event): syncs that finished
+    /// (`--ack fsync`), completing their waiters, and records counted in the files found at start.
+    pub fn collect_reports(&mut self, done: &mut Vec<Completion>) {
         while let Some(report) = self.sync.as_ref().and_then(SyncPool::try_done) {
             self.unsynced = self.unsynced.saturating_sub(report.bytes);
             done.extend(report.waiters.iter().map(|w| (*w, report.result)));
         }
+        while let Some(counter) = &mut self.counter {
+            match counter.try_done() {
+                counter::Poll::Counted(counted) => {
+                    let stats = &mut self.devices[counted.device].stats;
+                    // A file that cannot be read keeps the records counted since start.
+                    stats.records += counted.lines.unwrap_or(0);
+                    stats.counting = false;
+                }
+                counter::Poll::Pending => break,
+                counter::Poll::Finished => {
+                    self.counter = None;
+                    // Only if the thread was lost before it reported every file.
+                    for device in &mut self.devices {
+                        device.stats.counting = false;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether records of the files found at start are still being counted.
+    pub fn counting(&self) -> bool {
+        self.counter.is_some()
     }
 
     /// Writes the pending records of `id` now, so a read sees every acknowledged byte

@@ -183,13 +183,13 @@ fn fsync_mode_completes_after_the_sync_thread_reports() {
     assert_eq!(std::fs::read(dir.path().join("a")).unwrap(), b"r\n");
     rx.recv_timeout(Duration::from_secs(30))
         .expect("sync thread wakes the reactor");
-    store.collect_synced(&mut done);
+    store.collect_reports(&mut done);
     assert_eq!(done, vec![(waiter(1), Ok(()))]);
     assert_eq!(store.unsynced_bytes(), 0);
 }
 
 #[test]
-fn reopening_rebuilds_the_registry_from_the_files() {
+fn reopening_rebuilds_the_registry_from_stat_then_counts_the_records_in_the_background() {
     let dir = tempfile::tempdir().unwrap();
     {
         let mut store = open(dir.path(), AckMode::Write);
@@ -197,13 +197,41 @@ fn reopening_rebuilds_the_registry_from_the_files() {
         for n in 0..3 {
             store.append(id("a"), b"r", PEER, at, waiter(n));
         }
+        store.append(id("b"), b"only", PEER, at, waiter(9));
         store.commit(Instant::now(), &mut Vec::new());
     }
-    let store = open(dir.path(), AckMode::Write);
+    std::fs::write(dir.path().join("empty"), b"").unwrap();
+    let (tx, wakes) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let mut store = DeviceStore::open(
+        config(dir.path(), AckMode::Write),
+        Box::new(move || {
+            let _ = tx.lock().unwrap().send(());
+        }),
+    )
+    .unwrap();
+    // Right after open: sizes and times from stat; records not counted yet.
+    assert_eq!(store.devices().count(), 3);
     let stats = store.stats(&id("a")).unwrap();
-    assert_eq!((stats.bytes, stats.records), (6, 3));
+    assert_eq!((stats.bytes, stats.records, stats.counting), (6, 0, true));
     assert!(stats.last_seen.is_some());
-    assert_eq!(store.devices().count(), 1);
+    let empty = store.stats(&id("empty")).unwrap();
+    assert_eq!((empty.records, empty.counting), (0, false));
+    // Records stored before the count arrives are added to it, not counted twice.
+    let mut done = Vec::new();
+    store.append(id("a"), b"new", PEER, SystemTime::now(), waiter(4));
+    store.commit(Instant::now(), &mut done);
+    assert_eq!(done.len(), 1);
+    while store.counting() {
+        wakes
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the counter wakes the reactor");
+        store.collect_reports(&mut done);
+    }
+    let stats = store.stats(&id("a")).unwrap();
+    assert_eq!((stats.bytes, stats.records, stats.counting), (10, 4, false));
+    let stats = store.stats(&id("b")).unwrap();
+    assert_eq!((stats.bytes, stats.records, stats.counting), (5, 1, false));
 }
 
 /// Device files present in `dir`.
