@@ -8,8 +8,9 @@
 # starts sluice RUNS (3) times with that --data, pinned to SERVER_CPU (0), and prints for each run
 # the time from exec to its "listening on" line and, where sluice counts records in the
 # background (a thread named sluice-count), the time until that thread is gone. Page cache warm
-# (the files were just written or read); nothing here drops caches, which would slow the other
-# users of a shared machine.
+# (the files were just written or read), or with COLD=1 the data files' pages are evicted before
+# each run (posix_fadvise DONTNEED on these files only; inodes stay cached). Nothing here drops
+# the machine's caches, which would slow its other users.
 set -euo pipefail
 
 KIND=${1:-small}
@@ -56,7 +57,20 @@ echo "data: $DATA ($(du -sh --apparent-size "$DATA" | cut -f1), $(find "$DATA" -
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 now_ms() { date +%s%3N; }
+evict() {
+    python3 - "$DATA" <<'PY'
+import os, sys
+for entry in os.scandir(sys.argv[1]):
+    if entry.is_file():
+        fd = os.open(entry.path, os.O_RDONLY)
+        os.fdatasync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.close(fd)
+PY
+}
+
 for run in $(seq "$RUNS"); do
+    [ "${COLD:-0}" = 1 ] && evict
     out=$(mktemp)
     started=$(now_ms)
     RUST_LOG=error taskset -c "$SERVER_CPU" "$BIN" -l 127.0.0.1:0 --data "$DATA" "$DATA" >"$out" 2>&1 &
