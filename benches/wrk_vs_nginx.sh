@@ -159,17 +159,35 @@ mbps_of() { awk -v b="$R_bytes" -v us="$R_duration_us" 'BEGIN { if (us > 0) prin
 p99_of()  { awk -v p="$R_p99_us" 'BEGIN { if (p > 0) printf "%.2f", p / 1000; else printf "n/a" }'; }
 errs_of() { echo "$R_status / $(( R_connect + R_read + R_write + R_timeout ))"; }
 
-# measure SERVER NAME PATH CONNS SCRIPT TIMEOUT -> sets M_rps M_mbps M_p99 M_errs (or a reason in M_rps)
+# cpu_ticks PID: utime + stime of the process (all its threads), in clock ticks. The fields are
+# counted after the ")" that ends the command name, which may contain spaces.
+cpu_ticks() {
+    sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'
+}
+CLK_TCK=$(getconf CLK_TCK)
+# server CPU time per request in microseconds, from ticks before and after a run
+cpu_us_of() {
+    awk -v a="$1" -v b="$2" -v n="$R_requests" -v hz="$CLK_TCK" \
+        'BEGIN { if (a != "" && b != "" && n > 0) printf "%.1f", (b - a) * 1e6 / hz / n; else printf "-" }'
+}
+
+# measure SERVER NAME PATH CONNS SCRIPT TIMEOUT -> sets M_rps M_mbps M_p99 M_errs M_cpu (or a reason
+# in M_rps)
 measure() {
     local server=$1 port=$2 path=$3 conns=$4 script=$5 timeout=$6
-    M_rps="" M_mbps="" M_p99="" M_errs=""
+    M_rps="" M_mbps="" M_p99="" M_errs="" M_cpu=""
     if ! alive "$server"; then
         M_rps="($server not running)"
         return
     fi
+    local pid ticks_before ticks_after
+    if [ "$server" = nginx ]; then pid=$NGINX_PID; else pid=$SLUICE_PID; fi
+    ticks_before=$(cpu_ticks "$pid")
     run_wrk "$server" "http://127.0.0.1:$port$path" "$conns" "$script" "$timeout"
+    ticks_after=$(cpu_ticks "$pid")
     if [ -n "$R_requests" ]; then
         M_rps=$(rps_of) M_mbps=$(mbps_of) M_p99=$(p99_of) M_errs=$(errs_of)
+        M_cpu=$(cpu_us_of "$ticks_before" "$ticks_after")
         local socket=$(( R_connect + R_read + R_write + R_timeout ))
         if [ "$R_status" -gt 0 ] || [ "$socket" -gt 0 ]; then
             NOTES+=("$CURRENT_SCENARIO: $server had $R_status non-2xx/3xx responses and $socket socket errors (connect $R_connect, read $R_read, write $R_write, timeout $R_timeout)")
@@ -202,8 +220,9 @@ POST_BODY="$BENCH_TMP/post-body"
 awk 'BEGIN { p = "{\"device\":\"bench\",\"seq\":4711,\"t\":\"2024-01-01T00:00:00Z\",\"temp_c\":21.53,\"rh\":40.2,\"hpa\":1013.25,\"pad\":\""; s = "\"}\n"; printf "%s", p; for (i = 0; i < 207 - length(p) - length(s); i++) printf "x"; printf "%s", s }' > "$POST_BODY"
 [ "$(stat -c %s "$POST_BODY")" = 207 ] || die "internal: POST body is not 207 bytes"
 
-HEADER='| scenario | conns | nginx req/s | sluice req/s | sluice/nginx | nginx MB/s | sluice MB/s | nginx p99 ms | sluice p99 ms | nginx non-2xx / sock err | sluice non-2xx / sock err |'
-RULE='|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
+HEADER='| scenario | conns | nginx req/s | sluice req/s | sluice/nginx | nginx MB/s | sluice MB/s | nginx p99 ms | sluice p99 ms | nginx non-2xx / sock err | sluice non-2xx / sock err | nginx µs CPU/req | sluice µs CPU/req |'
+RULE='|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
+LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 for CURRENT_SCENARIO in "${SCENARIOS[@]}"; do
     IFS='|' read -r conns path script wrk_timeout desc < <(scenario_spec "$CURRENT_SCENARIO")
@@ -224,10 +243,10 @@ for CURRENT_SCENARIO in "${SCENARIOS[@]}"; do
     # nginx
     preflight nginx "$NGINX_PORT" "$nginx_path" "${curl_args[@]+"${curl_args[@]}"}"
     measure nginx "$NGINX_PORT" "$nginx_path" "$conns" "$script_file" "$wrk_timeout"
-    n_rps=$M_rps n_mbps=$M_mbps n_p99=$M_p99 n_errs=$M_errs
+    n_rps=$M_rps n_mbps=$M_mbps n_p99=$M_p99 n_errs=$M_errs n_cpu=$M_cpu
 
     # sluice
-    s_rps="" s_mbps="" s_p99="" s_errs=""
+    s_rps="" s_mbps="" s_p99="" s_errs="" s_cpu=""
     if [ -n "$SLUICE_SKIP" ]; then
         s_rps="skipped"
     elif ! alive sluice; then
@@ -244,11 +263,11 @@ for CURRENT_SCENARIO in "${SCENARIOS[@]}"; do
                 NOTES+=("$CURRENT_SCENARIO: sluice answered GET $sluice_path with '$PRE' (HTTP code, bytes), nginx with '$(http_probe "http://127.0.0.1:$NGINX_PORT$nginx_path")'")
             fi
             measure sluice "$SLUICE_PORT" "$sluice_path" "$conns" "$script_file" "$wrk_timeout"
-            s_rps=$M_rps s_mbps=$M_mbps s_p99=$M_p99 s_errs=$M_errs
+            s_rps=$M_rps s_mbps=$M_mbps s_p99=$M_p99 s_errs=$M_errs s_cpu=$M_cpu
         fi
     fi
 
-    row="| $CURRENT_SCENARIO | $conns | ${n_rps:--} | ${s_rps:--} | $(ratio "$s_rps" "$n_rps") | ${n_mbps:--} | ${s_mbps:--} | ${n_p99:--} | ${s_p99:--} | ${n_errs:--} | ${s_errs:--} |"
+    row="| $CURRENT_SCENARIO | $conns | ${n_rps:--} | ${s_rps:--} | $(ratio "$s_rps" "$n_rps") | ${n_mbps:--} | ${s_mbps:--} | ${n_p99:--} | ${s_p99:--} | ${n_errs:--} | ${s_errs:--} | ${n_cpu:--} | ${s_cpu:--} |"
     ROWS+=("$row")
     printf '\n%s\n%s\n%s\n' "$HEADER" "$RULE" "$row"
     if [ "$CURRENT_SCENARIO" = small ]; then
@@ -267,13 +286,15 @@ RESULT="$REPO_ROOT/bench-results/wrk-$STAMP.md"
     echo "- wrk: $(wrk -v 2>&1 | head -n1 | awk '{print $2}'), 1 thread, $DURATION per run, pipeline depth $PIPELINE_DEPTH"
     echo "- pinning: servers on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU"
     echo "- host: $(host_description)"
+    echo "- load average (1, 5, 15 min): $LOAD_AT_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
     echo
     echo "$HEADER"
     echo "$RULE"
     printf '%s\n' "${ROWS[@]}"
     echo
     echo "MB/s is 10^6 bytes per second read by wrk, response heads included. Errors: responses with"
-    echo "status >= 400 counted by wrk / socket errors (connect + read + write + timeout)."
+    echo "status >= 400 counted by wrk / socket errors (connect + read + write + timeout). µs CPU/req:"
+    echo "the server's utime + stime (all threads, /proc/PID/stat) over the wrk run / requests."
     echo
     [ -n "$P99_LINE" ] && { echo "$P99_LINE"; echo; }
     if [ "${#NOTES[@]}" -gt 0 ]; then
@@ -288,7 +309,7 @@ RESULT="$REPO_ROOT/bench-results/wrk-$STAMP.md"
     echo "</details>"
 } > "$RESULT"
 
-banner "results ($DURATION per run; servers on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU)"
+banner "results ($DURATION per run; servers on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU; load $LOAD_AT_START -> $(cut -d' ' -f1-3 /proc/loadavg))"
 echo "$HEADER"
 echo "$RULE"
 printf '%s\n' "${ROWS[@]}"

@@ -1,7 +1,9 @@
 //! The command line (INTERFACE.md) and the validated configuration it produces. Every limit the
 //! server enforces is named here with its unit and default.
 use crate::admission::{AllowList, Cidr};
-use crate::devices::{AckMode, RecordFormat, StoreConfig};
+use crate::cgi::MAX_CGI_PROCESSES;
+use crate::devices::{AckMode, RecordFormat, StoreConfig, MIN_OPEN_DEVICE_FILES};
+use crate::file_cache::FILE_CACHE_ENTRIES;
 use crate::http::request::HeadLimits;
 use crate::security::auth::Secret;
 use crate::security::{host, Policy};
@@ -34,6 +36,12 @@ pub const LINGER_MAX_BYTES: usize = 1024 * 1024;
 pub const MIN_DEFAULT_PER_PEER: u32 = 16;
 /// How long in-flight requests may take to finish after SIGINT/SIGTERM.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Descriptors kept free for everything but connections, CGI pipes, cached static files and
+/// device files (listeners, poller, waker, signal pipe, stdio, access log, directories, the
+/// record counter, a download's file) when the device-file cap is derived.
+pub const RESERVED_DESCRIPTORS: usize = 64;
+/// Descriptors one running CGI script holds (its stdin, stdout and stderr pipes).
+const CGI_PIPES: usize = 3;
 
 /// The command line.
 #[derive(Debug, Parser)]
@@ -79,6 +87,11 @@ pub struct Cli {
     /// Free space on the data disk below which POSTs get 503
     #[arg(long = "min-free", value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
     pub min_free: u64,
+
+    /// Most device files kept open at once; 0: derived from the open-files limit (what is left
+    /// after --max-connections, CGI pipes and a reserve; at least 512)
+    #[arg(long = "max-open-devices", value_name = "N", default_value_t = 0)]
+    pub max_open_devices: usize,
 
     /// Admit clients from this network; repeatable; replaces the default list
     #[arg(long = "allow", value_name = "CIDR")]
@@ -229,6 +242,7 @@ impl From<Cli> for Config {
                 },
                 max_pending: cli.max_pending,
                 min_free: cli.min_free,
+                max_open_files: cli.max_open_devices,
             },
         }
     }
@@ -242,6 +256,23 @@ impl Config {
         cli.listen = vec![listen];
         Config::from(cli)
     }
+}
+
+/// The device-file cap for `--max-open-devices 0`: the open-files limit `nofile` (`None` when it
+/// cannot be read) less a descriptor per connection, the pipes of every CGI script, the static
+/// file cache and [`RESERVED_DESCRIPTORS`]; never below [`MIN_OPEN_DEVICE_FILES`].
+pub fn open_device_files(nofile: Option<u64>, max_connections: usize) -> usize {
+    let Some(nofile) = nofile else {
+        return MIN_OPEN_DEVICE_FILES;
+    };
+    let others = max_connections
+        .saturating_add(MAX_CGI_PROCESSES * CGI_PIPES)
+        .saturating_add(FILE_CACHE_ENTRIES)
+        .saturating_add(RESERVED_DESCRIPTORS);
+    usize::try_from(nofile)
+        .unwrap_or(usize::MAX)
+        .saturating_sub(others)
+        .max(MIN_OPEN_DEVICE_FILES)
 }
 
 /// The default `--max-connections-per-peer` for a given `--max-connections`.
@@ -340,6 +371,35 @@ mod tests {
         assert!(!c.allow.admits("8.8.8.8".parse().unwrap()));
         assert_eq!(c.max_connections_per_peer, 2500);
         assert!(c.security.server_names.is_empty());
+        assert_eq!(c.store.max_open_files, 0, "derived at start");
+    }
+
+    #[test]
+    fn the_device_file_cap_is_what_the_descriptor_limit_leaves() {
+        let c = Config::from(Cli::parse_from(["sluice", "--max-open-devices", "100"]));
+        assert_eq!(c.store.max_open_files, 100);
+        // 10,000 connections, 256 CGI scripts with 3 pipes, 1,024 cached files, 64 reserved.
+        let others = 10_000 + 768 + 1024 + 64;
+        assert_eq!(open_device_files(Some(20_000), 10_000), 20_000 - others);
+        assert_eq!(
+            open_device_files(Some((others + MIN_OPEN_DEVICE_FILES + 1) as u64), 10_000),
+            MIN_OPEN_DEVICE_FILES + 1
+        );
+        assert_eq!(
+            open_device_files(Some((others + MIN_OPEN_DEVICE_FILES - 1) as u64), 10_000),
+            MIN_OPEN_DEVICE_FILES,
+            "never below the minimum"
+        );
+        assert_eq!(open_device_files(Some(1024), 10_000), MIN_OPEN_DEVICE_FILES);
+        assert_eq!(open_device_files(None, 10), MIN_OPEN_DEVICE_FILES);
+        assert_eq!(
+            open_device_files(Some(u64::MAX), usize::MAX),
+            MIN_OPEN_DEVICE_FILES
+        );
+        assert_eq!(
+            open_device_files(Some(1 << 20), 10),
+            (1 << 20) - (10 + 768 + 1024 + 64)
+        );
     }
 
     #[test]
@@ -414,6 +474,8 @@ mod tests {
             &["sluice", "--ingest-token", "has space"],
             &["sluice", "--auth", "nocolon"],
             &["sluice", "--max-connections-per-peer", "0"],
+            &["sluice", "--max-open-devices", "many"],
+            &["sluice", "--max-open-devices", "-1"],
         ] {
             let err = Cli::try_parse_from(args).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{args:?}");

@@ -1,7 +1,7 @@
 //! The reactor: one thread, one `mio::Poll`, the listeners, the connections in a `Slab`, accept
 //! with admission and back-off, deadline sweeps, signals and graceful shutdown.
 use crate::access_log::AccessLog;
-use crate::config::{Config, LINGER, SHUTDOWN_GRACE};
+use crate::config::{open_device_files, Config, LINGER, SHUTDOWN_GRACE};
 use crate::conn::{Connection, Drive};
 use crate::context::Context;
 use crate::devices::{DeviceStore, Waiter};
@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 /// Token of the signal pipe.
 const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
-/// Token of the waker the fsync thread uses to report.
+/// Token of the waker the store's threads (fsync, record counting) use to report.
 const WAKER_TOKEN: Token = Token(usize::MAX - 2);
 /// How often the free space of the data disk is re-read.
 const FREE_SPACE_EVERY: Duration = Duration::from_secs(1);
@@ -88,7 +88,7 @@ impl Server {
         );
         let data = &config.store.dir;
         let store = DeviceStore::open(
-            config.store.clone(),
+            store_config(&config),
             Box::new(move || {
                 if let Err(e) = waker.wake() {
                     error!("waker: {e}");
@@ -200,7 +200,7 @@ impl Server {
                             return self.finish();
                         }
                     }
-                    WAKER_TOKEN => self.ctx.store.collect_synced(&mut self.ctx.completions),
+                    WAKER_TOKEN => self.ctx.store.collect_reports(&mut self.ctx.completions),
                     Token(i) if i < CONN_BASE => self.accept(i),
                     Token(t) if (PIPE_BASE..SIGNAL_TOKEN.0 - 1).contains(&t) => {
                         self.drive((t - PIPE_BASE) / 4);
@@ -511,6 +511,27 @@ impl Server {
         );
         Ok(())
     }
+}
+
+/// The store's settings with the device-file cap resolved: `--max-open-devices`, or what the
+/// open-files limit leaves when it is 0.
+fn store_config(config: &Config) -> crate::devices::StoreConfig {
+    let mut store = config.store.clone();
+    let nofile = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .ok()
+        .map(|(soft, _hard)| soft);
+    let derived = open_device_files(nofile, config.max_connections);
+    if store.max_open_files == 0 {
+        store.max_open_files = derived;
+    } else if store.max_open_files > derived {
+        warn!(
+            "--max-open-devices {} is more than the open-files limit leaves ({derived}); \
+             device writes may fail for want of descriptors",
+            store.max_open_files
+        );
+    }
+    info!("device files open at most: {}", store.max_open_files);
+    store
 }
 
 /// A record without its one final line break (CRLF, LF or CR), as the per-device stream shows it.

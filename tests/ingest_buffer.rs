@@ -8,6 +8,7 @@ mod common;
 use common::ingest::*;
 use common::*;
 use nix::sys::signal::Signal;
+use sluice::devices::BUFFER_FLUSH_DEVICES_PER_TURN;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -82,6 +83,33 @@ fn buffer_mode_writes_records_out_within_the_flush_interval() {
         wait_until(FLUSH_WAIT, || file_is(&f, "later", &want)),
         "not written within {FLUSH_WAIT:?}"
     );
+}
+
+#[test]
+fn a_flush_of_more_devices_than_one_turn_writes_reaches_every_device() {
+    // A flush round writes BUFFER_FLUSH_DEVICES_PER_TURN devices per loop turn; the server must
+    // carry the round on over the next turns (nothing else happens to wake it) until all are out.
+    let devices = BUFFER_FLUSH_DEVICES_PER_TURN * 3 + 1;
+    let f = start_ingest(&["--ack", "buffer"]);
+    let mut c = f.connect();
+    for batch in (0..devices).collect::<Vec<_>>().chunks(50) {
+        let raw: Vec<u8> = batch
+            .iter()
+            .flat_map(|&n| post(&format!("/devices/round{n}"), &record(n, 0)))
+            .collect();
+        c.send(&raw);
+        for _ in batch {
+            let r = c.read_response();
+            r.assert_status(204);
+        }
+    }
+    drop(c);
+    let all_written = || (0..devices).all(|n| file_is(&f, &format!("round{n}"), &record(n, 0)));
+    assert!(
+        wait_until(FLUSH_WAIT, all_written),
+        "not every device was written within {FLUSH_WAIT:?}"
+    );
+    assert_eq!(f.entries().len(), devices);
 }
 
 #[test]

@@ -2,13 +2,18 @@
 //! 100,000 distinct devices work within the process's descriptor limit"). The server runs under
 //! `prlimit --nofile=1024` and gets 2,500 distinct devices, each posted to twice in different
 //! orders (so evicted files are reopened): every file must hold exactly its two records, and the
-//! server must never hold more than about 512 device files open.
+//! server must never hold more than about 512 device files open (the least the cap derived from
+//! the limit can be). The cap itself, `--max-open-devices N` or derived from the limit, is reached
+//! exactly: N device files open after N devices, still N after one more.
 
 mod common;
 
 use common::ingest::*;
 use common::*;
+use sluice::config::{open_device_files, RESERVED_DESCRIPTORS};
+use sluice::devices::MIN_OPEN_DEVICE_FILES;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -17,9 +22,9 @@ use std::thread;
 const DEVICES: usize = 2500;
 const CLIENTS: usize = 5;
 const NOFILE: &str = "1024";
-/// The documented cap of open device files, plus room for listeners, connections, the poller,
-/// the waker, stdio and the log.
-const MAX_FDS: usize = 512 + 64;
+/// The least cap of open device files, plus room for listeners, connections, the poller, the
+/// waker, stdio and the log.
+const MAX_FDS: usize = MIN_OPEN_DEVICE_FILES + 64;
 
 fn device(n: usize) -> String {
     format!("many{n:05}")
@@ -107,7 +112,7 @@ fn thousands_of_devices_work_within_a_small_descriptor_limit() {
     println!("most descriptors seen: {most_fds}");
     assert!(
         most_fds <= MAX_FDS,
-        "the server held {most_fds} descriptors (device files are capped at 512)"
+        "the server held {most_fds} descriptors (device files are capped at {MIN_OPEN_DEVICE_FILES})"
     );
 
     assert_eq!(data_entries(data.path()).len(), DEVICES);
@@ -124,4 +129,94 @@ fn thousands_of_devices_work_within_a_small_descriptor_limit() {
         g.assert_status(200);
         assert_eq!(parse_records(&g.body).unwrap(), vec![(n, 0), (n, 1)]);
     }
+}
+
+/// Descriptors of process `pid` open on files in `data` (not on `data` itself, which the server
+/// keeps open to serve the device files from).
+fn data_fds(pid: i32, data: &Path) -> usize {
+    let data = data.canonicalize().unwrap();
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target.parent() == Some(&data))
+        .count()
+}
+
+/// Posts one record to each device `first..last` (one connection, pipelined 50 at a time).
+fn post_devices(addr: SocketAddr, first: usize, last: usize) {
+    let mut c = Client::connect(addr);
+    for batch in (first..last).collect::<Vec<_>>().chunks(50) {
+        let raw: Vec<u8> = batch
+            .iter()
+            .flat_map(|&n| post(&format!("/devices/{}", device(n)), &record(n, 0)))
+            .collect();
+        c.send(&raw);
+        for &n in batch {
+            let r = c.read_response();
+            assert_eq!(r.status, 204, "{}:\n{}", device(n), r.raw_head);
+        }
+    }
+}
+
+/// Posts to `cap` devices, then to one more: `cap` device files are open after each step, and
+/// every device's file holds its record.
+fn fill_to_the_cap(server: &Server, data: &Path, cap: usize) {
+    let pid = server.pid();
+    post_devices(server.addr(), 0, cap);
+    assert_eq!(
+        data_fds(pid, data),
+        cap,
+        "one open file per device up to the cap"
+    );
+    post_devices(server.addr(), cap, cap + 1);
+    assert_eq!(
+        data_fds(pid, data),
+        cap,
+        "the device past the cap closed another"
+    );
+    for n in 0..=cap {
+        assert_eq!(
+            read_device(data, &device(n)),
+            Some(record(n, 0)),
+            "{}",
+            device(n)
+        );
+    }
+}
+
+#[test]
+fn max_open_devices_is_reached_exactly() {
+    let cap = 20;
+    let f = start_ingest(&["--max-open-devices", &cap.to_string()]);
+    fill_to_the_cap(&f.server, &f.data, cap);
+}
+
+#[test]
+fn the_derived_cap_is_what_the_descriptor_limit_leaves() {
+    let prlimit_ok = Command::new("prlimit")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !prlimit_ok {
+        println!("SKIPPED: no prlimit");
+        return;
+    }
+    // A limit that leaves the minimum plus 8 for device files at 10 connections.
+    let connections = 10;
+    let cap = MIN_OPEN_DEVICE_FILES + 8;
+    let nofile = (RESERVED_DESCRIPTORS..)
+        .find(|&n| open_device_files(Some(n as u64), connections) == cap)
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let root = basic_root();
+    let mut cmd = Command::new("prlimit");
+    cmd.arg(format!("--nofile={nofile}:{nofile}"))
+        .arg(bin())
+        .args(["-l", "127.0.0.1:0", "--max-connections"])
+        .arg(connections.to_string())
+        .arg("--data")
+        .arg(data.path())
+        .arg(root.path());
+    let server = Server::start_command(cmd, 1);
+    fill_to_the_cap(&server, data.path(), cap);
 }

@@ -1,6 +1,8 @@
 //! An LRU of open device files, so that any number of devices work within the process's
 //! descriptor limit: at most `capacity` files are open at once; the least recently used is closed
-//! when another must be opened.
+//! when another must be opened. The capacity is `--max-open-devices`, by default derived from the
+//! descriptor limit at start (`config::open_device_files`), never less than
+//! [`MIN_OPEN_DEVICE_FILES`].
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -8,8 +10,9 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Most device files open at once.
-pub const MAX_OPEN_DEVICE_FILES: usize = 512;
+/// The fewest device files kept open when the cap is derived from the descriptor limit, and the
+/// cap where none was given (a store opened without one).
+pub const MIN_OPEN_DEVICE_FILES: usize = 512;
 
 /// Open append-mode files indexed by device number.
 pub struct Handles {
@@ -74,6 +77,17 @@ impl Handles {
     /// Number of files open now.
     pub fn open_count(&self) -> usize {
         self.open
+    }
+
+    /// Most files open at once.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Whether the file of `device` is open.
+    #[cfg(test)]
+    pub fn is_open(&self, device: usize) -> bool {
+        matches!(self.files.get(device), Some(Some(_)))
     }
 
     fn note_use(&mut self, device: usize, tick: u64) {

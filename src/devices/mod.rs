@@ -6,30 +6,40 @@
 //!   at once (`--ack buffer`) or registers a [`Waiter`].
 //! - At the end of each loop turn the reactor calls [`DeviceStore::commit`]: every device with
 //!   pending records is written with one `write` (group commit). In `--ack write` mode the
-//!   waiters are completed right there; in `--ack fsync` mode the file goes to the sync thread
-//!   and the waiters complete when [`DeviceStore::collect_synced`] reports it.
+//!   waiters are completed right there; in `--ack fsync` mode the file goes to the sync threads
+//!   and the waiters complete when [`DeviceStore::collect_reports`] reports its sync.
+//! - In `--ack buffer` mode a commit writes only once the flush interval is due, and then at most
+//!   [`BUFFER_FLUSH_DEVICES_PER_TURN`] devices (and about [`BUFFER_FLUSH_BYTES_PER_TURN`] bytes)
+//!   per turn: a flush round over more devices goes on in the next turns, and
+//!   [`DeviceStore::has_uncommitted`] tells the reactor not to sleep until it is done, so one
+//!   flush of many devices never holds the loop for long.
+//! - The registry is rebuilt at open from one `stat` per file; the records already in the files
+//!   are counted by a background thread, reported through [`DeviceStore::collect_reports`].
 //! - A failed write is truncated back so that no partial record stays in the file, and every
 //!   waiter of that write gets 507 (no space) or 500.
+mod counter;
 mod handles;
 pub mod id;
 pub mod record;
 mod registry;
 mod sync;
 
-pub use handles::MAX_OPEN_DEVICE_FILES;
+pub use handles::MIN_OPEN_DEVICE_FILES;
 pub use id::DeviceId;
 pub use record::RecordFormat;
 pub use registry::{epoch_minute, DeviceStats};
 
 use crate::error::RequestError;
+use counter::{CountJob, Counter};
 use handles::Handles;
 use log::{error, warn};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-use sync::{SyncJob, SyncThread};
+use sync::{SyncJob, SyncPool, SYNC_THREADS};
 
 /// When a POST is acknowledged (INTERFACE.md, "Ack modes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -44,6 +54,15 @@ pub enum AckMode {
 
 /// How often `--ack buffer` writes pending records out.
 pub const BUFFER_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+/// Most devices a `--ack buffer` flush writes in one loop turn; the rest of the round follows in
+/// the next turns. Where each write must create its file (100,000 new devices), one device costs
+/// about 130 µs, almost all of it in `openat`, so a turn spends about 8 ms on the flush; the
+/// slowest GET during such flushes took 21-36 ms at 32, 40-54 ms at 64, 106-151 ms at 256 and
+/// 2-3 s unbounded (benches/README.md, "Device ingestion").
+pub const BUFFER_FLUSH_DEVICES_PER_TURN: usize = 64;
+/// Bytes after which a `--ack buffer` flush stops for this turn: no further device is started
+/// once this many were written (a device's records are always written whole, with one `write`).
+pub const BUFFER_FLUSH_BYTES_PER_TURN: usize = 4 << 20;
 
 /// Settings of the store.
 #[derive(Debug, Clone)]
@@ -55,6 +74,9 @@ pub struct StoreConfig {
     pub max_pending: u64,
     /// Free space on the data disk below which new bodies get 503.
     pub min_free: u64,
+    /// Most device files open at once (`--max-open-devices`); 0 for [`MIN_OPEN_DEVICE_FILES`].
+    /// The server replaces 0 with a cap derived from the descriptor limit before opening.
+    pub max_open_files: usize,
 }
 
 /// Identifies a connection waiting for its record to be committed: its slab key and its unique
@@ -85,7 +107,7 @@ struct Device {
     /// End of each pending record within `pending` (for publishing records one by one).
     pending_ends: Vec<usize>,
     waiters: Vec<Waiter>,
-    /// Listed in `DeviceStore::dirty`.
+    /// Has records to write, and is listed in `DeviceStore::dirty` or `DeviceStore::flushing`.
     dirty: bool,
     /// Length of the file as written by us.
     len: Option<u64>,
@@ -97,15 +119,25 @@ pub struct DeviceStore {
     config: StoreConfig,
     devices: Vec<Device>,
     by_id: HashMap<DeviceId, usize>,
-    /// Devices with pending records, each listed once.
+    /// Devices with pending records. An entry whose device is no longer dirty (written early by
+    /// `flush_device`) is stale and skipped, so a device may be listed more than once.
     dirty: Vec<usize>,
+    /// `--ack buffer`: the devices of the flush round under way (the dirty ones when it began),
+    /// written at most `BUFFER_FLUSH_DEVICES_PER_TURN` per turn. Stale entries as in `dirty`.
+    flushing: VecDeque<usize>,
     handles: Handles,
     /// Acknowledged bytes that are not yet durable under the ack mode (buffer: in memory only;
     /// fsync: written, not yet synced; write: always 0 after a commit).
     unsynced: u64,
     free_bytes: Option<u64>,
     last_buffer_flush: Instant,
-    sync: Option<SyncThread>,
+    sync: Option<SyncPool>,
+    /// Counts the records of the files found at start (until it has reported them all).
+    counter: Option<Counter>,
+    /// Wakes the reactor. Kept here so that it lives as long as the store: the last owner of the
+    /// reactor's waker closes its descriptor, and a thread that ends (the counter) must not be
+    /// it, or a wake it just sent is lost with the descriptor.
+    wake: sync::Wake,
     path_scratch: PathBuf,
     /// Keep a copy of every record written, for live subscribers (set by the reactor).
     publishing: bool,
@@ -124,32 +156,53 @@ struct Published {
 
 impl DeviceStore {
     /// Creates the data directory if missing, rebuilds the registry from it, and starts the sync
-    /// thread for `--ack fsync` (`wake` is called from that thread when syncs finish).
-    pub fn open(config: StoreConfig, wake: Box<dyn Fn() + Send>) -> io::Result<DeviceStore> {
+    /// threads for `--ack fsync` (`wake` is called from them when syncs finish).
+    pub fn open(config: StoreConfig, wake: Box<dyn Fn() + Send + Sync>) -> io::Result<DeviceStore> {
         std::fs::create_dir_all(&config.dir)?;
+        let wake: sync::Wake = Arc::from(wake);
         let sync = match config.ack {
-            AckMode::Fsync => Some(SyncThread::start(wake)?),
+            AckMode::Fsync => Some(SyncPool::start(SYNC_THREADS, Arc::clone(&wake))?),
             _ => None,
         };
         let mut store = DeviceStore {
             devices: Vec::new(),
             by_id: HashMap::new(),
             dirty: Vec::new(),
-            handles: Handles::new(MAX_OPEN_DEVICE_FILES),
+            flushing: VecDeque::new(),
+            handles: Handles::new(match config.max_open_files {
+                0 => MIN_OPEN_DEVICE_FILES,
+                n => n,
+            }),
             unsynced: 0,
             free_bytes: None,
             last_buffer_flush: Instant::now(),
             sync,
+            counter: None,
+            wake,
             path_scratch: config.dir.clone(),
             publishing: false,
             published: Vec::new(),
             published_bytes: Vec::new(),
             config,
         };
+        let mut to_count = Vec::new();
         for (id, stats) in registry::scan(&store.config.dir)? {
             let index = store.device_index(id);
+            if stats.counting {
+                to_count.push(CountJob {
+                    device: index,
+                    id,
+                    len: stats.bytes,
+                });
+            }
             store.devices[index].len = Some(stats.bytes);
             store.devices[index].stats = stats;
+        }
+        if !to_count.is_empty() {
+            // Small files first: most devices get their counts at once, a huge file comes last.
+            to_count.sort_unstable_by_key(|job| job.len);
+            let wake = Arc::clone(&store.wake);
+            store.counter = Some(Counter::start(store.config.dir.clone(), to_count, wake)?);
         }
         store.refresh_free_space();
         Ok(store)
@@ -214,24 +267,58 @@ impl DeviceStore {
     }
 
     /// The commit point: writes pending records (one `write` per device) and reports the
-    /// waiters that are complete. In buffer mode, writes only once per flush interval.
+    /// waiters that are complete. In buffer mode, writes only once per flush interval, and then
+    /// a bounded part of the round per call (see [`BUFFER_FLUSH_DEVICES_PER_TURN`]).
     pub fn commit(&mut self, now: Instant, done: &mut Vec<Completion>) {
-        if self.dirty.is_empty() {
-            return;
+        if self.config.ack == AckMode::Buffer {
+            self.flush_round(now, done);
+        } else if !self.dirty.is_empty() {
+            self.write_dirty(done);
         }
-        if self.config.ack == AckMode::Buffer
-            && now.duration_since(self.last_buffer_flush) < BUFFER_FLUSH_INTERVAL
-        {
-            return;
+    }
+
+    /// `--ack buffer`: starts a flush round when the interval is due and none is under way,
+    /// then writes the next devices of the round, up to the per-turn limits. Devices that become
+    /// dirty during a round wait for the next one, so a round ends however fast bodies arrive.
+    fn flush_round(&mut self, now: Instant, done: &mut Vec<Completion>) {
+        if self.flushing.is_empty() {
+            if self.dirty.is_empty()
+                || now.duration_since(self.last_buffer_flush) < BUFFER_FLUSH_INTERVAL
+            {
+                return;
+            }
+            self.last_buffer_flush = now;
+            self.flushing = VecDeque::from(std::mem::take(&mut self.dirty));
         }
-        self.last_buffer_flush = now;
-        self.write_dirty(done);
+        let mut devices = 0;
+        let mut bytes = 0;
+        while devices < BUFFER_FLUSH_DEVICES_PER_TURN && bytes < BUFFER_FLUSH_BYTES_PER_TURN {
+            let Some(index) = self.flushing.pop_front() else {
+                break;
+            };
+            if !self.devices[index].dirty {
+                continue;
+            }
+            devices += 1;
+            bytes += self.devices[index].pending.len();
+            self.write_device(index, done);
+            let device = &mut self.devices[index];
+            device.dirty = !device.pending.is_empty();
+            if device.dirty {
+                // The write failed: keep the records and try again in the next round.
+                self.dirty.push(index);
+            }
+        }
     }
 
     /// Writes every dirty device; those whose write failed in buffer mode stay dirty.
     fn write_dirty(&mut self, done: &mut Vec<Completion>) {
         let mut dirty = std::mem::take(&mut self.dirty);
         dirty.retain(|&index| {
+            let device = &mut self.devices[index];
+            if !device.dirty {
+                return false;
+            }
             self.write_device(index, done);
             let device = &mut self.devices[index];
             device.dirty = !device.pending.is_empty();
@@ -240,31 +327,58 @@ impl DeviceStore {
         self.dirty = dirty;
     }
 
-    /// Reports syncs that finished (`--ack fsync`).
-    pub fn collect_synced(&mut self, done: &mut Vec<Completion>) {
-        while let Some(report) = self.sync.as_ref().and_then(SyncThread::try_done) {
+    /// Takes what the background threads reported (the waker's event): syncs that finished
+    /// (`--ack fsync`), completing their waiters, and records counted in the files found at start.
+    pub fn collect_reports(&mut self, done: &mut Vec<Completion>) {
+        while let Some(report) = self.sync.as_ref().and_then(SyncPool::try_done) {
             self.unsynced = self.unsynced.saturating_sub(report.bytes);
             done.extend(report.waiters.iter().map(|w| (*w, report.result)));
         }
-    }
-
-    /// Writes the pending records of `id` now, so a read sees every acknowledged byte
-    /// (read-your-writes in buffer mode). Waiters complete through `done`.
-    pub fn flush_device(&mut self, id: &DeviceId, done: &mut Vec<Completion>) {
-        if let Some(&index) = self.by_id.get(id) {
-            if self.devices[index].dirty {
-                self.write_device(index, done);
-                let device = &mut self.devices[index];
-                if device.pending.is_empty() {
-                    device.dirty = false;
-                    self.dirty.retain(|&d| d != index);
+        while let Some(counter) = &mut self.counter {
+            match counter.try_done() {
+                counter::Poll::Counted(counted) => {
+                    let stats = &mut self.devices[counted.device].stats;
+                    // A file that cannot be read keeps the records counted since start.
+                    stats.records += counted.lines.unwrap_or(0);
+                    stats.counting = false;
+                }
+                counter::Poll::Pending => break,
+                counter::Poll::Finished => {
+                    self.counter = None;
+                    // Only if the thread was lost before it reported every file.
+                    for device in &mut self.devices {
+                        device.stats.counting = false;
+                    }
                 }
             }
         }
     }
 
-    /// At shutdown: writes everything pending and waits for outstanding syncs.
+    /// Whether records of the files found at start are still being counted.
+    pub fn counting(&self) -> bool {
+        self.counter.is_some()
+    }
+
+    /// Writes the pending records of `id` now, so a read sees every acknowledged byte
+    /// (read-your-writes in buffer mode). Waiters complete through `done`.
+    /// Its entry in `dirty` or `flushing` is left there, stale (listed devices can number
+    /// 100,000 in buffer mode; a GET should not search them).
+    pub fn flush_device(&mut self, id: &DeviceId, done: &mut Vec<Completion>) {
+        if let Some(&index) = self.by_id.get(id) {
+            if self.devices[index].dirty {
+                self.write_device(index, done);
+                let device = &mut self.devices[index];
+                device.dirty = !device.pending.is_empty();
+            }
+        }
+    }
+
+    /// At shutdown: writes everything pending (a flush round under way included) and waits for
+    /// outstanding syncs.
     pub fn shutdown(&mut self, done: &mut Vec<Completion>) {
+        let mut all: Vec<usize> = self.flushing.drain(..).collect();
+        all.append(&mut self.dirty);
+        self.dirty = all;
         self.write_dirty(done);
         if let Some(sync) = self.sync.as_mut() {
             for report in sync.finish() {
@@ -303,14 +417,22 @@ impl DeviceStore {
     }
 
     /// True when records wait for a commit that should happen without delay (write and fsync
-    /// modes); the reactor then polls without sleeping.
+    /// modes, or a buffer flush round under way); the reactor then polls without sleeping.
     pub fn has_uncommitted(&self) -> bool {
-        !self.dirty.is_empty() && self.config.ack != AckMode::Buffer
+        match self.config.ack {
+            AckMode::Buffer => !self.flushing.is_empty(),
+            AckMode::Write | AckMode::Fsync => !self.dirty.is_empty(),
+        }
     }
 
-    /// Device files open now (at most `MAX_OPEN_DEVICE_FILES`).
+    /// Device files open now (at most [`DeviceStore::max_open_files`]).
     pub fn open_files(&self) -> usize {
         self.handles.open_count()
+    }
+
+    /// Most device files open at once.
+    pub fn max_open_files(&self) -> usize {
+        self.handles.capacity()
     }
 
     /// Acknowledged bytes not yet durable under the ack mode.
@@ -412,6 +534,7 @@ impl DeviceStore {
                         device.stats.stored(records, bytes, now);
                         self.unsynced += bytes;
                         let job = SyncJob {
+                            device: index,
                             file,
                             waiters: std::mem::take(&mut device.waiters),
                             bytes,

@@ -1,10 +1,10 @@
 //! What the dashboard knows of each device, and how it is rebuilt from the data directory at
 //! start so that a restart forgets nothing that is on disk: bytes from the file size, last seen
 //! from its modification time, first seen from its creation time (or modification time where the
-//! filesystem has none), records from the count of `\n`-terminated lines.
+//! filesystem has none). Start needs one `stat` per file; records, the count of `\n`-terminated
+//! lines, are counted afterwards off the startup path (`counter.rs`).
 use super::DeviceId;
-use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::net::IpAddr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -58,8 +58,11 @@ pub fn epoch_minute(t: SystemTime) -> u64 {
 pub struct DeviceStats {
     /// Bytes stored in the device's file.
     pub bytes: u64,
-    /// Records stored (after a restart: lines found in the file).
+    /// Records stored (after a restart: lines found in the file, plus the records stored since).
     pub records: u64,
+    /// The lines of the file as it was at start are still being counted: `records` is a lower
+    /// bound until then.
+    pub counting: bool,
     pub first_seen: Option<SystemTime>,
     pub last_seen: Option<SystemTime>,
     /// The address the last body came from (unknown after a restart).
@@ -101,10 +104,10 @@ impl DeviceStats {
     }
 }
 
-/// Reads the statistics of every device file in `dir` (files whose names are valid device ids).
+/// The statistics of every device file in `dir` (files whose names are valid device ids) that
+/// `stat` gives; `counting` is set where the file's lines are still to be counted.
 pub fn scan(dir: &Path) -> io::Result<Vec<(DeviceId, DeviceStats)>> {
     let mut found = Vec::new();
-    let mut buf = vec![0u8; 256 * 1024];
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let Ok(id) = DeviceId::parse(entry.file_name().as_bytes()) else {
@@ -117,7 +120,8 @@ pub fn scan(dir: &Path) -> io::Result<Vec<(DeviceId, DeviceStats)>> {
         let modified = meta.modified().ok();
         let stats = DeviceStats {
             bytes: meta.len(),
-            records: count_lines(&entry.path(), &mut buf)?,
+            records: 0,
+            counting: meta.len() > 0,
             first_seen: meta.created().ok().or(modified),
             last_seen: modified,
             last_addr: None,
@@ -126,19 +130,6 @@ pub fn scan(dir: &Path) -> io::Result<Vec<(DeviceId, DeviceStats)>> {
         found.push((id, stats));
     }
     Ok(found)
-}
-
-fn count_lines(path: &Path, buf: &mut [u8]) -> io::Result<u64> {
-    let mut file = File::open(path)?;
-    let mut lines = 0u64;
-    loop {
-        match file.read(buf) {
-            Ok(0) => return Ok(lines),
-            Ok(n) => lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -174,14 +165,22 @@ mod tests {
         std::fs::write(dir.path().join("kitchen"), b"a\nb\nc\n").unwrap();
         std::fs::write(dir.path().join("garage.01"), b"x").unwrap();
         std::fs::write(dir.path().join(".hidden"), b"ignored\n").unwrap();
+        std::fs::write(dir.path().join("empty"), b"").unwrap();
         std::fs::create_dir(dir.path().join("subdir")).unwrap();
         let mut found = scan(dir.path()).unwrap();
         found.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
-        assert_eq!(found.len(), 2);
-        assert_eq!(found[0].0.as_str(), "garage.01");
-        assert_eq!((found[0].1.bytes, found[0].1.records), (1, 0));
-        assert_eq!(found[1].0.as_str(), "kitchen");
-        assert_eq!((found[1].1.bytes, found[1].1.records), (6, 3));
-        assert!(found[1].1.last_seen.is_some() && found[1].1.first_seen.is_some());
+        assert_eq!(found.len(), 3);
+        assert_eq!(found[0].0.as_str(), "empty");
+        assert_eq!(
+            (found[0].1.bytes, found[0].1.counting),
+            (0, false),
+            "nothing to count"
+        );
+        assert_eq!(found[1].0.as_str(), "garage.01");
+        assert_eq!((found[1].1.bytes, found[1].1.counting), (1, true));
+        assert_eq!(found[2].0.as_str(), "kitchen");
+        assert_eq!((found[2].1.bytes, found[2].1.counting), (6, true));
+        assert_eq!(found[2].1.records, 0, "counted later, off the startup path");
+        assert!(found[2].1.last_seen.is_some() && found[2].1.first_seen.is_some());
     }
 }

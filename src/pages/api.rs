@@ -30,6 +30,7 @@ pub fn devices_json(ctx: &Context, out: &mut Vec<u8>) {
                 "id": id.as_str(),
                 "bytes": stats.bytes,
                 "records": stats.records,
+                "counting": stats.counting,
                 "first_seen": rfc3339(stats.first_seen),
                 "last_seen": rfc3339(stats.last_seen),
                 "last_addr": stats.last_addr.map(|a| a.to_string()),

@@ -435,6 +435,40 @@ pub fn get_json(server: &Server, target: &str) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("{target}: invalid JSON ({e}): {}", r.body_str()))
 }
 
+/// The object of device `id` in a `/api/devices` document; panics if absent.
+#[track_caller]
+pub fn device<'a>(doc: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    doc["devices"]
+        .as_array()
+        .expect("devices array")
+        .iter()
+        .find(|d| d["id"] == id)
+        .unwrap_or_else(|| panic!("no device {id} in {doc}"))
+}
+
+/// `GET /api/devices` once no device but `except` is still counting the records found in its
+/// file at start (`"counting": true`); panics after a minute, which only a hung count needs.
+#[track_caller]
+pub fn api_devices_counted(server: &Server, except: Option<&str>) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let doc = get_json(server, "/api/devices");
+        let counted = doc["devices"]
+            .as_array()
+            .expect("devices array")
+            .iter()
+            .all(|d| Some(d["id"].as_str().unwrap_or("")) == except || d["counting"] == false);
+        if counted {
+            return doc;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "records still being counted after a minute: {doc}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The value of the sample `series` (a metric name with its labels exactly as exposed, e.g.
 /// `sluice_requests_total{method="GET",class="2xx"}`) from `GET /metrics`; panics if absent.
 #[track_caller]
