@@ -50,7 +50,7 @@ Options:
   -h, --help     this text
 
 Environment: DURATION (wrk -d, default 10s), SERVER_CPU (0), CLIENT_CPU (1), SLUICE_BIN (use this
-binary instead of cargo build --release), SLUICE_ARGS (extra sluice flags, e.g. "--ack fsync"),
+binary instead of cargo build --release), ROUNDS (runs per scenario, median ratio reported), SLUICE_ARGS (extra sluice flags, e.g. "--ack fsync"),
 PIPELINE_DEPTH (16), KEEP_TMP=1, BENCH_TMPDIR.
 USAGE
 }
@@ -82,6 +82,11 @@ duration_seconds() {
     esac
 }
 DURATION_S=$(duration_seconds "$DURATION")
+# ROUNDS > 1: each scenario runs that many times, nginx and sluice alternating, and a table of
+# the median sluice/nginx ratios follows (one run on a shared machine can be off by 2x).
+ROUNDS="${ROUNDS:-1}"
+[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, not '$ROUNDS'"
+MEDIANS=()
 [[ "$DURATION_S" =~ ^[0-9]+$ ]] || die "DURATION=$DURATION is not a wrk duration (e.g. 10s, 1m)"
 
 NEED_100M=0
@@ -211,6 +216,12 @@ preflight() {
     say "preflight $server $path: HTTP ${PRE%% *}, ${PRE##* } body bytes"
 }
 
+# median VALUE...: the median of the numeric values ("-" when there are none).
+median() {
+    printf '%s\n' "$@" | grep -E '^[0-9.]+$' | sort -n \
+        | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
 ratio() {
     awk -v s="$1" -v n="$2" 'BEGIN { if (s ~ /^[0-9.]+$/ && n ~ /^[0-9.]+$/ && n > 0) printf "%.2f", s / n; else printf "-" }'
 }
@@ -240,38 +251,47 @@ for CURRENT_SCENARIO in "${SCENARIOS[@]}"; do
     curl_args=()
     [ "$path" = POST ] && curl_args=(-X POST -H 'Content-Type: application/json' --data-binary "@$POST_BODY")
 
-    # nginx
-    preflight nginx "$NGINX_PORT" "$nginx_path" "${curl_args[@]+"${curl_args[@]}"}"
-    measure nginx "$NGINX_PORT" "$nginx_path" "$conns" "$script_file" "$wrk_timeout"
-    n_rps=$M_rps n_mbps=$M_mbps n_p99=$M_p99 n_errs=$M_errs n_cpu=$M_cpu
+    round_ratios=()
+    for round in $(seq "$ROUNDS"); do
+        label=$CURRENT_SCENARIO
+        [ "$ROUNDS" -gt 1 ] && label="$CURRENT_SCENARIO #$round"
+        # nginx
+        preflight nginx "$NGINX_PORT" "$nginx_path" "${curl_args[@]+"${curl_args[@]}"}"
+        measure nginx "$NGINX_PORT" "$nginx_path" "$conns" "$script_file" "$wrk_timeout"
+        n_rps=$M_rps n_mbps=$M_mbps n_p99=$M_p99 n_errs=$M_errs n_cpu=$M_cpu
 
-    # sluice
-    s_rps="" s_mbps="" s_p99="" s_errs="" s_cpu=""
-    if [ -n "$SLUICE_SKIP" ]; then
-        s_rps="skipped"
-    elif ! alive sluice; then
-        s_rps="(sluice not running)"
-    else
-        preflight sluice "$SLUICE_PORT" "$sluice_path" "${curl_args[@]+"${curl_args[@]}"}"
-        code=${PRE%% *}
-        if [ "$path" = POST ] && { [ "$code" = 404 ] || [ "$code" = 405 ]; }; then
+        # sluice
+        s_rps="" s_mbps="" s_p99="" s_errs="" s_cpu=""
+        if [ -n "$SLUICE_SKIP" ]; then
             s_rps="skipped"
-            NOTES+=("post: sluice answered POST $sluice_path with $code (ingest route not there yet); its side was skipped")
-            say "sluice answered $code: ingest route not there yet, skipping the sluice side"
+        elif ! alive sluice; then
+            s_rps="(sluice not running)"
         else
-            if [ "$path" != POST ] && [ "$PRE" != "$(http_probe "http://127.0.0.1:$NGINX_PORT$nginx_path")" ]; then
-                NOTES+=("$CURRENT_SCENARIO: sluice answered GET $sluice_path with '$PRE' (HTTP code, bytes), nginx with '$(http_probe "http://127.0.0.1:$NGINX_PORT$nginx_path")'")
+            preflight sluice "$SLUICE_PORT" "$sluice_path" "${curl_args[@]+"${curl_args[@]}"}"
+            code=${PRE%% *}
+            if [ "$path" = POST ] && { [ "$code" = 404 ] || [ "$code" = 405 ]; }; then
+                s_rps="skipped"
+                NOTES+=("post: sluice answered POST $sluice_path with $code (ingest route not there yet); its side was skipped")
+                say "sluice answered $code: ingest route not there yet, skipping the sluice side"
+            else
+                if [ "$path" != POST ] && [ "$PRE" != "$(http_probe "http://127.0.0.1:$NGINX_PORT$nginx_path")" ]; then
+                    NOTES+=("$CURRENT_SCENARIO: sluice answered GET $sluice_path with '$PRE' (HTTP code, bytes), nginx with '$(http_probe "http://127.0.0.1:$NGINX_PORT$nginx_path")'")
+                fi
+                measure sluice "$SLUICE_PORT" "$sluice_path" "$conns" "$script_file" "$wrk_timeout"
+                s_rps=$M_rps s_mbps=$M_mbps s_p99=$M_p99 s_errs=$M_errs s_cpu=$M_cpu
             fi
-            measure sluice "$SLUICE_PORT" "$sluice_path" "$conns" "$script_file" "$wrk_timeout"
-            s_rps=$M_rps s_mbps=$M_mbps s_p99=$M_p99 s_errs=$M_errs s_cpu=$M_cpu
         fi
-    fi
 
-    row="| $CURRENT_SCENARIO | $conns | ${n_rps:--} | ${s_rps:--} | $(ratio "$s_rps" "$n_rps") | ${n_mbps:--} | ${s_mbps:--} | ${n_p99:--} | ${s_p99:--} | ${n_errs:--} | ${s_errs:--} | ${n_cpu:--} | ${s_cpu:--} |"
-    ROWS+=("$row")
-    printf '\n%s\n%s\n%s\n' "$HEADER" "$RULE" "$row"
-    if [ "$CURRENT_SCENARIO" = small ]; then
-        P99_LINE="p99 latency, small file at 64 connections: nginx ${n_p99:--} ms, sluice ${s_p99:--} ms (target: sluice no worse than nginx)"
+        row="| $label | $conns | ${n_rps:--} | ${s_rps:--} | $(ratio "$s_rps" "$n_rps") | ${n_mbps:--} | ${s_mbps:--} | ${n_p99:--} | ${s_p99:--} | ${n_errs:--} | ${s_errs:--} | ${n_cpu:--} | ${s_cpu:--} |"
+        ROWS+=("$row")
+        round_ratios+=("$(ratio "$s_rps" "$n_rps")")
+        printf '\n%s\n%s\n%s\n' "$HEADER" "$RULE" "$row"
+        if [ "$CURRENT_SCENARIO" = small ]; then
+            P99_LINE="p99 latency, small file at 64 connections: nginx ${n_p99:--} ms, sluice ${s_p99:--} ms (target: sluice no worse than nginx)"
+        fi
+    done
+    if [ "$ROUNDS" -gt 1 ]; then
+        MEDIANS+=("| $CURRENT_SCENARIO | ${round_ratios[*]} | $(median "${round_ratios[@]}") |")
     fi
 done
 
@@ -292,6 +312,12 @@ RESULT="$REPO_ROOT/bench-results/wrk-$STAMP.md"
     echo "$RULE"
     printf '%s\n' "${ROWS[@]}"
     echo
+    if [ "${#MEDIANS[@]}" -gt 0 ]; then
+        echo "| scenario | sluice/nginx per round | median |"
+        echo "|---|---|---:|"
+        printf '%s\n' "${MEDIANS[@]}"
+        echo
+    fi
     echo "MB/s is 10^6 bytes per second read by wrk, response heads included. Errors: responses with"
     echo "status >= 400 counted by wrk / socket errors (connect + read + write + timeout). µs CPU/req:"
     echo "the server's utime + stime (all threads, /proc/PID/stat) over the wrk run / requests."
@@ -314,6 +340,12 @@ echo "$HEADER"
 echo "$RULE"
 printf '%s\n' "${ROWS[@]}"
 echo
+if [ "${#MEDIANS[@]}" -gt 0 ]; then
+    echo "| scenario | sluice/nginx per round | median |"
+    echo "|---|---|---:|"
+    printf '%s\n' "${MEDIANS[@]}"
+    echo
+fi
 [ -n "$P99_LINE" ] && echo "$P99_LINE"
 if [ "${#NOTES[@]}" -gt 0 ]; then
     echo
