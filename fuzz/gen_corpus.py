@@ -287,6 +287,8 @@ CONNECTIONS = {
     "http10_keep_alive": conn_seed(b"GET /1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" + get(b"/2")),
     "close_then_more": conn_seed(get(b"/1") + get(b"/3", extra=b"Connection: close\r\n") + get(b"/4")),
     "no_host": conn_seed(b"GET /1 HTTP/1.1\r\n\r\n" + get(b"/1")),
+    "head_no_host": conn_seed(ALL_FILES[:-29] + b"HEAD /6 HTTP/1.1\r\nHo3t: h\r\n\r\n", per_call=1, per_turn=3),
+    "head_over_max_body": conn_seed(b"HEAD /1 HTTP/1.1\r\nHost: h\r\nContent-Length: 17\r\n\r\n", flags=FIN | MAX_BODY_16),
     "half_sent_head_no_fin": conn_seed(get(b"/1") + b"GET /2 HTTP/1.1\r\nHo", flags=0),
     "half_sent_body_no_fin": conn_seed(post(b"d", b"abcdef")[:-3], flags=0),
     "half_sent_body_fin": conn_seed(post(b"d", b"abcdef")[:-3]),

@@ -167,6 +167,8 @@ pub struct Connection<S = TcpStream> {
     fin_seen: bool,
     /// No request has been answered yet (the idle timeout does not apply to a new connection).
     fresh: bool,
+    /// The request being answered says HEAD: an error reply for it has no body either.
+    head_request: bool,
     /// When the first byte of the current head arrived.
     head_started: Option<Instant>,
     /// When the connection last became idle between requests.
@@ -197,6 +199,7 @@ impl<S: Transport> Connection<S> {
             peer_eof: false,
             fin_seen: false,
             fresh: true,
+            head_request: false,
             head_started: None,
             idle_since: now,
             last_progress: now,
@@ -378,6 +381,7 @@ impl<S: Transport> Connection<S> {
         match std::mem::replace(&mut self.state, State::Closed) {
             State::ReadHead if !pending_write && self.head_started.is_some() => {
                 debug!("{}: header timeout", self.peer);
+                self.head_request = says_head(&self.rbuf[self.rstart..]);
                 self.fail(ctx, RequestError::HeaderTimeout, self.wbuf.len());
             }
             State::ReadBody { sink, .. } => {
@@ -440,12 +444,14 @@ impl<S: Transport> Connection<S> {
                     Fill::WouldBlock => Step::Wait,
                     Fill::Eof => Step::Continue,
                     Fill::Full => {
+                        self.head_request = says_head(&self.rbuf[self.rstart..]);
                         self.fail(ctx, RequestError::HeadTooLarge, self.wbuf.len());
                         Step::Continue
                     }
                 }
             }
             Err(err) => {
+                self.head_request = says_head(input);
                 self.fail(ctx, err, self.wbuf.len());
                 Step::Continue
             }
@@ -455,6 +461,8 @@ impl<S: Transport> Connection<S> {
     /// Parses the complete head `rbuf[rstart..rstart + len]`, answers it, and picks the next state.
     fn handle_head(&mut self, ctx: &mut Context, len: usize) {
         let head_bytes = &self.rbuf[self.rstart..self.rstart + len];
+        // Known from the request line even when the rest of the head is refused.
+        self.head_request = says_head(head_bytes);
         let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let state = match parse_head(head_bytes, &mut fields) {
             Ok(head) => {
@@ -464,7 +472,16 @@ impl<S: Transport> Connection<S> {
             Err(err) => {
                 debug!("{}: {err}", self.peer);
                 let reply_at = self.wbuf.len();
-                error_state(ctx, &mut self.wbuf, err, reply_at, self.peer, None)
+                let head_only = self.head_request;
+                error_state(
+                    ctx,
+                    &mut self.wbuf,
+                    err,
+                    reply_at,
+                    self.peer,
+                    None,
+                    head_only,
+                )
             }
         };
         self.rstart += len;
@@ -743,7 +760,8 @@ impl<S: Transport> Connection<S> {
     /// Replaces everything from `reply_at` in the write buffer with the error reply for `err`.
     fn fail(&mut self, ctx: &mut Context, err: RequestError, reply_at: usize) {
         let reply_at = reply_at.max(self.wpos);
-        self.state = error_state(ctx, &mut self.wbuf, err, reply_at, self.peer, None);
+        let (peer, head_only) = (self.peer, self.head_request);
+        self.state = error_state(ctx, &mut self.wbuf, err, reply_at, peer, None, head_only);
     }
 
     /// Writes `wbuf[wpos..]`. `Done` once all of it is sent.
@@ -910,6 +928,7 @@ fn answer(
                 reply_at,
                 peer,
                 Some(head),
+                head.method == Method::Head,
             );
         }
     }
@@ -1057,12 +1076,21 @@ fn version_str(head: &RequestHead<'_, '_>) -> &'static str {
     }
 }
 
+/// Whether the request starting at `bytes` says HEAD, as far as its request line shows (after
+/// the empty lines a request may follow, RFC 9112 section 2.2), whatever the rest of its head.
+fn says_head(mut bytes: &[u8]) -> bool {
+    while let Some(rest) = bytes.strip_prefix(b"\r\n") {
+        bytes = rest;
+    }
+    bytes.starts_with(b"HEAD ")
+}
+
 fn file_is_none(state: &State) -> bool {
     matches!(state, State::Respond { file: None, .. })
 }
 
 /// Writes the error reply for `err` at `reply_at` (dropping anything after it) and returns the
-/// state that sends it.
+/// state that sends it. A reply to HEAD (`head_only`) has no body (RFC 9110 section 9.3.2).
 fn error_state(
     ctx: &mut Context,
     out: &mut Vec<u8>,
@@ -1070,12 +1098,13 @@ fn error_state(
     reply_at: usize,
     peer: SocketAddr,
     head: Option<&RequestHead<'_, '_>>,
+    head_only: bool,
 ) -> State {
     out.truncate(reply_at);
     let close = err.closes() || ctx.draining;
     let framing = Framing {
         close,
-        head_only: false,
+        head_only,
         http10_keep_alive: false,
     };
     let reply = routes::error(out, ctx, err, framing);
@@ -1106,3 +1135,7 @@ fn log_access(
         warn!("access log: {e}");
     }
 }
+
+#[cfg(test)]
+#[path = "conn_tests.rs"]
+mod tests;
