@@ -11,6 +11,9 @@ Seeds come from two places:
   probe the fixed tree of the path_resolve target, one response head of each kind, device ids
   and client addresses, Range values (also every one in src/http/range_tests.rs) on several
   lengths, and Accept-Encoding values;
+- for conditional, every evaluate(...) and if_range_holds(...) case of
+  src/http/conditional_tests.rs on each kind of entity-tag, and generated dates around
+  Last-Modified;
 - for the connection target, scripted clients: pipelined GETs of the fixture files, ingest POSTs
   (Content-Length and chunked), HTTP/1.0, close, slow readers, reads cut inside heads and bodies,
   and every raw request of tests/framing.rs followed by a GET that must not be answered.
@@ -323,6 +326,39 @@ def framing_cases():
     return cases
 
 
+# --- conditional target --------------------------------------------------------------------
+
+COND_NAMES = ["If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since", "If-Range", "Accept"]
+COND_DATES = {"AT": "Sun, 06 Nov 1994 08:49:37 GMT", "BEFORE": "Sun, 06 Nov 1994 08:49:36 GMT",
+              "AFTER": "Sun, 06 Nov 1994 08:49:38 GMT"}
+
+
+def cond_seed(fields, etag=0, get=True, age=3, modified=0, inode=0x1a, size=4, suffix=0):
+    """[flags: etag | GET << 2 | age << 3 | modified << 5] [inode] [size] [suffix] fields, each
+    [name selector] value, separated by \n (conditional.rs)."""
+    flags = etag | (4 if get else 0) | age << 3 | modified << 5
+    return bytes([flags, inode, size, suffix]) + b"\n".join(bytes([COND_NAMES.index(n)]) + v for n, v in fields)
+
+
+def conditional_cases():
+    """The evaluate(...) and if_range_holds(...) calls of src/http/conditional_tests.rs."""
+    text = (REPO / "src/http/conditional_tests.rs").read_text()
+    cases = []
+    for m in re.finditer(r"eval\(\s*&\[(.*?)\],\s*(true|false),?\s*\)", text, re.S):
+        fields = []
+        for f in re.finditer(r'\("([\w-]+)",\s*(?:' + STR + r'|(AT|BEFORE|AFTER))\)', m.group(1)):
+            name, lit, const = f.groups()
+            value = unescape(lit).decode() if lit is not None else COND_DATES[const]
+            canonical = next(n for n in COND_NAMES if n.lower() == name.lower())
+            fields.append((canonical, value.encode()))
+        cases.append((fields, m.group(2) == "true"))
+    for m in re.finditer(r"if_range_holds\(\s*(?:" + BYTE_STR + r"|(AT|BEFORE|AFTER)\.as_bytes\(\))", text):
+        lit, const = m.groups()
+        value = unescape(lit) if lit is not None else COND_DATES[const].encode()
+        cases.append(([("If-Range", value)], True))
+    return cases
+
+
 # --- writing ----------------------------------------------------------------------------------
 
 
@@ -371,6 +407,20 @@ def main():
     for i, field in enumerate(ACCEPT_ENCODINGS):
         slug = re.sub(r"[^A-Za-z0-9_=.-]+", "_", field.decode().replace("*", "star")).strip("_") or "empty"
         write("accept_encoding", f"{i:02}_{slug}", b"\1" + field)
+
+    for i, (fields, get_or_head) in enumerate(conditional_cases()):
+        # The tests' own tag ("abc", modified 0.5 s past the second) and, for some, the others.
+        write("conditional", f"test_{i:03}", cond_seed(fields, get=get_or_head))
+        if i % 4 == 0:
+            write("conditional", f"test_{i:03}_file_etag", cond_seed(fields, etag=3, get=get_or_head, modified=6))
+            write("conditional", f"test_{i:03}_empty_etag_age_0", cond_seed(fields, etag=1, get=get_or_head, age=0))
+    for form in range(12):
+        for modified in (0, 4, 5, 7):
+            date = bytes([form, 0])
+            fields = [("If-Modified-Since", b"@" + date), ("If-Range", b"@" + date),
+                      ("If-Unmodified-Since", b"@" + bytes([form, 0xff]))]
+            write("conditional", f"generated_dates_form{form}_modified{modified}", cond_seed(fields, modified=modified))
+    write("conditional", "comma_inside_the_tag", cond_seed([("If-Match", b'"a,b"'), ("If-None-Match", b'W/"a,b", "x"')], etag=2))
 
     for name, data in CONNECTIONS.items():
         write("connection", name, data)
