@@ -13,7 +13,7 @@ Seeds come from two places:
   lengths, and Accept-Encoding values;
 - for conditional, every evaluate(...) and if_range_holds(...) case of
   src/http/conditional_tests.rs on each kind of entity-tag, and generated dates around
-  Last-Modified;
+  Last-Modified; for query, every query string in src/http/query.rs and generator inputs;
 - for the connection target, scripted clients: pipelined GETs of the fixture files, ingest POSTs
   (Content-Length and chunked), HTTP/1.0, close, slow readers, reads cut inside heads and bodies,
   and every raw request of tests/framing.rs followed by a GET that must not be answered.
@@ -326,7 +326,7 @@ def framing_cases():
     return cases
 
 
-# --- conditional target --------------------------------------------------------------------
+# --- conditional and query targets ----------------------------------------------------------
 
 COND_NAMES = ["If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since", "If-Range", "Accept"]
 COND_DATES = {"AT": "Sun, 06 Nov 1994 08:49:37 GMT", "BEFORE": "Sun, 06 Nov 1994 08:49:36 GMT",
@@ -357,6 +357,13 @@ def conditional_cases():
         value = unescape(lit) if lit is not None else COND_DATES[const].encode()
         cases.append(([("If-Range", value)], True))
     return cases
+
+
+def query_cases():
+    """The query strings of the tests in src/http/query.rs."""
+    text = (REPO / "src/http/query.rs").read_text()
+    tests = text[text.index("mod tests"):]
+    return sorted({unescape(q) for q in re.findall(STR, tests) if "{" not in q})
 
 
 # --- writing ----------------------------------------------------------------------------------
@@ -421,6 +428,13 @@ def main():
                       ("If-Unmodified-Since", b"@" + bytes([form, 0xff]))]
             write("conditional", f"generated_dates_form{form}_modified{modified}", cond_seed(fields, modified=modified))
     write("conditional", "comma_inside_the_tag", cond_seed([("If-Match", b'"a,b"'), ("If-None-Match", b'W/"a,b", "x"')], etag=2))
+
+    write("query", "absent", b"\0")
+    for i, q in enumerate(query_cases()):
+        slug = re.sub(r"[^A-Za-z0-9_=-]+", "_", q.decode("utf-8", "replace"))[:30].strip("_") or "empty"
+        write("query", f"{i:02}_{slug}", b"\1" + q)
+    for i, gen in enumerate([b"\x07\x00\x03\x01\x04\x02\x01\x03\x00\x04\x05\x01", bytes(range(64)), bytes(range(255, 191, -1))]):
+        write("query", f"generated_{i}", b"\2" + gen)
 
     for name, data in CONNECTIONS.items():
         write("connection", name, data)
