@@ -615,12 +615,25 @@ impl<S: Transport> Connection<S> {
 
     /// Streaming: send what is queued, and notice when the client goes away (what it sends is
     /// discarded).
+    ///
+    /// A client that half-closes still gets what is queued (the head and any replay), then the
+    /// stream ends: cutting it there would leave a response broken off in its head.
     fn live(&mut self, ctx: &mut Context) -> Step {
-        if let Outcome::Closed = self.flush(ctx.now, false) {
+        let flushed = self.flush(ctx.now, false);
+        if let Outcome::Closed = flushed {
             return Step::Close;
         }
+        if self.peer_eof {
+            return match flushed {
+                Outcome::Done(_) => Step::Close,
+                _ => Step::Wait,
+            };
+        }
         let mut discarded = 0;
-        self.discard_input(&mut ctx.read_scratch, &mut discarded, LINGER_MAX_BYTES)
+        match self.discard_input(&mut ctx.read_scratch, &mut discarded, LINGER_MAX_BYTES) {
+            Step::Close if self.peer_eof => Step::Continue,
+            step => step,
+        }
     }
 
     /// A script runs: its output goes out as it comes; the client is watched for leaving (which

@@ -66,3 +66,21 @@ fn the_request_line_says_head() {
     assert!(!super::says_head(b" HEAD / HTTP/1.1\r\n"));
     assert!(!super::says_head(b"GET / HTTP/1.1\r\n"));
 }
+
+#[test]
+fn a_live_stream_sends_what_is_queued_to_a_client_that_half_closed() {
+    // Found by fuzz/fuzz_targets/connection.rs: the client's FIN ended the stream at once, so a
+    // client reading slowly got the head cut off after "Cache-Control: no-sto".
+    let f = Fixture::new().unwrap();
+    for (per_call, per_turn) in [(3, 31), (1, 1), (usize::MAX, 7)] {
+        let mut s = Script::new(b"GET /api/live HTTP/1.1\r\nHost: h\r\n\r\n");
+        s.write_per_call = per_call;
+        s.write_per_turn = per_turn;
+        let r = run(&f, &s).unwrap();
+        check(&f, &s, &r).unwrap_or_else(|e| panic!("{e}: {}", r.output.escape_ascii()));
+        let response = parse(&r.output, 0, false).unwrap();
+        assert_eq!(response.status, 200);
+        assert_eq!(response.body, b"retry: 2000\n\n");
+        assert!(r.closed && r.deadlines == 0);
+    }
+}
