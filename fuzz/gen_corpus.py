@@ -287,6 +287,7 @@ CONNECTIONS = {
     "chunked_post_over_max_body_0": conn_seed(post_chunked(b"d", [b"x"]) + get(b"/1"), flags=FIN | MAX_BODY_0),
     "length_post_over_max_body_4096": conn_seed(post(b"d", b"y" * 5000) + get(b"/1"), flags=FIN | MAX_BODY_4096),
     "http10": conn_seed(b"GET /1 HTTP/1.0\r\n\r\n" + get(b"/2")),
+    "http10_two_hosts": conn_seed(b"GET /1 HTTP/1.0\r\nHost: a\r\nHost: h\r\n\r\n" + get(b"/2")),
     "http10_keep_alive": conn_seed(b"GET /1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" + get(b"/2")),
     "close_then_more": conn_seed(get(b"/1") + get(b"/3", extra=b"Connection: close\r\n") + get(b"/4")),
     "no_host": conn_seed(b"GET /1 HTTP/1.1\r\n\r\n" + get(b"/1")),

@@ -162,7 +162,8 @@ fn request(s: &[u8], files: &dyn Files, max_body: u64) -> Option<(Expect, usize)
     } else {
         f.close
     };
-    if !http10 && f.hosts != 1 {
+    // No Host in HTTP/1.1, or more than one in any version: 400, and the connection closes.
+    if f.hosts > 1 || (!http10 && f.hosts == 0) {
         return Some((Expect::Other { head, close: true }, len));
     }
     if f.hosts == 1 && !GOOD_HOSTS.contains(&f.host.as_slice()) || f.unplain {
@@ -385,8 +386,12 @@ mod tests {
         ]
         .concat();
         assert_eq!(expects(&big).expects, vec![other(false, true)]);
-        // HTTP/1.1 without Host is a 400 that closes; so is a second Host.
+        // HTTP/1.1 without Host is a 400 that closes; so is a second Host, in HTTP/1.0 too.
         let m = expects(b"GET /1 HTTP/1.1\r\n\r\nGET /1 HTTP/1.1\r\nHost: h\r\n\r\n");
         assert_eq!((m.expects, m.stop), (vec![other(false, true)], 19));
+        let m = expects(b"GET /1 HTTP/1.0\r\nHost: h\r\nHost: h\r\n\r\n");
+        assert_eq!(m.expects, vec![other(false, true)]);
+        let m = expects(b"GET /1 HTTP/1.0\r\n\r\n");
+        assert!(matches!(m.expects[..], [Expect::File { close: true, .. }]));
     }
 }
