@@ -10,7 +10,13 @@ Seeds come from two places:
   pipelined batch, ingest POSTs), chunked bodies with extensions and trailers, request paths that
   probe the fixed tree of the path_resolve target, one response head of each kind, device ids
   and client addresses, Range values (also every one in src/http/range_tests.rs) on several
-  lengths, and Accept-Encoding values.
+  lengths, and Accept-Encoding values;
+- for conditional, every evaluate(...) and if_range_holds(...) case of
+  src/http/conditional_tests.rs on each kind of entity-tag, and generated dates around
+  Last-Modified; for query, every query string in src/http/query.rs and generator inputs;
+- for the connection target, scripted clients: pipelined GETs of the fixture files, ingest POSTs
+  (Content-Length and chunked), HTTP/1.0, close, slow readers, reads cut inside heads and bodies,
+  and every raw request of tests/framing.rs followed by a GET that must not be answered.
 
 Each target reads a few control bytes before its data (see the target's doc comment); the seeds
 carry them, so a file is `<control bytes><data>`.
@@ -232,6 +238,136 @@ ACCEPT_ENCODINGS = [
     b"identity, *;0", b"br;q=0.001, gzip;q=0.001",
 ]
 
+# --- connection target: scripted clients (src/harness/mod.rs, Script::from_fuzz) ----------------
+
+CUT = b"\xfe\xff"  # ends a read
+FIN, FIN_WITH_LAST, ACK_BUFFER, EINTR = 1, 2, 4, 8
+MAX_BODY_4096, MAX_BODY_16, MAX_BODY_0 = 0x10, 0x20, 0x30
+NO_CUTS = 255
+
+
+def conn_seed(stream, flags=FIN, per_call=0, per_turn=0, cuts=NO_CUTS):
+    """[flags] [writes: per-turn index << 4 | per-call index] [cuts] stream (PER_CALL/PER_TURN)."""
+    return bytes([flags, per_turn << 4 | per_call, cuts]) + stream
+
+
+def get(path, host=b"h", extra=b""):
+    return b"GET " + path + b" HTTP/1.1\r\nHost: " + host + b"\r\n" + extra + b"\r\n"
+
+
+def post(device, body):
+    return b"POST /devices/" + device + b" HTTP/1.1\r\nHost: h\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+
+
+def post_chunked(device, chunks):
+    out = b"POST /devices/" + device + b" HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+    for c in chunks:
+        out += b"%x\r\n" % len(c) + c + b"\r\n"
+    return out + b"0\r\n\r\n"
+
+
+ALL_FILES = b"".join(get(b"/%d" % n) for n in range(1, 7)) + get(b"/99") + b"HEAD /6 HTTP/1.1\r\nHost: h\r\n\r\n"
+MIXED = (get(b"/1") + CUT + post(b"d1", b'{"t":21.5}\n') + get(b"/4")[:9] + CUT + get(b"/4")[9:]
+         + post_chunked(b"d2", [b"ab", b"c\n"]) + CUT + get(b"/5") + post(b"d1", b"second\n") + get(b"/3"))
+
+CONNECTIONS = {
+    "wrk_get": conn_seed(get(b"/3", b"127.0.0.1:8080")),
+    "wrk_get_no_fin": conn_seed(get(b"/3", b"127.0.0.1:8080"), flags=0),
+    "pipelined_16": conn_seed(get(b"/3") * 16),
+    "pipelined_16_slow_reader": conn_seed(get(b"/3") * 16, per_call=1, per_turn=3),
+    "all_files": conn_seed(ALL_FILES),
+    "all_files_one_byte_reads": conn_seed(ALL_FILES, flags=FIN | FIN_WITH_LAST, cuts=0),
+    "all_files_random_reads_eintr": conn_seed(ALL_FILES, flags=FIN | EINTR, per_call=9, per_turn=7, cuts=64 + 15),
+    "mixed": conn_seed(MIXED),
+    "mixed_buffer_ack": conn_seed(MIXED, flags=FIN | FIN_WITH_LAST | ACK_BUFFER),
+    "mixed_small_max_body": conn_seed(MIXED, flags=FIN | MAX_BODY_16, per_turn=4),
+    "mixed_random_reads": conn_seed(MIXED, cuts=64 + 40, per_call=13, per_turn=5),
+    "ingest_post": conn_seed(INGEST_POST + get(b"/1")),
+    "chunked_post_expect_ext_trailers": conn_seed(CHUNKED_POST + get(b"/1")),
+    "chunked_post_over_max_body_0": conn_seed(post_chunked(b"d", [b"x"]) + get(b"/1"), flags=FIN | MAX_BODY_0),
+    "length_post_over_max_body_4096": conn_seed(post(b"d", b"y" * 5000) + get(b"/1"), flags=FIN | MAX_BODY_4096),
+    "http10": conn_seed(b"GET /1 HTTP/1.0\r\n\r\n" + get(b"/2")),
+    "http10_two_hosts": conn_seed(b"GET /1 HTTP/1.0\r\nHost: a\r\nHost: h\r\n\r\n" + get(b"/2")),
+    "http10_keep_alive": conn_seed(b"GET /1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" + get(b"/2")),
+    "close_then_more": conn_seed(get(b"/1") + get(b"/3", extra=b"Connection: close\r\n") + get(b"/4")),
+    "no_host": conn_seed(b"GET /1 HTTP/1.1\r\n\r\n" + get(b"/1")),
+    "head_no_host": conn_seed(ALL_FILES[:-29] + b"HEAD /6 HTTP/1.1\r\nHo3t: h\r\n\r\n", per_call=1, per_turn=3),
+    "head_over_max_body": conn_seed(b"HEAD /1 HTTP/1.1\r\nHost: h\r\nContent-Length: 17\r\n\r\n", flags=FIN | MAX_BODY_16),
+    "half_sent_head_no_fin": conn_seed(get(b"/1") + b"GET /2 HTTP/1.1\r\nHo", flags=0),
+    "half_sent_body_no_fin": conn_seed(post(b"d", b"abcdef")[:-3], flags=0),
+    "half_sent_body_fin": conn_seed(post(b"d", b"abcdef")[:-3]),
+    "live_all": conn_seed(get(b"/api/live") + get(b"/1"), flags=0),
+    "live_half_close_slow_reader": conn_seed(get(b"/api/live"), per_call=3, per_turn=6),
+    "live_device_tail": conn_seed(post(b"d", b"r1\n") + get(b"/devices/d/live?tail=5"), flags=FIN),
+    "upload_then_get": conn_seed(b"POST /files/u.txt HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc" + get(b"/files/u.txt")),
+    "device_read_back": conn_seed(post(b"d", b"abc\n") + get(b"/devices/d") + get(b"/api/devices")),
+    "range_and_conditionals": conn_seed(
+        get(b"/6", extra=b"Range: bytes=0-9,500-599\r\n") + get(b"/1", extra=b'If-None-Match: "x", W/"y"\r\n')
+        + get(b"/5", extra=b"Range: bytes=-10\r\nIf-Range: Sun, 06 Nov 1994 08:49:37 GMT\r\n")),
+    "browser_get": conn_seed(BROWSER_GET + get(b"/1")),
+    "dashboard_listing_metrics": conn_seed(get(b"/") + get(b"/dashboard") + get(b"/metrics") + get(b"/1?download")),
+    "options_and_unknown_method": conn_seed(b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\nFOO /1 HTTP/1.1\r\nHost: h\r\n\r\n" + get(b"/1")),
+    "leading_empty_lines": conn_seed(b"\r\n\r\n" + get(b"/1") + get(b"/2")),
+}
+
+
+def framing_cases():
+    """Each test of tests/framing.rs as the raw bytes it sends (its byte-string literals in order,
+    a chunked_ingest(...) argument after that helper's head)."""
+    text = (REPO / "tests/framing.rs").read_text()
+    cases = {}
+    for m in re.finditer(r"#\[test\]\s*fn (\w+)\(\) \{(.*?)\n\}", text, re.S):
+        name, body = m.groups()
+        data = b""
+        for lit in re.finditer(r"(chunked_ingest\(&?)?" + BYTE_STR, body):
+            if lit.group(1):
+                data += b"POST /devices/itest HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n"
+            data += unescape(lit.group(2))
+        if data.startswith((b"GET", b"POST", b"get", b"FOO", b"OPTIONS")):
+            cases[name] = data
+    return cases
+
+
+# --- conditional and query targets ----------------------------------------------------------
+
+COND_NAMES = ["If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since", "If-Range", "Accept"]
+COND_DATES = {"AT": "Sun, 06 Nov 1994 08:49:37 GMT", "BEFORE": "Sun, 06 Nov 1994 08:49:36 GMT",
+              "AFTER": "Sun, 06 Nov 1994 08:49:38 GMT"}
+
+
+def cond_seed(fields, etag=0, get=True, age=3, modified=0, inode=0x1a, size=4, suffix=0):
+    """[flags: etag | GET << 2 | age << 3 | modified << 5] [inode] [size] [suffix] fields, each
+    [name selector] value, separated by \n (conditional.rs)."""
+    flags = etag | (4 if get else 0) | age << 3 | modified << 5
+    return bytes([flags, inode, size, suffix]) + b"\n".join(bytes([COND_NAMES.index(n)]) + v for n, v in fields)
+
+
+def conditional_cases():
+    """The evaluate(...) and if_range_holds(...) calls of src/http/conditional_tests.rs."""
+    text = (REPO / "src/http/conditional_tests.rs").read_text()
+    cases = []
+    for m in re.finditer(r"eval\(\s*&\[(.*?)\],\s*(true|false),?\s*\)", text, re.S):
+        fields = []
+        for f in re.finditer(r'\("([\w-]+)",\s*(?:' + STR + r'|(AT|BEFORE|AFTER))\)', m.group(1)):
+            name, lit, const = f.groups()
+            value = unescape(lit).decode() if lit is not None else COND_DATES[const]
+            canonical = next(n for n in COND_NAMES if n.lower() == name.lower())
+            fields.append((canonical, value.encode()))
+        cases.append((fields, m.group(2) == "true"))
+    for m in re.finditer(r"if_range_holds\(\s*(?:" + BYTE_STR + r"|(AT|BEFORE|AFTER)\.as_bytes\(\))", text):
+        lit, const = m.groups()
+        value = unescape(lit) if lit is not None else COND_DATES[const].encode()
+        cases.append(([("If-Range", value)], True))
+    return cases
+
+
+def query_cases():
+    """The query strings of the tests in src/http/query.rs."""
+    text = (REPO / "src/http/query.rs").read_text()
+    tests = text[text.index("mod tests"):]
+    return sorted({unescape(q) for q in re.findall(STR, tests) if "{" not in q})
+
+
 # --- writing ----------------------------------------------------------------------------------
 
 
@@ -280,6 +416,34 @@ def main():
     for i, field in enumerate(ACCEPT_ENCODINGS):
         slug = re.sub(r"[^A-Za-z0-9_=.-]+", "_", field.decode().replace("*", "star")).strip("_") or "empty"
         write("accept_encoding", f"{i:02}_{slug}", b"\1" + field)
+
+    for i, (fields, get_or_head) in enumerate(conditional_cases()):
+        # The tests' own tag ("abc", modified 0.5 s past the second) and, for some, the others.
+        write("conditional", f"test_{i:03}", cond_seed(fields, get=get_or_head))
+        if i % 4 == 0:
+            write("conditional", f"test_{i:03}_file_etag", cond_seed(fields, etag=3, get=get_or_head, modified=6))
+            write("conditional", f"test_{i:03}_empty_etag_age_0", cond_seed(fields, etag=1, get=get_or_head, age=0))
+    for form in range(12):
+        for modified in (0, 4, 5, 7):
+            date = bytes([form, 0])
+            fields = [("If-Modified-Since", b"@" + date), ("If-Range", b"@" + date),
+                      ("If-Unmodified-Since", b"@" + bytes([form, 0xff]))]
+            write("conditional", f"generated_dates_form{form}_modified{modified}", cond_seed(fields, modified=modified))
+    write("conditional", "comma_inside_the_tag", cond_seed([("If-Match", b'"a,b"'), ("If-None-Match", b'W/"a,b", "x"')], etag=2))
+
+    write("query", "absent", b"\0")
+    for i, q in enumerate(query_cases()):
+        slug = re.sub(r"[^A-Za-z0-9_=-]+", "_", q.decode("utf-8", "replace"))[:30].strip("_") or "empty"
+        write("query", f"{i:02}_{slug}", b"\1" + q)
+    for i, gen in enumerate([b"\x07\x00\x03\x01\x04\x02\x01\x03\x00\x04\x05\x01", bytes(range(64)), bytes(range(255, 191, -1))]):
+        write("query", f"generated_{i}", b"\2" + gen)
+
+    for name, data in CONNECTIONS.items():
+        write("connection", name, data)
+    for i, (name, data) in enumerate(sorted(framing_cases().items())):
+        # The request, then a GET that must not be answered if the request was a framing error;
+        # every third one cut into irregular reads.
+        write("connection", f"framing_{name}", conn_seed(data + CUT + get(b"/1"), cuts=NO_CUTS if i % 3 else 64 + 9))
 
     for target in sorted(p.name for p in CORPUS.iterdir()):
         files = list((CORPUS / target).iterdir())

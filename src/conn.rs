@@ -19,19 +19,19 @@ use crate::http::request::{
     header_slots, parse_head, BodyFraming, HeadScanner, Method, RequestHead, Version, MAX_HEADERS,
 };
 use crate::http::Progress;
-use crate::io::{self, Outcome};
+use crate::io::{self, Outcome, Transport};
 use crate::live::{Topic, MAX_LIVE_BACKLOG};
 use crate::pages;
 use crate::routes::{self, FileBody, Framing};
 use log::{debug, warn};
 use mio::net::TcpStream;
-use std::net::{Shutdown, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Instant;
 
 /// Buffers whose capacity grew past this are given back once the connection is idle.
 const KEEP_BUFFER_CAPACITY: usize = 64 * 1024;
 /// Largest read buffer: a whole head of the maximum size plus room to see that it is too large.
-const READ_BUFFER_MAX: usize = MAX_HEAD_BYTES + 1024;
+pub const READ_BUFFER_MAX: usize = MAX_HEAD_BYTES + 1024;
 
 /// What the server should do with the connection after `drive`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +42,19 @@ pub enum Drive {
     Again,
     /// Finished: deregister and drop it.
     Close,
+}
+
+/// What [`Connection::buffer_use`] reports, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BufferUse {
+    /// Received and not yet consumed.
+    pub read_held: usize,
+    pub read_capacity: usize,
+    /// Response bytes not yet sent.
+    pub write_pending: usize,
+    pub write_capacity: usize,
+    /// The body being collected (device, upload or CGI).
+    pub body_capacity: usize,
 }
 
 /// The interim response that invites the body of an `Expect: 100-continue` request.
@@ -121,9 +134,10 @@ enum Fill {
     Full,
 }
 
-/// A client connection.
-pub struct Connection {
-    stream: TcpStream,
+/// A client connection over a transport `S`: a socket of the reactor, or an in-memory transport
+/// in tests and fuzzing (monomorphised, so the server's connections pay nothing for the choice).
+pub struct Connection<S = TcpStream> {
+    stream: S,
     peer: SocketAddr,
     /// Our address on this connection (for CGI's SERVER_PORT).
     local: Option<SocketAddr>,
@@ -153,6 +167,8 @@ pub struct Connection {
     fin_seen: bool,
     /// No request has been answered yet (the idle timeout does not apply to a new connection).
     fresh: bool,
+    /// The request being answered says HEAD: an error reply for it has no body either.
+    head_request: bool,
     /// When the first byte of the current head arrived.
     head_started: Option<Instant>,
     /// When the connection last became idle between requests.
@@ -161,9 +177,9 @@ pub struct Connection {
     last_progress: Instant,
 }
 
-impl Connection {
+impl<S: Transport> Connection<S> {
     /// A new connection accepted at `now`, known to the device store as `waiter`.
-    pub fn new(stream: TcpStream, peer: SocketAddr, waiter: Waiter, now: Instant) -> Self {
+    pub fn new(stream: S, peer: SocketAddr, waiter: Waiter, now: Instant) -> Self {
         Connection {
             local: stream.local_addr().ok(),
             stream,
@@ -183,6 +199,7 @@ impl Connection {
             peer_eof: false,
             fin_seen: false,
             fresh: true,
+            head_request: false,
             head_started: None,
             idle_since: now,
             last_progress: now,
@@ -190,7 +207,7 @@ impl Connection {
     }
 
     /// The socket, for (de)registration.
-    pub fn stream(&mut self) -> &mut TcpStream {
+    pub fn stream(&mut self) -> &mut S {
         &mut self.stream
     }
 
@@ -275,6 +292,17 @@ impl Connection {
         }
     }
 
+    /// The memory the connection holds now, to check against its caps (tests and fuzzing).
+    pub fn buffer_use(&self) -> BufferUse {
+        BufferUse {
+            read_held: self.rbuf.len() - self.rstart,
+            read_capacity: self.rbuf.capacity(),
+            write_pending: self.wbuf.len() - self.wpos,
+            write_capacity: self.wbuf.capacity(),
+            body_capacity: self.body.capacity(),
+        }
+    }
+
     /// Runs the state machine until it must wait, yields its turn, or closes.
     pub fn drive(&mut self, ctx: &mut Context) -> Drive {
         let mut requests = 0;
@@ -353,6 +381,7 @@ impl Connection {
         match std::mem::replace(&mut self.state, State::Closed) {
             State::ReadHead if !pending_write && self.head_started.is_some() => {
                 debug!("{}: header timeout", self.peer);
+                self.head_request = says_head(&self.rbuf[self.rstart..]);
                 self.fail(ctx, RequestError::HeaderTimeout, self.wbuf.len());
             }
             State::ReadBody { sink, .. } => {
@@ -415,12 +444,14 @@ impl Connection {
                     Fill::WouldBlock => Step::Wait,
                     Fill::Eof => Step::Continue,
                     Fill::Full => {
+                        self.head_request = says_head(&self.rbuf[self.rstart..]);
                         self.fail(ctx, RequestError::HeadTooLarge, self.wbuf.len());
                         Step::Continue
                     }
                 }
             }
             Err(err) => {
+                self.head_request = says_head(input);
                 self.fail(ctx, err, self.wbuf.len());
                 Step::Continue
             }
@@ -430,6 +461,8 @@ impl Connection {
     /// Parses the complete head `rbuf[rstart..rstart + len]`, answers it, and picks the next state.
     fn handle_head(&mut self, ctx: &mut Context, len: usize) {
         let head_bytes = &self.rbuf[self.rstart..self.rstart + len];
+        // Known from the request line even when the rest of the head is refused.
+        self.head_request = says_head(head_bytes);
         let mut fields = header_slots::<MAX_HEADERS>();
         let state = match parse_head(head_bytes, &mut fields) {
             Ok(head) => {
@@ -439,7 +472,16 @@ impl Connection {
             Err(err) => {
                 debug!("{}: {err}", self.peer);
                 let reply_at = self.wbuf.len();
-                error_state(ctx, &mut self.wbuf, err, reply_at, self.peer, None)
+                let head_only = self.head_request;
+                error_state(
+                    ctx,
+                    &mut self.wbuf,
+                    err,
+                    reply_at,
+                    self.peer,
+                    None,
+                    head_only,
+                )
             }
         };
         self.rstart += len;
@@ -573,12 +615,25 @@ impl Connection {
 
     /// Streaming: send what is queued, and notice when the client goes away (what it sends is
     /// discarded).
+    ///
+    /// A client that half-closes still gets what is queued (the head and any replay), then the
+    /// stream ends: cutting it there would leave a response broken off in its head.
     fn live(&mut self, ctx: &mut Context) -> Step {
-        if let Outcome::Closed = self.flush(ctx.now, false) {
+        let flushed = self.flush(ctx.now, false);
+        if let Outcome::Closed = flushed {
             return Step::Close;
         }
+        if self.peer_eof {
+            return match flushed {
+                Outcome::Done(_) => Step::Close,
+                _ => Step::Wait,
+            };
+        }
         let mut discarded = 0;
-        self.discard_input(&mut ctx.read_scratch, &mut discarded, LINGER_MAX_BYTES)
+        match self.discard_input(&mut ctx.read_scratch, &mut discarded, LINGER_MAX_BYTES) {
+            Step::Close if self.peer_eof => Step::Continue,
+            step => step,
+        }
     }
 
     /// A script runs: its output goes out as it comes; the client is watched for leaving (which
@@ -694,7 +749,7 @@ impl Connection {
         if self.peer_eof {
             return Step::Close;
         }
-        if self.stream.shutdown(Shutdown::Write).is_err() {
+        if self.stream.shutdown_write().is_err() {
             return Step::Close;
         }
         self.state = State::Linger {
@@ -718,7 +773,8 @@ impl Connection {
     /// Replaces everything from `reply_at` in the write buffer with the error reply for `err`.
     fn fail(&mut self, ctx: &mut Context, err: RequestError, reply_at: usize) {
         let reply_at = reply_at.max(self.wpos);
-        self.state = error_state(ctx, &mut self.wbuf, err, reply_at, self.peer, None);
+        let (peer, head_only) = (self.peer, self.head_request);
+        self.state = error_state(ctx, &mut self.wbuf, err, reply_at, peer, None, head_only);
     }
 
     /// Writes `wbuf[wpos..]`. `Done` once all of it is sent.
@@ -828,6 +884,10 @@ impl Connection {
 
 /// Answers a parsed head: the route's reply goes into `out` (or, for ingest, later); returns the
 /// next state.
+///
+/// `#[inline]`: called from the generic `Connection<S>`, it is exported for other crates'
+/// instances, and LLVM then no longer inlines its one call into `drive` by itself.
+#[inline]
 fn answer(
     head: &RequestHead<'_, '_>,
     ctx: &mut Context,
@@ -881,6 +941,7 @@ fn answer(
                 reply_at,
                 peer,
                 Some(head),
+                head.method == Method::Head,
             );
         }
     }
@@ -1028,12 +1089,21 @@ fn version_str(head: &RequestHead<'_, '_>) -> &'static str {
     }
 }
 
+/// Whether the request starting at `bytes` says HEAD, as far as its request line shows (after
+/// the empty lines a request may follow, RFC 9112 section 2.2), whatever the rest of its head.
+fn says_head(mut bytes: &[u8]) -> bool {
+    while let Some(rest) = bytes.strip_prefix(b"\r\n") {
+        bytes = rest;
+    }
+    bytes.starts_with(b"HEAD ")
+}
+
 fn file_is_none(state: &State) -> bool {
     matches!(state, State::Respond { file: None, .. })
 }
 
 /// Writes the error reply for `err` at `reply_at` (dropping anything after it) and returns the
-/// state that sends it.
+/// state that sends it. A reply to HEAD (`head_only`) has no body (RFC 9110 section 9.3.2).
 fn error_state(
     ctx: &mut Context,
     out: &mut Vec<u8>,
@@ -1041,12 +1111,13 @@ fn error_state(
     reply_at: usize,
     peer: SocketAddr,
     head: Option<&RequestHead<'_, '_>>,
+    head_only: bool,
 ) -> State {
     out.truncate(reply_at);
     let close = err.closes() || ctx.draining;
     let framing = Framing {
         close,
-        head_only: false,
+        head_only,
         http10_keep_alive: false,
     };
     let reply = routes::error(out, ctx, err, framing);
@@ -1077,3 +1148,7 @@ fn log_access(
         warn!("access log: {e}");
     }
 }
+
+#[cfg(test)]
+#[path = "conn_tests.rs"]
+mod tests;

@@ -15,6 +15,7 @@ pub mod devices;
 pub mod error;
 pub mod file_cache;
 pub mod files;
+pub mod harness;
 pub mod http;
 pub mod io;
 pub mod live;

@@ -7,6 +7,7 @@ use crate::context::Context;
 use crate::devices::{DeviceStore, Waiter};
 use crate::files::Root;
 use crate::http::sse;
+use crate::io::Transport;
 use crate::metrics;
 use crate::peers::PeerTable;
 use log::{debug, error, info, warn};
@@ -60,6 +61,8 @@ pub struct Server {
     /// Scratch for one live event, and the live connections that got events this turn.
     event: Vec<u8>,
     touched: Vec<usize>,
+    /// Connections that got the reply to a commit this turn.
+    ready: Vec<usize>,
     /// Open connections per client address, for `--max-connections-per-peer`.
     peers: PeerTable,
     accepted: u64,
@@ -158,6 +161,7 @@ impl Server {
             next_serial: 0,
             event: Vec::new(),
             touched: Vec::new(),
+            ready: Vec::new(),
             peers,
             accepted: 0,
             refused: 0,
@@ -270,20 +274,15 @@ impl Server {
 
     /// Hands finished commits to their connections (if they are still there) and drives them.
     fn deliver_completions(&mut self) {
-        let mut done = std::mem::take(&mut self.ctx.completions);
-        for (waiter, result) in done.drain(..) {
-            let Some(conn) = self.conns.get_mut(waiter.key) else {
-                continue;
-            };
-            if conn.waiter() != waiter {
-                continue;
-            }
-            conn.committed(&mut self.ctx, result);
-            self.drive(waiter.key);
+        if self.ctx.completions.is_empty() {
+            return;
         }
-        // Keep the allocation; completions that arrived while driving are kept too.
-        done.append(&mut self.ctx.completions);
-        self.ctx.completions = done;
+        let mut ready = std::mem::take(&mut self.ready);
+        deliver_completions(&mut self.ctx, &mut self.conns, &mut ready);
+        for key in ready.drain(..) {
+            self.drive(key);
+        }
+        self.ready = ready;
     }
 
     /// Sends every record written this turn to the live subscribers of its device and of all
@@ -532,6 +531,31 @@ fn store_config(config: &Config) -> crate::devices::StoreConfig {
     }
     info!("device files open at most: {}", store.max_open_files);
     store
+}
+
+/// Hands every finished commit in `ctx.completions` to its connection, if that connection is
+/// still there (a slab key can be reused by a later connection, hence the waiter check), and
+/// adds its key to `ready`: it has its reply now and must be driven. Completions that arrive
+/// while those are driven (a read of a device file writes it out) wait for the next turn.
+pub fn deliver_completions<S: Transport>(
+    ctx: &mut Context,
+    conns: &mut Slab<Connection<S>>,
+    ready: &mut Vec<usize>,
+) {
+    let mut done = std::mem::take(&mut ctx.completions);
+    for (waiter, result) in done.drain(..) {
+        let Some(conn) = conns.get_mut(waiter.key) else {
+            continue;
+        };
+        if conn.waiter() != waiter {
+            continue;
+        }
+        conn.committed(ctx, result);
+        ready.push(waiter.key);
+    }
+    // Keep the allocation, and any completion that arrived meanwhile.
+    done.append(&mut ctx.completions);
+    ctx.completions = done;
 }
 
 /// A record without its one final line break (CRLF, LF or CR), as the per-device stream shows it.

@@ -3,9 +3,11 @@
 //! order of section 13.2.2, and `If-Range` (section 13.1.5). Sans-IO and allocation-free.
 //!
 //! - Entity-tags are compared strongly for `If-Match` and `If-Range` and weakly for
-//!   `If-None-Match` (section 8.8.3.2). A malformed list matches nothing.
+//!   `If-None-Match` (section 8.8.3.2). A malformed element ends its list: the tags before it
+//!   count, the rest does not.
 //! - Dates are compared as points in time at one-second resolution, never as strings; a date
 //!   that does not parse, or a field sent more than once, is ignored (sections 13.1.3, 13.1.4).
+//!   Years before 1970 are dates too (`httpdate` refuses them; see `before_1970`).
 //! - `If-Range` with a date matches only a `Last-Modified` it equals exactly, and only if the
 //!   file was last changed at least one second ago: within the current second it could change
 //!   again without its timestamp showing it, so the date is not a strong validator
@@ -226,7 +228,41 @@ fn single_date(headers: &[httparse::Header<'_>], name: &str) -> Option<i64> {
 /// seconds.
 fn parse_date(value: &[u8]) -> Option<i64> {
     let text = std::str::from_utf8(trim(value)).ok()?;
-    httpdate::parse_http_date(text).ok().map(unix_secs)
+    if let Ok(t) = httpdate::parse_http_date(text) {
+        return Some(unix_secs(t));
+    }
+    before_1970(text)
+}
+
+/// Seconds in 400 Gregorian years, after which the calendar repeats, weekdays included.
+const GREGORIAN_CYCLE_SECS: i64 = 146_097 * 86_400;
+
+/// An IMF-fixdate or asctime date with a year before 1970, which `httpdate` refuses though it is
+/// a valid HTTP-date (a file can be older; `If-Unmodified-Since` must then fail): the same date
+/// `400 * k` years later, parsed, moved back. RFC 850 years are two digits, never before 1970.
+fn before_1970(text: &str) -> Option<i64> {
+    let year_at = match text.len() {
+        29 => 12, // `Sun, 06 Nov 1994 08:49:37 GMT`
+        24 => 20, // `Sun Nov  6 08:49:37 1994`
+        _ => return None,
+    };
+    let digits = text.get(year_at..year_at + 4)?;
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let year: i64 = digits.parse().ok()?;
+    if year >= 1970 {
+        return None;
+    }
+    let cycles = (1970 - year + 399) / 400;
+    let later = format!(
+        "{}{:04}{}",
+        &text[..year_at],
+        year + 400 * cycles,
+        &text[year_at + 4..]
+    );
+    let t = httpdate::parse_http_date(&later).ok()?;
+    Some(unix_secs(t) - cycles * GREGORIAN_CYCLE_SECS)
 }
 
 /// Whole seconds since the Unix epoch, rounded down (negative before it).

@@ -298,6 +298,57 @@ fn entity_tag_lists() {
 }
 
 #[test]
+fn dates_before_1970_are_dates() {
+    // Found by fuzz/fuzz_targets/conditional.rs: httpdate refuses years before 1970, so these
+    // fields were ignored, and a file changed after such a date passed If-Unmodified-Since.
+    let old = Validators {
+        etag: TAG,
+        last_modified: UNIX_EPOCH - Duration::from_millis(2500),
+    };
+    let eval_old = |name, value: &'static str| {
+        let h = [httparse::Header {
+            name,
+            value: value.as_bytes(),
+        }];
+        evaluate(&h, true, &old)
+    };
+    // Modified at 1969-12-31 23:59:57.5.
+    let hour_before = "Wed, 31 Dec 1969 22:59:58 GMT";
+    assert_eq!(eval_old("If-Unmodified-Since", hour_before), Failed);
+    assert_eq!(
+        eval_old("If-Unmodified-Since", "Wed Dec 31 23:59:57 1969"),
+        Proceed
+    );
+    assert_eq!(
+        eval_old("If-Modified-Since", "Wed, 31 Dec 1969 23:59:57 GMT"),
+        NotModified
+    );
+    assert_eq!(
+        eval_old("If-Modified-Since", "Wed, 31 Dec 1969 23:59:56 GMT"),
+        Proceed
+    );
+    assert_eq!(parse_date(b"Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+    assert_eq!(parse_date(b"Wed, 31 Dec 1969 23:59:59 GMT"), Some(-1));
+    assert_eq!(
+        parse_date(b"Sat, 01 Jan 1600 00:00:00 GMT"),
+        Some(-11_676_096_000)
+    );
+    assert_eq!(
+        parse_date(b"Sat Jan  1 00:00:00 0000"),
+        Some(-62_167_219_200)
+    );
+    assert_eq!(
+        parse_date(b"Thu, 29 Feb 1968 12:00:00 GMT"),
+        Some(-58_017_600)
+    );
+    // Still checked: the weekday, the day of the month, the form.
+    assert_eq!(parse_date(b"Mon, 01 Jan 1600 00:00:00 GMT"), None);
+    assert_eq!(parse_date(b"Fri, 29 Feb 1967 00:00:00 GMT"), None);
+    assert_eq!(parse_date(b"Sat, 01 Jan 1600 00:00:00 UTC"), None);
+    assert_eq!(parse_date(b"Sat, 01 Jan -600 00:00:00 GMT"), None);
+}
+
+#[test]
 fn unix_seconds_round_down() {
     assert_eq!(unix_secs(UNIX_EPOCH + Duration::from_millis(1500)), 1);
     assert_eq!(unix_secs(UNIX_EPOCH - Duration::from_millis(500)), -1);
