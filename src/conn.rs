@@ -541,7 +541,17 @@ impl<S: Transport> Connection<S> {
             }
         }
         if self.peer_eof {
+            // Nothing of this body is used, but the answers to the requests before it still go
+            // out (the client only stopped sending), then the connection closes.
             debug!("{}: body cut short", self.peer);
+            self.body.clear();
+            if self.wpos < self.wbuf.len() {
+                self.state = State::Respond {
+                    file: None,
+                    close: true,
+                };
+                return Step::Continue;
+            }
             return Step::Close;
         }
         match self.fill(&mut ctx.read_scratch) {
