@@ -296,6 +296,7 @@ CONNECTIONS = {
     "half_sent_head_no_fin": conn_seed(get(b"/1") + b"GET /2 HTTP/1.1\r\nHo", flags=0),
     "half_sent_body_no_fin": conn_seed(post(b"d", b"abcdef")[:-3], flags=0),
     "half_sent_body_fin": conn_seed(post(b"d", b"abcdef")[:-3]),
+    "answer_before_a_body_cut_short": conn_seed(get(b"/1") + b"POST /1 HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nab"),
     "live_all": conn_seed(get(b"/api/live") + get(b"/1"), flags=0),
     "live_half_close_slow_reader": conn_seed(get(b"/api/live"), per_call=3, per_turn=6),
     "live_device_tail": conn_seed(post(b"d", b"r1\n") + get(b"/devices/d/live?tail=5"), flags=FIN),

@@ -541,18 +541,22 @@ impl<S: Transport> Connection<S> {
             }
         }
         if self.peer_eof {
-            // Nothing of this body is used, but the answers to the requests before it still go
-            // out (the client only stopped sending), then the connection closes.
             debug!("{}: body cut short", self.peer);
-            self.body.clear();
-            if self.wpos < self.wbuf.len() {
-                self.state = State::Respond {
-                    file: None,
-                    close: true,
-                };
-                return Step::Continue;
+            // This request gets no answer, but those before it, still in the write buffer
+            // (pipelined, or waiting for a slow reader), go out before the connection closes.
+            if let State::ReadBody {
+                sink: BodySink::Discard { reply_at, .. },
+                ..
+            } = self.state
+            {
+                self.wbuf.truncate(reply_at.max(self.wpos));
             }
-            return Step::Close;
+            self.body.clear();
+            self.state = State::Respond {
+                file: None,
+                close: true,
+            };
+            return Step::Continue;
         }
         match self.fill(&mut ctx.read_scratch) {
             Fill::Read => {

@@ -84,3 +84,31 @@ fn a_live_stream_sends_what_is_queued_to_a_client_that_half_closed() {
         assert!(r.closed && r.deadlines == 0);
     }
 }
+
+#[test]
+fn answers_before_a_body_cut_short_still_go_out() {
+    // Found by fuzz/fuzz_targets/connection.rs: when the client's FIN cut a body short, the
+    // connection closed at once, dropping the complete answers to the requests before it that
+    // were still in the write buffer (pipelined, or not yet taken by a slow reader).
+    let f = Fixture::new().unwrap();
+    let get = b"GET /1 HTTP/1.1\r\nHost: h\r\n\r\n";
+    let cut_405 = b"POST /1 HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nab";
+    let cut_ingest = b"POST /devices/d HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nab";
+    for (cut, per_turn) in [(&cut_405[..], usize::MAX), (cut_405, 10), (cut_ingest, 10)] {
+        let mut s = Script::new(&[&get[..], cut].concat());
+        s.write_per_turn = per_turn;
+        let r = run(&f, &s).unwrap();
+        check(&f, &s, &r).unwrap_or_else(|e| panic!("{e}: {}", r.output.escape_ascii()));
+        let response = parse(&r.output, 0, false).unwrap();
+        assert_eq!(
+            (response.status, response.body.as_slice()),
+            (200, &b"1:00000"[..])
+        );
+        assert_eq!(
+            response.end,
+            r.output.len(),
+            "the cut request got an answer"
+        );
+        assert!(r.closed && r.deadlines == 0 && r.devices.is_empty());
+    }
+}
