@@ -228,10 +228,21 @@ fn single_date(headers: &[httparse::Header<'_>], name: &str) -> Option<i64> {
 /// seconds.
 fn parse_date(value: &[u8]) -> Option<i64> {
     let text = std::str::from_utf8(trim(value)).ok()?;
+    if !rfc850_space_ok(text.as_bytes()) {
+        return None;
+    }
     if let Ok(t) = httpdate::parse_http_date(text) {
         return Some(unix_secs(t));
     }
     before_1970(text)
+}
+
+/// `httpdate` (1.0.3) takes any byte for the space between date and time of an RFC 850 date
+/// (`Sunday, 06-Nov-94A08:49:37 GMT`); such a value is not an HTTP-date and must be ignored.
+/// Only the RFC 850 form has dashes; there the space is the 13th byte from the end
+/// (`-94 08:49:37 GMT`).
+fn rfc850_space_ok(text: &[u8]) -> bool {
+    !text.contains(&b'-') || text.len() >= 13 && text[text.len() - 13] == b' '
 }
 
 /// Seconds in 400 Gregorian years, after which the calendar repeats, weekdays included.

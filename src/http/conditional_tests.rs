@@ -133,6 +133,15 @@ fn if_modified_since_compares_dates() {
         eval(&[("If-Modified-Since", "Sun Nov  6 08:49:37 1994")], true),
         NotModified
     );
+    // Found by the conditional fuzz target: httpdate took any byte between an RFC 850 date and
+    // its time. Not an HTTP-date, so the field is ignored.
+    assert_eq!(
+        eval(
+            &[("If-Modified-Since", "Sunday, 06-Nov-94A08:49:37 GMT")],
+            true
+        ),
+        Proceed
+    );
     // unparseable or repeated: ignored
     assert_eq!(eval(&[("If-Modified-Since", "yesterday")], true), Proceed);
     assert_eq!(eval(&[("If-Modified-Since", "")], true), Proceed);
