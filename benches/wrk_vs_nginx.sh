@@ -51,7 +51,8 @@ Options:
 
 Environment: DURATION (wrk -d, default 10s), SERVER_CPU (0), CLIENT_CPU (1), SLUICE_BIN (use this
 binary instead of cargo build --release), ROUNDS (runs per scenario, median ratio reported), SLUICE_ARGS (extra sluice flags, e.g. "--ack fsync"),
-PIPELINE_DEPTH (16), KEEP_TMP=1, BENCH_TMPDIR.
+PIPELINE_DEPTH (16), KEEP_TMP=1, BENCH_TMPDIR, CEILING=1 (also measure the client's ceiling:
+benches/wrk/canned.c replaying sluice's response bytes, for the GET scenarios).
 USAGE
 }
 
@@ -85,6 +86,8 @@ DURATION_S=$(duration_seconds "$DURATION")
 # ROUNDS > 1: each scenario runs that many times, nginx and sluice alternating, and a table of
 # the median sluice/nginx ratios follows (one run on a shared machine can be off by 2x).
 ROUNDS="${ROUNDS:-1}"
+CEILING="${CEILING:-0}"
+[[ "$CEILING" =~ ^[01]$ ]] || die "CEILING must be 0 or 1, not '$CEILING'"
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, not '$ROUNDS'"
 MEDIANS=()
 [[ "$DURATION_S" =~ ^[0-9]+$ ]] || die "DURATION=$DURATION is not a wrk duration (e.g. 10s, 1m)"
@@ -116,6 +119,35 @@ else
     start_sluice ${SLUICE_ARGS:-}
 fi
 say "wrk    $(wrk -v 2>&1 | head -n1 | awk '{print $2}'), CPU $CLIENT_CPU, 1 thread, $DURATION per run"
+
+# CEILING=1: the client's ceiling per GET scenario. benches/wrk/canned.c answers every request head
+# with the exact bytes sluice sent for that URL, parsing and reading nothing; the rate wrk reaches
+# against it is the most this client can take, so sluice/ceiling near 1 means the client, not
+# sluice, set the number.
+CANNED_BIN="" CANNED_PID="" CANNED_PORT=""
+if [ "$CEILING" = 1 ]; then
+    ensure_tools gcc
+    CANNED_BIN="$BENCH_TMP/canned"
+    gcc -O2 -o "$CANNED_BIN" "$WRK_DIR/canned.c" || die "could not build $WRK_DIR/canned.c"
+fi
+
+# start_canned PATH: captures sluice's response to GET PATH and serves it from canned.
+start_canned() {
+    local path=$1 response="$BENCH_TMP/canned-response"
+    [ -n "$CANNED_PID" ] && stop_pid "$CANNED_PID"
+    CANNED_PID=""
+    python3 "$WRK_DIR/capture_response.py" "$SLUICE_PORT" "$path" "$response" || return 1
+    CANNED_PORT=$(free_port)
+    taskset -c "$SERVER_CPU" "$CANNED_BIN" "$CANNED_PORT" "$response" </dev/null \
+        >"$BENCH_TMP/canned.log" 2>&1 &
+    CANNED_PID=$!
+    STARTED_PIDS+=("$CANNED_PID")
+    for _ in $(seq 50); do
+        grep -q '^listening' "$BENCH_TMP/canned.log" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
 
 WRK_PID=""
 STARTED_AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -176,20 +208,46 @@ cpu_us_of() {
         'BEGIN { if (a != "" && b != "" && n > 0) printf "%.1f", (b - a) * 1e6 / hz / n; else printf "-" }'
 }
 
-# measure SERVER NAME PATH CONNS SCRIPT TIMEOUT -> sets M_rps M_mbps M_p99 M_errs M_cpu (or a reason
-# in M_rps)
+# cpu_times CPU: "total steal" clock ticks of one CPU from /proc/stat. Steal is time the hypervisor
+# gave this virtual CPU to another guest: a run that lost a lot of it measured the host, not us.
+cpu_times() {
+    awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= NF; i++) t += $i; print t, $9 }' /proc/stat
+}
+# steal_pct "TOTAL STEAL" "TOTAL STEAL": percent of the interval stolen from that CPU
+steal_pct() {
+    awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); t = y[1] - x[1];
+        if (t > 0) printf "%.0f", 100 * (y[2] - x[2]) / t; else printf "-" }'
+}
+# Above this share of stolen time on either CPU a run is flagged in the notes.
+STEAL_WARN_PCT=5
+
+# measure SERVER NAME PATH CONNS SCRIPT TIMEOUT [PID] -> sets M_rps M_mbps M_p99 M_errs M_cpu
+# M_steal (or a reason in M_rps). PID (for servers other than nginx and sluice) is whose CPU time
+# is counted.
 measure() {
     local server=$1 port=$2 path=$3 conns=$4 script=$5 timeout=$6
-    M_rps="" M_mbps="" M_p99="" M_errs="" M_cpu=""
-    if ! alive "$server"; then
+    M_rps="" M_mbps="" M_p99="" M_errs="" M_cpu="" M_steal=""
+    local pid ticks_before ticks_after
+    case $server in
+        nginx) pid=$NGINX_PID ;;
+        sluice) pid=$SLUICE_PID ;;
+        *) pid=$7 ;;
+    esac
+    if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
         M_rps="($server not running)"
         return
     fi
-    local pid ticks_before ticks_after
-    if [ "$server" = nginx ]; then pid=$NGINX_PID; else pid=$SLUICE_PID; fi
+    local srv_before cli_before srv_steal cli_steal
+    srv_before=$(cpu_times "$SERVER_CPU") cli_before=$(cpu_times "$CLIENT_CPU")
     ticks_before=$(cpu_ticks "$pid")
     run_wrk "$server" "http://127.0.0.1:$port$path" "$conns" "$script" "$timeout"
     ticks_after=$(cpu_ticks "$pid")
+    srv_steal=$(steal_pct "$srv_before" "$(cpu_times "$SERVER_CPU")")
+    cli_steal=$(steal_pct "$cli_before" "$(cpu_times "$CLIENT_CPU")")
+    M_steal="$srv_steal/$cli_steal"
+    if [ "${srv_steal/-/0}" -gt "$STEAL_WARN_PCT" ] || [ "${cli_steal/-/0}" -gt "$STEAL_WARN_PCT" ]; then
+        NOTES+=("$CURRENT_SCENARIO: during the $server run the hypervisor took ${srv_steal}% of the server CPU and ${cli_steal}% of the client CPU (steal); treat that round as noise")
+    fi
     if [ -n "$R_requests" ]; then
         M_rps=$(rps_of) M_mbps=$(mbps_of) M_p99=$(p99_of) M_errs=$(errs_of)
         M_cpu=$(cpu_us_of "$ticks_before" "$ticks_after")
@@ -200,7 +258,7 @@ measure() {
     else
         M_rps="(no result)"
     fi
-    if ! alive "$server"; then
+    if ! kill -0 "$pid" 2>/dev/null; then
         NOTES+=("$CURRENT_SCENARIO: $server DIED during the run")
         if [ "$server" = sluice ]; then
             say "sluice stderr (last lines):"
@@ -231,8 +289,12 @@ POST_BODY="$BENCH_TMP/post-body"
 awk 'BEGIN { p = "{\"device\":\"bench\",\"seq\":4711,\"t\":\"2024-01-01T00:00:00Z\",\"temp_c\":21.53,\"rh\":40.2,\"hpa\":1013.25,\"pad\":\""; s = "\"}\n"; printf "%s", p; for (i = 0; i < 207 - length(p) - length(s); i++) printf "x"; printf "%s", s }' > "$POST_BODY"
 [ "$(stat -c %s "$POST_BODY")" = 207 ] || die "internal: POST body is not 207 bytes"
 
-HEADER='| scenario | conns | nginx req/s | sluice req/s | sluice/nginx | nginx MB/s | sluice MB/s | nginx p99 ms | sluice p99 ms | nginx non-2xx / sock err | sluice non-2xx / sock err | nginx µs CPU/req | sluice µs CPU/req |'
-RULE='|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
+HEADER='| scenario | conns | nginx req/s | sluice req/s | sluice/nginx | nginx MB/s | sluice MB/s | nginx p99 ms | sluice p99 ms | nginx non-2xx / sock err | sluice non-2xx / sock err | nginx µs CPU/req | sluice µs CPU/req | steal % srv/cli, nginx run | steal % srv/cli, sluice run |'
+RULE='|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
+if [ "$CEILING" = 1 ]; then
+    HEADER="$HEADER ceiling req/s | sluice/ceiling |"
+    RULE="$RULE---:|---:|"
+fi
 LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 for CURRENT_SCENARIO in "${SCENARIOS[@]}"; do
@@ -258,10 +320,10 @@ for CURRENT_SCENARIO in "${SCENARIOS[@]}"; do
         # nginx
         preflight nginx "$NGINX_PORT" "$nginx_path" "${curl_args[@]+"${curl_args[@]}"}"
         measure nginx "$NGINX_PORT" "$nginx_path" "$conns" "$script_file" "$wrk_timeout"
-        n_rps=$M_rps n_mbps=$M_mbps n_p99=$M_p99 n_errs=$M_errs n_cpu=$M_cpu
+        n_rps=$M_rps n_mbps=$M_mbps n_p99=$M_p99 n_errs=$M_errs n_cpu=$M_cpu n_steal=$M_steal
 
         # sluice
-        s_rps="" s_mbps="" s_p99="" s_errs="" s_cpu=""
+        s_rps="" s_mbps="" s_p99="" s_errs="" s_cpu="" s_steal=""
         if [ -n "$SLUICE_SKIP" ]; then
             s_rps="skipped"
         elif ! alive sluice; then
@@ -278,11 +340,23 @@ for CURRENT_SCENARIO in "${SCENARIOS[@]}"; do
                     NOTES+=("$CURRENT_SCENARIO: sluice answered GET $sluice_path with '$PRE' (HTTP code, bytes), nginx with '$(http_probe "http://127.0.0.1:$NGINX_PORT$nginx_path")'")
                 fi
                 measure sluice "$SLUICE_PORT" "$sluice_path" "$conns" "$script_file" "$wrk_timeout"
-                s_rps=$M_rps s_mbps=$M_mbps s_p99=$M_p99 s_errs=$M_errs s_cpu=$M_cpu
+                s_rps=$M_rps s_mbps=$M_mbps s_p99=$M_p99 s_errs=$M_errs s_cpu=$M_cpu s_steal=$M_steal
             fi
         fi
 
-        row="| $label | $conns | ${n_rps:--} | ${s_rps:--} | $(ratio "$s_rps" "$n_rps") | ${n_mbps:--} | ${s_mbps:--} | ${n_p99:--} | ${s_p99:--} | ${n_errs:--} | ${s_errs:--} | ${n_cpu:--} | ${s_cpu:--} |"
+        row="| $label | $conns | ${n_rps:--} | ${s_rps:--} | $(ratio "$s_rps" "$n_rps") | ${n_mbps:--} | ${s_mbps:--} | ${n_p99:--} | ${s_p99:--} | ${n_errs:--} | ${s_errs:--} | ${n_cpu:--} | ${s_cpu:--} | ${n_steal:--} | ${s_steal:--} |"
+        if [ "$CEILING" = 1 ]; then
+            c_rps="-"
+            if [ "$path" = POST ] || [ -n "$SLUICE_SKIP" ]; then
+                c_rps="n/a"
+            elif [ "$round" = 1 ] && ! start_canned "$sluice_path"; then
+                NOTES+=("$CURRENT_SCENARIO: the canned ceiling server did not start")
+            elif [ -n "$CANNED_PID" ]; then
+                measure canned "$CANNED_PORT" "$sluice_path" "$conns" "$script_file" "$wrk_timeout" "$CANNED_PID"
+                c_rps=$M_rps
+            fi
+            row="$row ${c_rps:--} | $(ratio "$s_rps" "$c_rps") |"
+        fi
         ROWS+=("$row")
         round_ratios+=("$(ratio "$s_rps" "$n_rps")")
         printf '\n%s\n%s\n%s\n' "$HEADER" "$RULE" "$row"
@@ -320,7 +394,9 @@ RESULT="$REPO_ROOT/bench-results/wrk-$STAMP.md"
     fi
     echo "MB/s is 10^6 bytes per second read by wrk, response heads included. Errors: responses with"
     echo "status >= 400 counted by wrk / socket errors (connect + read + write + timeout). µs CPU/req:"
-    echo "the server's utime + stime (all threads, /proc/PID/stat) over the wrk run / requests."
+    echo "the server's utime + stime (all threads, /proc/PID/stat) over the wrk run / requests. Steal:"
+    echo "share of the server's and the client's CPU the hypervisor gave to other guests during the run."
+    [ "$CEILING" = 1 ] && echo "Ceiling: req/s of benches/wrk/canned.c, which replays sluice's response bytes and parses nothing."
     echo
     [ -n "$P99_LINE" ] && { echo "$P99_LINE"; echo; }
     if [ "${#NOTES[@]}" -gt 0 ]; then
