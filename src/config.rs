@@ -1,12 +1,12 @@
 //! The command line (INTERFACE.md) and the validated configuration it produces. Every limit the
 //! server enforces is named here with its unit and default.
-use crate::admission::{AllowList, Cidr};
 use crate::cgi::MAX_CGI_PROCESSES;
-use crate::devices::{AckMode, RecordFormat, StoreConfig, MIN_OPEN_DEVICE_FILES};
-use crate::file_cache::FILE_CACHE_ENTRIES;
+use crate::files::cache::FILE_CACHE_ENTRIES;
 use crate::http::request::HeadLimits;
+use crate::security::admission::{AllowList, Cidr};
 use crate::security::auth::Secret;
 use crate::security::{host, Policy};
+use crate::store::{AckMode, RecordFormat, StoreConfig, MIN_OPEN_DEVICE_FILES};
 use clap::Parser;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;

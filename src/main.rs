@@ -2,7 +2,7 @@
 //! lines, run. Usage errors exit 2 (clap), runtime errors exit 1.
 use clap::Parser;
 use sluice::config::{Cli, Config};
-use sluice::server::Server;
+use sluice::reactor::Server;
 use std::io::Write;
 use std::process::ExitCode;
 

@@ -2,8 +2,8 @@
 //! the oracle of the `connection` fuzz target: the seed corpus of that target, and hand-made
 //! scripts cut at every byte. Also checks that the oracle itself catches responses out of order,
 //! duplicated or cut short.
-use sluice::devices::AckMode;
 use sluice::harness::{check, run, Cuts, Fixture, Report, Script};
+use sluice::store::AckMode;
 use std::path::Path;
 
 fn fixture() -> Fixture {

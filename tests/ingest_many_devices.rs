@@ -11,7 +11,7 @@ mod common;
 use common::ingest::*;
 use common::*;
 use sluice::config::{open_device_files, RESERVED_DESCRIPTORS};
-use sluice::devices::MIN_OPEN_DEVICE_FILES;
+use sluice::store::MIN_OPEN_DEVICE_FILES;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;

@@ -11,7 +11,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sluice::error::RequestError;
+use sluice::http::error::RequestError;
 use sluice::http::body::BodyDecoder;
 use sluice::http::request::BodyFraming;
 use sluice_fuzz::{find, Cuts};

@@ -1,4 +1,4 @@
-//! Device id validation (`sluice::devices::DeviceId`).
+//! Device id validation (`sluice::store::DeviceId`).
 //!
 //! Input: `[selector] bytes...`. Selector bit 0 clear: the bytes are a claimed device id.
 //! Set: the first 16 bytes are an IP address (IPv4 when bit 1 is set, from the first 4) for
@@ -13,8 +13,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use libfuzzer_sys::fuzz_target;
-use sluice::devices::DeviceId;
-use sluice::error::RequestError;
+use sluice::store::DeviceId;
+use sluice::http::error::RequestError;
 
 fuzz_target!(|input: &[u8]| {
     let [selector, data @ ..] = input else {

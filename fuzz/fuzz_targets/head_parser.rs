@@ -10,7 +10,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use sluice::config::{MAX_HEAD_BYTES, MAX_REQUEST_LINE};
-use sluice::error::RequestError;
+use sluice::http::error::RequestError;
 use sluice::http::request::{
     header_slots, parse_head, HeadLimits, HeadScanner, Version, MAX_HEADERS,
 };

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use sluice::error::RequestError;
+use sluice::http::error::RequestError;
 use sluice::files::{resolve, Resolved, Root, Scratch};
 
 struct Tree {

@@ -17,7 +17,7 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use libfuzzer_sys::fuzz_target;
-use sluice::error::RequestError::{self, *};
+use sluice::http::error::RequestError::{self, *};
 use sluice::files::ContentType;
 use sluice::http::date::DateCache;
 use sluice::http::range;

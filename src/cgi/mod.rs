@@ -8,8 +8,8 @@
 pub mod response;
 pub mod run;
 
-use crate::error::RequestError;
 use crate::files::{self, Resolved, Root, Scratch};
+use crate::http::error::RequestError;
 use crate::http::request::{RequestHead, Version};
 use std::ffi::OsString;
 use std::net::SocketAddr;

@@ -12,11 +12,14 @@
 //! The syscalls go through rustix rather than nix: nix 0.29 returns raw descriptors, and turning
 //! one into a `File` would need `unsafe`, which this crate forbids.
 
+pub mod cache;
 mod listing;
 mod mime;
 mod path;
+pub mod serve;
 #[cfg(test)]
 mod tests;
+pub mod upload;
 
 use std::ffi::{CStr, OsStr};
 use std::fs::File;
@@ -31,7 +34,7 @@ use std::time::SystemTime;
 use rustix::fs::{openat, openat2, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
-use crate::error::RequestError;
+use crate::http::error::RequestError;
 
 /// Bytes left as they are in one URL path segment: the RFC 3986 unreserved characters. Used to
 /// build links and `Location` values from file names.

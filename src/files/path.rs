@@ -4,7 +4,7 @@
 //! The result never contains NUL, never starts with `/`, has no empty, `.` or `..` segments, and
 //! is `.` for the root itself. A `..` that would climb above the root is an error, not clamped.
 
-use crate::error::RequestError;
+use crate::http::error::RequestError;
 
 /// Decodes and normalizes `raw` (percent-encoded, starting with `/`, query removed) into `out`
 /// as a relative path (`a/b`, or `.` for the root). `out` is cleared first.

@@ -6,9 +6,9 @@
 use super::reference::Files;
 use super::Script;
 use crate::config::{Config, SMALL_FILE_MAX};
-use crate::context::Context;
-use crate::devices::DeviceStore;
 use crate::files::Root;
+use crate::routes::context::Context;
+use crate::store::DeviceStore;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! A whole connection driven by a script instead of a socket, for tests and fuzzing.
 //!
 //! A [`Script`] says what a client sends, cut into the reads the server sees, when it half-closes,
-//! and how fast it reads the answers. [`run`] builds a [`Context`](crate::context::Context) the way
+//! and how fast it reads the answers. [`run`] builds a [`Context`](crate::routes::context::Context) the way
 //! the server does (on a [`Fixture`]: a static root of numbered files whose bytes name the file
 //! and the offset, an empty data directory, an upload directory), feeds the script through a
 //! [`MemoryTransport`] and drives the [`Connection`](crate::conn::Connection) the way the reactor
@@ -24,7 +24,7 @@ pub use fixture::Fixture;
 pub use oracle::{check, Report};
 pub use transport::MemoryTransport;
 
-use crate::devices::AckMode;
+use crate::store::AckMode;
 
 /// Marks a cut between two reads in fuzzer input (removed from the stream).
 pub const CUT: &[u8] = b"\xfe\xff";

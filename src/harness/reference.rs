@@ -9,9 +9,9 @@
 //! field with a plain value, chunked bodies without extensions or trailers. At the first request
 //! outside that subset, or an incomplete one, it stops: it cannot know where the server sees the
 //! next request start, so the rest is only checked for well-formed responses.
-use crate::devices::DeviceId;
 use crate::harness::responses::find;
 use crate::http::range::trim_ows as trim;
+use crate::store::DeviceId;
 
 /// What one request must get.
 #[derive(Debug, Clone, PartialEq, Eq)]

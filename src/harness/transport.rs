@@ -2,7 +2,7 @@
 //! a time (a read past the released bytes would block, as on a socket whose receive queue is
 //! empty), sends are accepted a few bytes at a time up to a budget the driver grants per turn (a
 //! slow reader), and every byte sent is kept for the oracle.
-use crate::io::Transport;
+use crate::conn::io::Transport;
 use std::fs::File;
 use std::io::{Error, ErrorKind, Result};
 use std::net::SocketAddr;
@@ -169,7 +169,7 @@ impl Transport for MemoryTransport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::io;
+    use crate::conn::io;
 
     fn local() -> SocketAddr {
         "127.0.0.1:8080".parse().unwrap()

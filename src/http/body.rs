@@ -4,7 +4,7 @@
 //! The chunked framing (size lines, extensions, CRLFs, trailers) is a state machine fed one byte
 //! at a time, so nothing is buffered; chunk data is handed to the sink in runs as large as the
 //! input allows.
-use crate::error::RequestError;
+use crate::http::error::RequestError;
 use crate::http::request::{is_tchar, BodyFraming};
 
 /// What one `decode` call achieved.

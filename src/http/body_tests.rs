@@ -2,7 +2,7 @@
 //! split in two at every byte, and one new byte per call (each call gets the unconsumed rest plus
 //! the new bytes, like a connection would); all must agree.
 use super::*;
-use crate::error::RequestError::{self, *};
+use crate::http::error::RequestError::{self, *};
 
 /// What a run produced. `consumed` counts only when the body ended.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,6 +9,7 @@ pub mod body;
 pub mod conditional;
 pub mod date;
 pub mod disposition;
+pub mod error;
 pub mod gzip;
 pub mod query;
 pub mod range;

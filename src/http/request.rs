@@ -9,7 +9,7 @@
 //!
 //! Errors do not depend on how the bytes were split between calls: each limit is tied to the
 //! first byte position at which it is certain, and the earliest position wins.
-use crate::error::RequestError;
+use crate::http::error::RequestError;
 use crate::http::Progress;
 use memchr::memchr;
 use std::mem::MaybeUninit;

@@ -1,7 +1,7 @@
 //! Table tests for the head scanner and parser. Every case runs three ways: the whole input at
 //! once, split in two at every byte, and grown one byte per call; all must agree.
 use super::*;
-use crate::error::RequestError::{self, *};
+use crate::http::error::RequestError::{self, *};
 
 const LIMITS: HeadLimits = HeadLimits {
     max_head_bytes: 8192,

@@ -1,7 +1,7 @@
 //! `GET /api/devices`: the dashboard's data as JSON. Field names are part of the interface
 //! (documented in README.md) and do not change.
-use crate::context::Context;
-use crate::devices::record::push_rfc3339_millis;
+use crate::routes::context::Context;
+use crate::store::record::push_rfc3339_millis;
 use serde_json::{json, Value};
 use std::time::SystemTime;
 
@@ -42,9 +42,9 @@ pub fn devices_json(ctx: &Context, out: &mut Vec<u8>) {
         })
         .collect();
     let ack = match ctx.store.ack_mode() {
-        crate::devices::AckMode::Write => "write",
-        crate::devices::AckMode::Fsync => "fsync",
-        crate::devices::AckMode::Buffer => "buffer",
+        crate::store::AckMode::Write => "write",
+        crate::store::AckMode::Fsync => "fsync",
+        crate::store::AckMode::Buffer => "buffer",
     };
     let doc = json!({
         "now": rfc3339(Some(now)),

@@ -2,21 +2,19 @@
 //! `GET /healthz`, `GET /metrics`, the home page, and the start of a live event stream.
 //! Pages are self-contained (inline CSS and JavaScript, no external assets).
 mod api;
-mod live;
 
 pub use api::devices_json;
-pub use live::{live_target, start_live};
 
-use crate::context::Context;
 use crate::http::accept_encoding;
 use crate::http::gzip::MIN_GZIP_BYTES;
 use crate::http::request::RequestHead;
 use crate::http::response;
-use crate::metrics;
+use crate::observe::metrics;
+use crate::routes::context::Context;
 use crate::routes::{Framing, Reply};
 
 const DASHBOARD_HTML: &str = include_str!("dashboard.html");
-const LIVE_HTML: &str = include_str!("live.html");
+const LIVE_HTML: &str = include_str!("../live/live.html");
 
 /// How a generated body is sent.
 #[derive(Debug, Clone, Copy)]

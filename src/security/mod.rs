@@ -1,5 +1,5 @@
 //! The request-level defences of a LAN-only server (README, "Threat model"). Peer admission
-//! (`crate::admission`) and the per-peer connection cap (`crate::peers`) act on the socket;
+//! (`crate::security::admission`) and the per-peer connection cap (`crate::reactor::peers`) act on the socket;
 //! these act on a parsed head, before any route runs or any body byte is read:
 //!
 //! 1. [`host`]: the Host names this server (DNS rebinding), else 421;
@@ -7,12 +7,13 @@
 //! 3. [`auth`]: the ingest token for writes, Basic credentials for reads, else 401.
 //!
 //! A refused request's body, if any, is read and thrown away; it never reaches the device store.
+pub mod admission;
 pub mod auth;
 pub mod host;
 pub mod location;
 pub mod origin;
 
-use crate::error::RequestError;
+use crate::http::error::RequestError;
 use crate::http::request::{Method, RequestHead};
 use auth::Secret;
 

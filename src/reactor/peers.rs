@@ -1,7 +1,7 @@
 //! Per-peer fairness: how many connections each client address holds, and the cap on it
 //! (`--max-connections-per-peer`), so one device or one misbehaving script cannot take every
 //! slot of `--max-connections`. Updated on accept and close only; no per-request cost.
-use crate::admission::canonical;
+use crate::security::admission::canonical;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -44,11 +44,13 @@ impl PeerTable {
     }
 
     /// Open connections from `ip`.
+    #[cfg(test)]
     pub fn open(&self, ip: IpAddr) -> u32 {
         self.open.get(&canonical(ip)).copied().unwrap_or(0)
     }
 
     /// Addresses holding at least one connection.
+    #[cfg(test)]
     pub fn peers(&self) -> usize {
         self.open.len()
     }

@@ -2,27 +2,28 @@
 //!
 //! [`Connection::drive`] runs the connection until its current operation would block, it closes,
 //! or it has used its turn (fairness). Each state has one step function named after it; the loop
-//! in `drive` only dispatches. Syscalls go through `crate::io`; timeouts are derived from the state
+//! in `drive` only dispatches. Syscalls go through `crate::conn::io`; timeouts are derived from the state
 //! and a few timestamps by [`Connection::deadline`], so no timer is stored.
-use crate::access_log::{Entry, RequestSummary};
 use crate::cgi::run::{CgiRun, Pumped, Slot};
 use crate::cgi::{self, CgiRequest, MAX_CGI_PROCESSES};
 use crate::config::{
     FILE_BYTES_PER_TURN, LINGER, LINGER_MAX_BYTES, MAX_HEAD_BYTES, MAX_PENDING_WRITE,
     REQUESTS_PER_TURN, SENDFILE_CHUNK,
 };
-use crate::context::Context;
-use crate::devices::{Appended, DeviceId, Waiter};
-use crate::error::RequestError;
 use crate::http::body::BodyDecoder;
+use crate::http::error::RequestError;
 use crate::http::request::{
     header_slots, parse_head, BodyFraming, HeadScanner, Method, RequestHead, Version, MAX_HEADERS,
 };
 use crate::http::Progress;
-use crate::io::{self, Outcome, Transport};
+use crate::observe::access_log::{Entry, RequestSummary};
+use crate::routes::context::Context;
+use crate::store::{Appended, DeviceId, Waiter};
+pub mod io;
+
 use crate::live::{Topic, MAX_LIVE_BACKLOG};
-use crate::pages;
 use crate::routes::{self, FileBody, Framing};
+use io::{Outcome, Transport};
 use log::{debug, warn};
 use mio::net::TcpStream;
 use std::net::SocketAddr;
@@ -236,7 +237,7 @@ impl<S: Transport> Connection<S> {
     /// Sends a reply written after its head was consumed (ingest commit, upload): counted and
     /// logged from the request summary captured with the head.
     fn send_deferred(&mut self, ctx: &mut Context, reply: &routes::Reply, close: bool) {
-        crate::metrics::count_request("POST", reply.status);
+        crate::observe::metrics::count_request("POST", reply.status);
         if let Some(log) = ctx.access_log.as_mut() {
             let entry = self
                 .summary
@@ -264,7 +265,7 @@ impl<S: Transport> Connection<S> {
         let unsent = self.wbuf.len() - self.wpos;
         if unsent > 0 && unsent + event.len() > MAX_LIVE_BACKLOG {
             debug!("{}: live subscriber too slow; dropped", self.peer);
-            crate::metrics::LIVE_DROPPED.add(1);
+            crate::observe::metrics::LIVE_DROPPED.add(1);
             self.state = State::Closed;
             return;
         }
@@ -592,7 +593,7 @@ impl<S: Transport> Connection<S> {
                 };
                 let close = close || req.http10;
                 let body = std::mem::take(&mut self.body);
-                let base = crate::server::PIPE_BASE + self.waiter.key * 4;
+                let base = crate::reactor::PIPE_BASE + self.waiter.key * 4;
                 match CgiRun::spawn(*req, body, &ctx.registry, base, slot) {
                     Ok(run) => {
                         self.state = State::Cgi {
@@ -608,7 +609,7 @@ impl<S: Transport> Connection<S> {
                 }
             }
             BodySink::Upload { name, http10 } => {
-                let result = crate::uploads::store(ctx.files_root.path(), &name, &self.body);
+                let result = crate::files::upload::store(ctx.files_root.path(), &name, &self.body);
                 self.body.clear();
                 let framing = deferred_framing(close, http10, result);
                 let reply = routes::upload_reply(&mut self.wbuf, ctx, &name, result, framing);
@@ -923,8 +924,10 @@ fn answer(
         log_access(ctx, peer, Some(head), reply.status, reply.body_len);
         return discard_or_respond(head, ctx, reply, reply_at, close);
     }
-    if let Some(target) = pages::live_target(head) {
-        match target.and_then(|topic| pages::start_live(head, topic, ctx, out).map(|()| topic)) {
+    if let Some(target) = crate::live::page::live_target(head) {
+        match target
+            .and_then(|topic| crate::live::page::start_live(head, topic, ctx, out).map(|()| topic))
+        {
             Ok(topic) => {
                 log_access(ctx, peer, Some(head), 200, 0);
                 if head.method == Method::Head {
@@ -1146,7 +1149,7 @@ fn log_access(
     status: u16,
     bytes: u64,
 ) {
-    crate::metrics::count_request(head.map_or("-", |h| h.method_str), status);
+    crate::observe::metrics::count_request(head.map_or("-", |h| h.method_str), status);
     let Some(log) = ctx.access_log.as_mut() else {
         return;
     };
@@ -1164,5 +1167,4 @@ fn log_access(
 }
 
 #[cfg(test)]
-#[path = "conn_tests.rs"]
 mod tests;

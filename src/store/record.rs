@@ -1,6 +1,6 @@
 //! How a request body becomes a record in a device file: optionally prefixed with its receive
 //! time (RFC 3339, UTC, milliseconds, then a space) and optionally ending in exactly one `\n`.
-use crate::access_log::civil_from_days;
+use crate::observe::access_log::civil_from_days;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The record framing chosen by `--timestamp` and `--newline`.

@@ -1,7 +1,7 @@
 //! Device ids (INTERFACE.md): 1 to 64 characters of `A-Z a-z 0-9 . _ -`, not starting with `.`.
 //! An id is also the device's file name in the data directory, so these rules are what keep a
 //! device from naming a path outside it.
-use crate::error::RequestError;
+use crate::http::error::RequestError;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -39,7 +39,7 @@ impl DeviceId {
     /// `-` (IPv4-mapped IPv6 addresses use their IPv4 form).
     pub fn from_ip(ip: IpAddr) -> DeviceId {
         use std::io::Write;
-        let ip = crate::admission::canonical(ip);
+        let ip = crate::security::admission::canonical(ip);
         let mut bytes = [0; MAX_ID_LEN];
         let mut cursor = std::io::Cursor::new(&mut bytes[..]);
         // The longest IPv6 text (45 bytes) fits in 64; a write error cannot happen.

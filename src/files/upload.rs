@@ -1,7 +1,7 @@
 //! `POST /files/{name}`: an uploaded body becomes a file in `--directory`, atomically. The body
 //! is written to a temporary file in the same directory and renamed into place, so a reader
 //! sees the old file or the whole new one, and a failed upload leaves nothing behind.
-use crate::error::RequestError;
+use crate::http::error::RequestError;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;

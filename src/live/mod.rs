@@ -1,7 +1,9 @@
 //! Live-view subscriptions: which connections watch which device (`GET /devices/{id}/live`) or
 //! every device (`GET /api/live`). The reactor fans each written record out to them; a
 //! subscriber that falls behind is dropped by its connection, never buffered without bound.
-use crate::devices::{DeviceId, Waiter};
+pub mod page;
+
+use crate::store::{DeviceId, Waiter};
 use std::collections::HashMap;
 
 /// What a live connection watches.

@@ -1,19 +1,21 @@
 //! Dispatch of a parsed request to the thing that answers it, and the static-file responses.
 //! Writes the whole response head (and small bodies) into the connection's write buffer; large
 //! file bodies are handed back as a [`FileBody`] for the connection to `sendfile`.
-use crate::context::Context;
-use crate::devices::DeviceId;
-use crate::error::RequestError;
+pub mod context;
+
+use crate::files::serve;
 use crate::files::{self, ListingOrder, OpenFile, Resolved};
 use crate::http::accept_encoding;
+use crate::http::error::RequestError;
 use crate::http::query::{self, FileQuery, Format};
 use crate::http::request::{Method, RequestHead, Version};
 use crate::http::response::{self, ReplyOptions};
 use crate::pages;
-use crate::static_file;
+use crate::store::DeviceId;
+use context::Context;
 use std::net::IpAddr;
 
-pub use crate::static_file::FileBody;
+pub use crate::files::serve::FileBody;
 
 /// Methods the static file routes allow.
 pub const ALLOW_STATIC: &str = "GET, HEAD, OPTIONS";
@@ -250,7 +252,7 @@ fn serve_device(
     let query = query::parse(head.query).map_err(|_| RequestError::BadQuery)?;
     let id = DeviceId::parse(id.as_bytes())?;
     let file = device_file(ctx, &id)?;
-    static_file::serve(head, file, None, &query, ctx, out, framing)
+    serve::serve(head, file, None, &query, ctx, out, framing)
 }
 
 /// `GET /files/{name}`: a file of `--directory` as `application/octet-stream`, with ranges and
@@ -264,7 +266,7 @@ fn serve_upload(
 ) -> Result<Reply, RequestError> {
     let query = query::parse(head.query).map_err(|_| RequestError::BadQuery)?;
     let decoded: Vec<u8> = percent_encoding::percent_decode_str(name).collect();
-    crate::uploads::validate_name(&decoded)?;
+    crate::files::upload::validate_name(&decoded)?;
     match files::resolve(
         &ctx.files_root,
         &head.path["/files".len()..],
@@ -275,7 +277,7 @@ fn serve_upload(
                 essence: "application/octet-stream",
                 utf8: false,
             };
-            static_file::serve(head, file, None, &query, ctx, out, framing)
+            serve::serve(head, file, None, &query, ctx, out, framing)
         }
         _ => Err(RequestError::NotFound),
     }
@@ -288,7 +290,7 @@ pub fn upload_target(head: &RequestHead<'_, '_>) -> Option<Result<Vec<u8>, Reque
     }
     let name = head.path.strip_prefix("/files/")?;
     let decoded: Vec<u8> = percent_encoding::percent_decode_str(name).collect();
-    Some(crate::uploads::validate_name(&decoded).map(<[u8]>::to_vec))
+    Some(crate::files::upload::validate_name(&decoded).map(<[u8]>::to_vec))
 }
 
 /// The reply to a stored upload: 201 with the file's `Location`, or the error.
@@ -325,7 +327,7 @@ pub fn upload_reply(
 /// so a reader sees every acknowledged byte (read-your-writes).
 pub fn device_file(ctx: &mut Context, id: &DeviceId) -> Result<OpenFile, RequestError> {
     ctx.store.flush_device(id, &mut ctx.completions);
-    let mut path = [0u8; 1 + crate::devices::id::MAX_ID_LEN];
+    let mut path = [0u8; 1 + crate::store::id::MAX_ID_LEN];
     path[0] = b'/';
     let name = id.as_str().as_bytes();
     path[1..=name.len()].copy_from_slice(name);
@@ -356,20 +358,20 @@ fn serve_static(
         if let Some(hit) = ctx.file_cache.get(head.path, ctx.now, ctx.turn) {
             // Siblings that nobody looked for yet: resolve, look, and cache what was found.
             if !negotiates || hit.siblings.is_some() {
-                return static_file::serve(head, hit.file, hit.siblings, &query, ctx, out, framing);
+                return serve::serve(head, hit.file, hit.siblings, &query, ctx, out, framing);
             }
         }
     }
     match files::resolve(&ctx.root, head.path, &mut ctx.scratch)? {
         Resolved::File(file) => {
-            let siblings = negotiates.then(|| static_file::find_siblings(ctx, &file));
+            let siblings = negotiates.then(|| serve::find_siblings(ctx, &file));
             let file = if cacheable {
                 ctx.file_cache
                     .put(head.path, file, siblings.clone(), ctx.now, ctx.turn)
             } else {
                 file
             };
-            static_file::serve(head, file, siblings, &query, ctx, out, framing)
+            serve::serve(head, file, siblings, &query, ctx, out, framing)
         }
         Resolved::RedirectToSlash => Ok(redirect_to_slash(head, ctx, out, framing)),
         Resolved::Directory(_)

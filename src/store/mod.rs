@@ -29,7 +29,7 @@ pub use id::DeviceId;
 pub use record::RecordFormat;
 pub use registry::{epoch_minute, DeviceStats};
 
-use crate::error::RequestError;
+use crate::http::error::RequestError;
 use counter::{CountJob, Counter};
 use handles::Handles;
 use log::{error, warn};
@@ -487,7 +487,7 @@ impl DeviceStore {
             };
             let started = Instant::now();
             let written = (&*file).write_all(&device.pending);
-            crate::metrics::COMMIT_SECONDS.observe(started.elapsed().as_secs_f64());
+            crate::observe::metrics::COMMIT_SECONDS.observe(started.elapsed().as_secs_f64());
             match written {
                 Ok(()) => Ok((file, before)),
                 Err(e) => {
@@ -505,7 +505,7 @@ impl DeviceStore {
         match result {
             Ok((file, before)) => {
                 device.len = Some(before + bytes);
-                crate::metrics::COMMIT_RECORDS.observe(records as f64);
+                crate::observe::metrics::COMMIT_RECORDS.observe(records as f64);
                 if self.publishing {
                     let mut start = 0;
                     for &end in &device.pending_ends {

@@ -1,11 +1,11 @@
 //! State shared by every connection on the reactor thread: configuration, the served root, the
 //! clock of the current loop turn, scratch buffers and the access log.
-use crate::access_log::AccessLog;
 use crate::config::Config;
-use crate::devices::{Completion, DeviceStore};
 use crate::files::{Root, Scratch};
 use crate::http::date::DateCache;
 use crate::live::LiveHub;
+use crate::observe::access_log::AccessLog;
+use crate::store::{Completion, DeviceStore};
 use std::time::{Instant, SystemTime};
 
 /// Size of the shared read buffer: the most one `read` call takes from a socket.
@@ -37,7 +37,7 @@ pub struct Context {
     /// The folder behind `/files/` (`--directory`, default ROOT).
     pub files_root: Root,
     /// Recently resolved static files.
-    pub file_cache: crate::file_cache::FileCache,
+    pub file_cache: crate::files::cache::FileCache,
     /// Reused gzip state and output for generated bodies.
     pub gzip: crate::http::gzip::Gzip,
     pub gzip_out: Vec<u8>,

@@ -83,8 +83,8 @@ impl DeviceStats {
     pub fn stored(&mut self, records: u64, bytes: u64, now: SystemTime) {
         self.records += records;
         self.bytes += bytes;
-        crate::metrics::RECORDS_INGESTED.add(records);
-        crate::metrics::BYTES_INGESTED.add(bytes);
+        crate::observe::metrics::RECORDS_INGESTED.add(records);
+        crate::observe::metrics::BYTES_INGESTED.add(bytes);
         let minute = epoch_minute(now);
         self.recent
             .get_or_insert_with(|| {

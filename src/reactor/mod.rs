@@ -1,18 +1,20 @@
 //! The reactor: one thread, one `mio::Poll`, the listeners, the connections in a `Slab`, accept
 //! with admission and back-off, deadline sweeps, signals and graceful shutdown.
-use crate::access_log::AccessLog;
 use crate::config::{open_device_files, Config, LINGER, SHUTDOWN_GRACE};
+use crate::conn::io::Transport;
 use crate::conn::{Connection, Drive};
-use crate::context::Context;
-use crate::devices::{DeviceStore, Waiter};
 use crate::files::Root;
 use crate::http::sse;
-use crate::io::Transport;
-use crate::metrics;
-use crate::peers::PeerTable;
+use crate::observe::access_log::AccessLog;
+use crate::observe::metrics;
+use crate::routes::context::Context;
+use crate::store::{DeviceStore, Waiter};
+mod peers;
+
 use log::{debug, error, info, warn};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
+use peers::PeerTable;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
@@ -514,7 +516,7 @@ impl Server {
 
 /// The store's settings with the device-file cap resolved: `--max-open-devices`, or what the
 /// open-files limit leaves when it is 0.
-fn store_config(config: &Config) -> crate::devices::StoreConfig {
+fn store_config(config: &Config) -> crate::store::StoreConfig {
     let mut store = config.store.clone();
     let nofile = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
         .ok()

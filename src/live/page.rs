@@ -6,13 +6,13 @@
 //! reconnects with `Last-Event-ID: N` is sent what was stored after offset N (at most
 //! `MAX_REPLAY_BYTES`, the newest), then the live records. `?tail=N` replays the last N lines.
 //! Replayed data is split into lines, since the file keeps no other record boundaries.
-use crate::context::Context;
-use crate::devices::DeviceId;
-use crate::error::RequestError;
+use crate::http::error::RequestError;
 use crate::http::request::{Method, RequestHead};
 use crate::http::{response, sse};
 use crate::live::{Topic, MAX_REPLAY_BYTES, MAX_TAIL_RECORDS};
 use crate::routes;
+use crate::routes::context::Context;
+use crate::store::DeviceId;
 use std::os::unix::fs::FileExt;
 
 /// Tells the browser how soon to reconnect, in milliseconds.

@@ -4,7 +4,7 @@
 //! A connection talks to its peer through a [`Transport`]: the reactor's `mio` sockets, or an
 //! in-memory transport in tests and fuzzing (`crate::harness`). The connection is generic over it,
 //! so the real server is compiled for `TcpStream` alone and the seam costs nothing.
-use crate::metrics;
+use crate::observe::metrics;
 use log::{debug, trace, warn};
 use mio::net::TcpStream;
 use std::fs::File;

@@ -24,18 +24,18 @@ use std::os::unix::fs::FileExt;
 use std::time::SystemTime;
 
 use crate::config::SMALL_FILE_MAX;
-use crate::context::Context;
-use crate::error::RequestError;
-use crate::file_cache::Siblings;
+use crate::files::cache::Siblings;
 use crate::files::{self, OpenFile};
 use crate::http::accept_encoding;
 use crate::http::conditional::{self, ETag, Precondition, Validators};
 use crate::http::date::write_http_date;
 use crate::http::disposition;
+use crate::http::error::RequestError;
 use crate::http::query::FileQuery;
 use crate::http::range::{self, ByteRange, RangeDecision, RangeSet, MAX_RANGES};
 use crate::http::request::{Method, RequestHead};
 use crate::http::response::{self, ReplyOptions};
+use crate::routes::context::Context;
 use crate::routes::{Framing, Reply};
 
 /// A file body still to be sent after the head: the range `offset..offset + remaining`, and for a

@@ -6,7 +6,7 @@
 //! after the running one covers every write made before it started. Each finished sync is
 //! reported through the channel and the reactor's waker.
 use super::Waiter;
-use crate::error::RequestError;
+use crate::http::error::RequestError;
 use log::error;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
@@ -181,7 +181,7 @@ fn run(shared: &Shared, done: &Sender<SyncDone>, wake: &(dyn Fn() + Send + Sync)
         if let Some(last) = jobs.last() {
             let started = std::time::Instant::now();
             let synced = sync(device, &last.file);
-            crate::metrics::FSYNC_SECONDS.observe(started.elapsed().as_secs_f64());
+            crate::observe::metrics::FSYNC_SECONDS.observe(started.elapsed().as_secs_f64());
             report.result = synced.map_err(|e| {
                 error!("fdatasync failed: {e}");
                 if e.raw_os_error() == Some(libc::ENOSPC) {
