@@ -5,16 +5,17 @@
 //! - `wrk_get`: the minimal GET that wrk sends.
 //! - `pipelined_16`: 16 wrk GETs in one buffer, each scanned and parsed in turn, as a connection
 //!   does with a pipelined batch.
+use sluice::limits::{MAX_HEADERS, MAX_HEAD_BYTES, MAX_REQUEST_LINE_BYTES};
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use sluice::config::{MAX_HEAD_BYTES, MAX_REQUEST_LINE};
-use sluice::http::request::{header_slots, parse_head, HeadLimits, HeadScanner, MAX_HEADERS};
+
+use sluice::http::request::{header_slots, parse_head, HeadLimits, HeadScanner};
 use sluice::http::Progress;
 
 const LIMITS: HeadLimits = HeadLimits {
     max_head_bytes: MAX_HEAD_BYTES,
-    max_request_line: MAX_REQUEST_LINE,
+    max_request_line: MAX_REQUEST_LINE_BYTES,
 };
 
 const BROWSER_GET: &[u8] = b"GET /files/report-2024.pdf?download=1 HTTP/1.1\r\n\

@@ -1,47 +1,19 @@
 //! The command line (INTERFACE.md) and the validated configuration it produces. Every limit the
 //! server enforces is named here with its unit and default.
-use crate::cgi::MAX_CGI_PROCESSES;
-use crate::files::cache::FILE_CACHE_ENTRIES;
 use crate::http::request::HeadLimits;
+use crate::limits::{
+    CGI_PIPES_PER_SCRIPT, FILE_CACHE_ENTRIES, MAX_CGI_PROCESSES, MAX_HEAD_BYTES,
+    MAX_REQUEST_LINE_BYTES, MIN_DEFAULT_CONNECTIONS_PER_PEER, MIN_OPEN_DEVICE_FILES,
+    RESERVED_DESCRIPTORS,
+};
 use crate::security::admission::{AllowList, Cidr};
 use crate::security::auth::Secret;
 use crate::security::{host, Policy};
-use crate::store::{AckMode, RecordFormat, StoreConfig, MIN_OPEN_DEVICE_FILES};
+use crate::store::{AckMode, RecordFormat, StoreConfig};
 use clap::Parser;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
-
-/// Largest request head, request line and final empty line included (431 beyond it).
-pub const MAX_HEAD_BYTES: usize = 16 * 1024;
-/// Longest request line, CRLF excluded (414 beyond it).
-pub const MAX_REQUEST_LINE: usize = 8 * 1024;
-/// Most bytes one `sendfile` call may send, so one download cannot starve other connections.
-pub const SENDFILE_CHUNK: usize = 512 * 1024;
-/// Files up to this size are copied into the write buffer with the head (one write); larger
-/// ones go out by `sendfile`.
-pub const SMALL_FILE_MAX: u64 = 16 * 1024;
-/// Most requests answered for one connection per loop turn before others get their turn.
-pub const REQUESTS_PER_TURN: usize = 64;
-/// Most file bytes sent to one connection per loop turn before others get their turn.
-pub const FILE_BYTES_PER_TURN: u64 = 2 * 1024 * 1024;
-/// Unsent response bytes after which a pipelining client's further requests wait.
-pub const MAX_PENDING_WRITE: usize = 256 * 1024;
-/// How long a closing connection is drained (lingering close) so our last reply is not reset.
-pub const LINGER: Duration = Duration::from_secs(2);
-/// Most bytes read and discarded during a lingering close.
-pub const LINGER_MAX_BYTES: usize = 1024 * 1024;
-/// The smallest default of `--max-connections-per-peer`; the default is the larger of this and
-/// a quarter of `--max-connections`, so no single address can hold every slot.
-pub const MIN_DEFAULT_PER_PEER: u32 = 16;
-/// How long in-flight requests may take to finish after SIGINT/SIGTERM.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-/// Descriptors kept free for everything but connections, CGI pipes, cached static files and
-/// device files (listeners, poller, waker, signal pipe, stdio, access log, directories, the
-/// record counter, a download's file) when the device-file cap is derived.
-pub const RESERVED_DESCRIPTORS: usize = 64;
-/// Descriptors one running CGI script holds (its stdin, stdout and stderr pipes).
-const CGI_PIPES: usize = 3;
 
 /// The command line.
 #[derive(Debug, Parser)]
@@ -231,7 +203,7 @@ impl From<Cli> for Config {
             cgi_timeout: cli.cgi_timeout,
             head_limits: HeadLimits {
                 max_head_bytes: MAX_HEAD_BYTES,
-                max_request_line: MAX_REQUEST_LINE,
+                max_request_line: MAX_REQUEST_LINE_BYTES,
             },
             store: StoreConfig {
                 dir: cli.data,
@@ -266,7 +238,7 @@ pub fn open_device_files(nofile: Option<u64>, max_connections: usize) -> usize {
         return MIN_OPEN_DEVICE_FILES;
     };
     let others = max_connections
-        .saturating_add(MAX_CGI_PROCESSES * CGI_PIPES)
+        .saturating_add(MAX_CGI_PROCESSES * CGI_PIPES_PER_SCRIPT)
         .saturating_add(FILE_CACHE_ENTRIES)
         .saturating_add(RESERVED_DESCRIPTORS);
     usize::try_from(nofile)
@@ -277,7 +249,7 @@ pub fn open_device_files(nofile: Option<u64>, max_connections: usize) -> usize {
 
 /// The default `--max-connections-per-peer` for a given `--max-connections`.
 pub fn default_per_peer(max_connections: u32) -> u32 {
-    MIN_DEFAULT_PER_PEER.max(max_connections / 4)
+    MIN_DEFAULT_CONNECTIONS_PER_PEER.max(max_connections / 4)
 }
 
 /// `host:port`, `[v6]:port`, or a resolvable `name:port`.

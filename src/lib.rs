@@ -11,6 +11,7 @@ pub mod files;
 #[cfg(feature = "harness")]
 pub mod harness;
 pub mod http;
+pub mod limits;
 pub mod live;
 pub mod observe;
 pub mod pages;

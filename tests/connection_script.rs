@@ -145,7 +145,7 @@ fn irregular_reads_and_no_fin() {
 
 #[test]
 fn many_pipelined_copies_exceed_the_pending_write_cap_and_all_arrive() {
-    // 20 copies of a 16 KiB file: more than MAX_PENDING_WRITE waits unsent.
+    // 20 copies of a 16 KiB file: more than MAX_PENDING_WRITE_BYTES waits unsent.
     let f = fixture();
     let batch: Vec<u8> = (0..20).flat_map(|_| get("/4")).collect();
     let mut s = Script::new(&batch);

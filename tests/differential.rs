@@ -10,15 +10,14 @@
 //!
 //! The runs are deterministic: a fixed seed, a fixed number of cases, no persisted failures.
 
+use sluice::limits::{MAX_HEADERS, MAX_HEAD_BYTES, MAX_REQUEST_LINE_BYTES};
 use std::net::Ipv6Addr;
 
 use proptest::prelude::*;
 use proptest::sample::{select, Index};
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
-use sluice::config::{MAX_HEAD_BYTES, MAX_REQUEST_LINE};
-use sluice::http::request::{
-    header_slots, parse_head, HeadLimits, HeadScanner, Version, MAX_HEADERS,
-};
+
+use sluice::http::request::{header_slots, parse_head, HeadLimits, HeadScanner, Version};
 use sluice::http::Progress;
 
 /// Small limits, so that generated long lines and large heads reach them cheaply.
@@ -29,7 +28,7 @@ const SMALL: HeadLimits = HeadLimits {
 /// The limits sluice runs with.
 const PRODUCTION: HeadLimits = HeadLimits {
     max_head_bytes: MAX_HEAD_BYTES,
-    max_request_line: MAX_REQUEST_LINE,
+    max_request_line: MAX_REQUEST_LINE_BYTES,
 };
 
 /// What became of a head: accepted (with what was parsed), still incomplete, or refused with a

@@ -1,6 +1,6 @@
 //! The open-file cache over real sockets: a file changed in place, or a precompressed sibling
 //! changed in place, is seen by the next request; a request that negotiates after one that did not
-//! still finds the siblings. (Expiry after `FILE_CACHE_TTL` is a unit test in src/file_cache.rs:
+//! still finds the siblings. (Expiry after `FILE_CACHE_TTL_SECS` is a unit test in src/file_cache.rs:
 //! testing it here would need sleeps.)
 
 mod common;

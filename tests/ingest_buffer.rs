@@ -8,7 +8,7 @@ mod common;
 use common::ingest::*;
 use common::*;
 use nix::sys::signal::Signal;
-use sluice::store::BUFFER_FLUSH_DEVICES_PER_TURN;
+use sluice::limits::BUFFER_FLUSH_DEVICES_PER_TURN;
 use std::thread;
 use std::time::{Duration, Instant};
 

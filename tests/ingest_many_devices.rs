@@ -10,8 +10,8 @@ mod common;
 
 use common::ingest::*;
 use common::*;
-use sluice::config::{open_device_files, RESERVED_DESCRIPTORS};
-use sluice::store::MIN_OPEN_DEVICE_FILES;
+use sluice::config::open_device_files;
+use sluice::limits::{MIN_OPEN_DEVICE_FILES, RESERVED_DESCRIPTORS};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;

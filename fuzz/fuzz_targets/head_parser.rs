@@ -8,18 +8,19 @@
 //! cause), and `parse_head` runs on every complete head and must not panic.
 #![no_main]
 
+use sluice::limits::{MAX_HEADERS, MAX_HEAD_BYTES, MAX_REQUEST_LINE_BYTES};
 use libfuzzer_sys::fuzz_target;
-use sluice::config::{MAX_HEAD_BYTES, MAX_REQUEST_LINE};
+
 use sluice::http::error::RequestError;
 use sluice::http::request::{
-    header_slots, parse_head, HeadLimits, HeadScanner, Version, MAX_HEADERS,
+    header_slots, parse_head, HeadLimits, HeadScanner, Version,
 };
 use sluice::http::Progress;
 use sluice_fuzz::{find, has_bare_lf, Cuts};
 
 /// The production limits first, then small ones that short inputs can reach.
 const HEAD_CAPS: [usize; 4] = [MAX_HEAD_BYTES, 64, 256, 1024];
-const LINE_CAPS: [usize; 4] = [MAX_REQUEST_LINE, 16, 100, 1000];
+const LINE_CAPS: [usize; 4] = [MAX_REQUEST_LINE_BYTES, 16, 100, 1000];
 
 fuzz_target!(|input: &[u8]| {
     let [mode, caps, data @ ..] = input else {

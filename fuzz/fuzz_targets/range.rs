@@ -12,10 +12,10 @@
 //! The `Content-Range` writers must produce what RFC 9110 section 14.4 says.
 #![no_main]
 
+use sluice::limits::{MAX_RANGES};
 use libfuzzer_sys::fuzz_target;
 use sluice::http::range::{
     content_range, evaluate, part_head, unsatisfied_range, ByteRange, Ignored, RangeDecision,
-    MAX_RANGES,
 };
 
 fuzz_target!(|input: &[u8]| {

@@ -16,8 +16,6 @@ use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
-/// Most CGI scripts running at once (503 beyond it).
-pub const MAX_CGI_PROCESSES: usize = 256;
 /// `PATH` given to scripts, so `#!/usr/bin/env python3` works.
 const SCRIPT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 

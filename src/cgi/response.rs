@@ -8,9 +8,7 @@
 //! sluice frames the body itself. Any malformed line makes the script's answer unusable (502).
 use crate::http::request::is_tchar;
 use crate::http::Progress;
-
-/// Largest CGI header section, in bytes.
-pub const MAX_CGI_HEAD: usize = 16 * 1024;
+use crate::limits::MAX_CGI_HEAD_BYTES;
 
 /// Why a script's header section is unusable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,13 +37,13 @@ pub fn parse(buf: &[u8]) -> Result<Progress<(CgiHead, usize)>, CgiHeadError> {
     let mut fields = Vec::new();
     loop {
         let Some(nl) = memchr::memchr(b'\n', &buf[start..]) else {
-            if buf.len() > MAX_CGI_HEAD {
+            if buf.len() > MAX_CGI_HEAD_BYTES {
                 return Err(CgiHeadError::TooLarge);
             }
             return Ok(Progress::NeedMore);
         };
         let end = start + nl + 1;
-        if end > MAX_CGI_HEAD {
+        if end > MAX_CGI_HEAD_BYTES {
             return Err(CgiHeadError::TooLarge);
         }
         let line = &buf[start..start + nl];
@@ -203,9 +201,9 @@ mod tests {
         ] {
             assert_eq!(parse(input.as_bytes()), Err(err), "{input:?}");
         }
-        let long = format!("X-Big: {}\n", "a".repeat(MAX_CGI_HEAD));
+        let long = format!("X-Big: {}\n", "a".repeat(MAX_CGI_HEAD_BYTES));
         assert_eq!(parse(long.as_bytes()), Err(CgiHeadError::TooLarge));
-        let endless = "a".repeat(MAX_CGI_HEAD + 1);
+        let endless = "a".repeat(MAX_CGI_HEAD_BYTES + 1);
         assert_eq!(parse(endless.as_bytes()), Err(CgiHeadError::TooLarge));
     }
 }

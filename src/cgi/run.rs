@@ -4,17 +4,13 @@
 use super::response::{self, CgiHeadError};
 use super::CgiRequest;
 use crate::http::{self, Progress};
+use crate::limits::{CGI_READ_CHUNK_BYTES, CGI_STDERR_LINE_BYTES};
 use log::{debug, warn};
 use mio::unix::pipe::{Receiver, Sender};
 use mio::{Interest, Registry, Token};
 use std::io::{self, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
-
-/// Bytes read from the script per call.
-const READ_CHUNK: usize = 16 * 1024;
-/// Longest stderr line logged (the rest of the line is cut).
-const MAX_STDERR_LINE: usize = 1024;
 
 /// Which pipe an event is for (the low bits of its token).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,7 +162,7 @@ impl CgiRun {
     ) -> Pumped {
         self.feed_stdin();
         self.drain_stderr();
-        let mut buf = [0u8; READ_CHUNK];
+        let mut buf = [0u8; CGI_READ_CHUNK_BYTES];
         let mut backlog = backlog;
         while let Some(stdout) = self.stdout.as_mut() {
             if backlog >= max_backlog {
@@ -283,7 +279,7 @@ impl CgiRun {
                     for &b in &buf[..n] {
                         if b == b'\n' {
                             log_line(&self.name, &mut self.stderr_line);
-                        } else if self.stderr_line.len() < MAX_STDERR_LINE {
+                        } else if self.stderr_line.len() < CGI_STDERR_LINE_BYTES {
                             self.stderr_line.push(b);
                         }
                     }

@@ -5,34 +5,30 @@
 //! in `drive` only dispatches. Syscalls go through `crate::conn::io`; timeouts are derived from the state
 //! and a few timestamps by [`Connection::deadline`], so no timer is stored.
 use crate::cgi::run::{CgiRun, Pumped, Slot};
-use crate::cgi::{self, CgiRequest, MAX_CGI_PROCESSES};
-use crate::config::{
-    FILE_BYTES_PER_TURN, LINGER, LINGER_MAX_BYTES, MAX_HEAD_BYTES, MAX_PENDING_WRITE,
-    REQUESTS_PER_TURN, SENDFILE_CHUNK,
-};
+use crate::cgi::{self, CgiRequest};
 use crate::http::body::BodyDecoder;
 use crate::http::error::RequestError;
 use crate::http::request::{
-    header_slots, parse_head, BodyFraming, HeadScanner, Method, RequestHead, Version, MAX_HEADERS,
+    header_slots, parse_head, BodyFraming, HeadScanner, Method, RequestHead, Version,
 };
 use crate::http::Progress;
+use crate::limits::{
+    FILE_BYTES_PER_TURN, KEEP_BUFFER_BYTES, LINGER_MAX_BYTES, LINGER_SECS, MAX_CGI_PROCESSES,
+    MAX_HEADERS, MAX_LIVE_BACKLOG_BYTES, MAX_PENDING_WRITE_BYTES, READ_BUFFER_MAX_BYTES,
+    REQUESTS_PER_TURN, SENDFILE_CHUNK_BYTES,
+};
 use crate::observe::access_log::{Entry, RequestSummary};
 use crate::routes::context::Context;
 use crate::store::{Appended, DeviceId, Waiter};
 pub mod io;
 
-use crate::live::{Topic, MAX_LIVE_BACKLOG};
+use crate::live::Topic;
 use crate::routes::{self, FileBody, Framing};
 use io::{Outcome, Transport};
 use log::{debug, warn};
 use mio::net::TcpStream;
 use std::net::SocketAddr;
 use std::time::Instant;
-
-/// Buffers whose capacity grew past this are given back once the connection is idle.
-const KEEP_BUFFER_CAPACITY: usize = 64 * 1024;
-/// Largest read buffer: a whole head of the maximum size plus room to see that it is too large.
-pub const READ_BUFFER_MAX: usize = MAX_HEAD_BYTES + 1024;
 
 /// What the server should do with the connection after `drive`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,7 +250,7 @@ impl<S: Transport> Connection<S> {
         self.subscribed
     }
 
-    /// Queues one live event. A subscriber with more than `MAX_LIVE_BACKLOG` unsent bytes is
+    /// Queues one live event. A subscriber with more than `MAX_LIVE_BACKLOG_BYTES` unsent bytes is
     /// dropped instead (its connection closes at the next drive). The caller drives afterwards.
     pub fn push_live(&mut self, event: &[u8], now: Instant) {
         if !matches!(self.state, State::Live { .. }) {
@@ -263,7 +259,7 @@ impl<S: Transport> Connection<S> {
         // A subscriber that is keeping up takes any one event, however large; one that still
         // has unsent events is dropped once it would hold more than the backlog.
         let unsent = self.wbuf.len() - self.wpos;
-        if unsent > 0 && unsent + event.len() > MAX_LIVE_BACKLOG {
+        if unsent > 0 && unsent + event.len() > MAX_LIVE_BACKLOG_BYTES {
             debug!("{}: live subscriber too slow; dropped", self.peer);
             crate::observe::metrics::LIVE_DROPPED.add(1);
             self.state = State::Closed;
@@ -498,7 +494,7 @@ impl<S: Transport> Connection<S> {
             close: false,
         } = self.state
         {
-            if self.wbuf.len() - self.wpos < MAX_PENDING_WRITE {
+            if self.wbuf.len() - self.wpos < MAX_PENDING_WRITE_BYTES {
                 self.enter_read_head(ctx);
             }
         }
@@ -580,7 +576,7 @@ impl<S: Transport> Connection<S> {
                 self.state = State::Respond { file, close };
                 if !close
                     && file_is_none(&self.state)
-                    && self.wbuf.len() - self.wpos < MAX_PENDING_WRITE
+                    && self.wbuf.len() - self.wpos < MAX_PENDING_WRITE_BYTES
                 {
                     self.enter_read_head(ctx);
                 }
@@ -667,7 +663,7 @@ impl<S: Transport> Connection<S> {
                 &mut self.wbuf,
                 backlog,
                 ctx.date.as_bytes(),
-                MAX_PENDING_WRITE,
+                MAX_PENDING_WRITE_BYTES,
             ) {
                 Pumped::Wait if self.wbuf.len() > before && self.writable => continue,
                 Pumped::Wait => break,
@@ -727,7 +723,7 @@ impl<S: Transport> Connection<S> {
                 if !self.writable {
                     return Step::Wait;
                 }
-                let count = body.remaining.min(SENDFILE_CHUNK as u64) as usize;
+                let count = body.remaining.min(SENDFILE_CHUNK_BYTES as u64) as usize;
                 match io::sendfile(&mut self.stream, &body.file, &mut body.offset, count) {
                     Outcome::Done(0) => {
                         warn!("{}: file shrank while being sent; closing", self.peer);
@@ -768,7 +764,7 @@ impl<S: Transport> Connection<S> {
             return Step::Close;
         }
         self.state = State::Linger {
-            until: ctx.now + LINGER,
+            until: ctx.now + LINGER_SECS,
             discarded: 0,
         };
         Step::Continue
@@ -824,10 +820,10 @@ impl<S: Transport> Connection<S> {
             self.rstart = 0;
         }
         let held = self.rbuf.len() - self.rstart;
-        if held >= READ_BUFFER_MAX {
+        if held >= READ_BUFFER_MAX_BYTES {
             return Fill::Full;
         }
-        let room = scratch.len().min(READ_BUFFER_MAX - held);
+        let room = scratch.len().min(READ_BUFFER_MAX_BYTES - held);
         let (fill, n) = self.read_into(&mut scratch[..room]);
         if n > 0 {
             if self.rstart > 0 && self.rbuf.capacity() - self.rbuf.len() < n {
@@ -886,11 +882,11 @@ impl<S: Transport> Connection<S> {
 
     /// Gives back read and write buffers that grew large for one request, once idle.
     fn shrink_buffers(&mut self) {
-        if self.rstart == self.rbuf.len() && self.rbuf.capacity() > KEEP_BUFFER_CAPACITY {
+        if self.rstart == self.rbuf.len() && self.rbuf.capacity() > KEEP_BUFFER_BYTES {
             self.rbuf = Vec::new();
             self.rstart = 0;
         }
-        if self.wpos == self.wbuf.len() && self.wbuf.capacity() > KEEP_BUFFER_CAPACITY {
+        if self.wpos == self.wbuf.len() && self.wbuf.capacity() > KEEP_BUFFER_BYTES {
             self.wbuf = Vec::new();
             self.wpos = 0;
         }
@@ -1167,4 +1163,14 @@ fn log_access(
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    #[test]
+    fn the_request_line_says_head() {
+        assert!(super::says_head(b"HEAD / HTTP/1.1\r\n"));
+        assert!(super::says_head(b"\r\n\r\nHEAD /"));
+        assert!(!super::says_head(b"HEADER / HTTP/1.1\r\n"));
+        assert!(!super::says_head(b"head / HTTP/1.1\r\n"));
+        assert!(!super::says_head(b" HEAD / HTTP/1.1\r\n"));
+        assert!(!super::says_head(b"GET / HTTP/1.1\r\n"));
+    }
+}

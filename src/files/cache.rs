@@ -4,32 +4,27 @@
 //!
 //! Freshness:
 //! - What a path names, and which precompressed siblings it has, is trusted for
-//!   [`FILE_CACHE_TTL`]; after that the path is resolved again, so a file created, replaced by
+//!   [`FILE_CACHE_TTL_SECS`]; after that the path is resolved again, so a file created, replaced by
 //!   rename or removed is seen within that time.
 //! - A cached file's metadata is read again (`fstat`) in every loop turn that uses it: a file
 //!   changed in place is seen from the next turn on, with its new length and validators, and its
 //!   cached bytes are read again. All requests of one turn share one snapshot, so a busy loop pays
 //!   one `fstat` per hot file per turn instead of one per request.
-//! - Files up to [`SMALL_FILE_MAX`] keep their bytes (at most [`FILE_CACHE_BYTES`] in all), which
+//! - Files up to [`SMALL_FILE_MAX_BYTES`] keep their bytes (at most [`FILE_CACHE_BYTES`] in all), which
 //!   are served while the metadata stays the same. A rewrite that keeps both the length and the
 //!   modification time (same timestamp tick) cannot be told apart by `fstat`; it is seen once the
 //!   entry expires.
 //!
 //! Requests for `?download` do not use the cache (the file name comes from path resolution), and
 //! device files never go through it.
-use crate::config::SMALL_FILE_MAX;
 use crate::files::OpenFile;
+use crate::limits::{
+    FILE_CACHE_BYTES, FILE_CACHE_ENTRIES, FILE_CACHE_TTL_SECS, SMALL_FILE_MAX_BYTES,
+};
 use std::collections::HashMap;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::rc::Rc;
-use std::time::{Duration, Instant};
-
-/// How long what a path names is trusted.
-pub const FILE_CACHE_TTL: Duration = Duration::from_secs(1);
-/// Most paths kept; when full, the cache starts over.
-pub const FILE_CACHE_ENTRIES: usize = 1024;
-/// Most bytes of file contents kept in all; files past it are read from their descriptor.
-pub const FILE_CACHE_BYTES: usize = 4 * 1024 * 1024;
+use std::time::Instant;
 
 /// The precompressed siblings of a file, as found next to it: `name.br`, `name.gz`.
 #[derive(Debug, Clone, Default)]
@@ -57,14 +52,14 @@ pub struct FileCache {
 struct Entry {
     file: OpenFile,
     siblings: Option<Siblings>,
-    /// `FILE_CACHE_TTL` after the path was resolved.
+    /// `FILE_CACHE_TTL_SECS` after the path was resolved.
     expires: Instant,
     /// The loop turn in which the metadata was last read.
     checked_turn: u64,
 }
 
 impl FileCache {
-    /// The file that `path` named less than `FILE_CACHE_TTL` before `now`, its metadata and bytes
+    /// The file that `path` named less than `FILE_CACHE_TTL_SECS` before `now`, its metadata and bytes
     /// current as of loop turn `turn`, if any. A file whose metadata cannot be read is dropped.
     pub fn get(&mut self, path: &str, now: Instant, turn: u64) -> Option<Hit> {
         let entry = self.entries.get_mut(path)?;
@@ -106,7 +101,7 @@ impl FileCache {
         let mut entry = Entry {
             file,
             siblings,
-            expires: now + FILE_CACHE_TTL,
+            expires: now + FILE_CACHE_TTL_SECS,
             checked_turn: turn,
         };
         load_contents(&mut entry.file, &mut self.content_bytes);
@@ -159,7 +154,7 @@ fn revalidate(file: &mut OpenFile, content_bytes: &mut usize) -> bool {
 fn load_contents(file: &mut OpenFile, content_bytes: &mut usize) {
     let len = file.len as usize;
     if file.contents.is_some()
-        || file.len > SMALL_FILE_MAX
+        || file.len > SMALL_FILE_MAX_BYTES
         || *content_bytes + len > FILE_CACHE_BYTES
     {
         return;
@@ -208,11 +203,11 @@ mod tests {
         cache.put("/a", open_file(5), None, t0, 1);
         assert_eq!(
             cache
-                .get("/a", t0 + FILE_CACHE_TTL / 2, 2)
+                .get("/a", t0 + FILE_CACHE_TTL_SECS / 2, 2)
                 .map(|h| h.file.len),
             Some(5)
         );
-        assert!(cache.get("/a", t0 + FILE_CACHE_TTL, 3).is_none());
+        assert!(cache.get("/a", t0 + FILE_CACHE_TTL_SECS, 3).is_none());
         assert!(
             cache.get("/a", t0, 4).is_none(),
             "an expired entry is dropped"
@@ -225,11 +220,11 @@ mod tests {
     fn small_files_are_served_from_memory_and_large_ones_are_not() {
         let mut cache = FileCache::default();
         let t0 = Instant::now();
-        let small = cache.put("/s", open_file(SMALL_FILE_MAX), None, t0, 1);
+        let small = cache.put("/s", open_file(SMALL_FILE_MAX_BYTES), None, t0, 1);
         assert_eq!(small.contents.as_deref().map(<[u8]>::len), Some(16 * 1024));
-        let large = cache.put("/l", open_file(SMALL_FILE_MAX + 1), None, t0, 1);
+        let large = cache.put("/l", open_file(SMALL_FILE_MAX_BYTES + 1), None, t0, 1);
         assert!(large.contents.is_none());
-        assert_eq!(cache.content_bytes(), SMALL_FILE_MAX as usize);
+        assert_eq!(cache.content_bytes(), SMALL_FILE_MAX_BYTES as usize);
     }
 
     #[test]
@@ -275,9 +270,15 @@ mod tests {
     fn contents_stay_within_the_byte_budget() {
         let mut cache = FileCache::default();
         let t0 = Instant::now();
-        let files = FILE_CACHE_BYTES / SMALL_FILE_MAX as usize;
+        let files = FILE_CACHE_BYTES / SMALL_FILE_MAX_BYTES as usize;
         for i in 0..files {
-            let file = cache.put(&format!("/{i}"), open_file(SMALL_FILE_MAX), None, t0, 1);
+            let file = cache.put(
+                &format!("/{i}"),
+                open_file(SMALL_FILE_MAX_BYTES),
+                None,
+                t0,
+                1,
+            );
             assert!(file.contents.is_some());
         }
         assert_eq!(cache.content_bytes(), FILE_CACHE_BYTES);
@@ -290,7 +291,7 @@ mod tests {
         cache.put("/0", open_file(0), None, t0, 1);
         assert_eq!(
             cache.content_bytes(),
-            FILE_CACHE_BYTES - SMALL_FILE_MAX as usize,
+            FILE_CACHE_BYTES - SMALL_FILE_MAX_BYTES as usize,
             "replacing an entry gives its bytes back"
         );
     }

@@ -21,6 +21,7 @@ pub mod serve;
 mod tests;
 pub mod upload;
 
+use crate::limits::OPEN_EAGAIN_RETRIES;
 use std::ffi::{CStr, OsStr};
 use std::fs::File;
 use std::io;
@@ -56,9 +57,6 @@ const OPEN_FLAGS: OFlags = OFlags::RDONLY
 
 /// Resolution rules for `openat2`: stay beneath the root, never through `/proc` magic links.
 const RESOLVE: ResolveFlags = ResolveFlags::BENEATH.union(ResolveFlags::NO_MAGICLINKS);
-
-/// How often an open is retried when `openat2` reports `EAGAIN` (a concurrent rename).
-const EAGAIN_RETRIES: usize = 3;
 
 /// The served directory, opened once at startup (`O_PATH | O_DIRECTORY | O_CLOEXEC`).
 #[derive(Debug)]
@@ -293,7 +291,7 @@ fn open_in_root(root: &Root, path: &[u8]) -> Result<OwnedFd, RequestError> {
         return open_checked(root, rel);
     }
     let cpath = CStr::from_bytes_with_nul(path).map_err(|_| RequestError::BadPath)?;
-    for _ in 0..EAGAIN_RETRIES {
+    for _ in 0..OPEN_EAGAIN_RETRIES {
         let errno = match openat2(&root.fd, cpath, OPEN_FLAGS, Mode::empty(), RESOLVE) {
             Ok(fd) => return Ok(fd),
             Err(errno) => errno,

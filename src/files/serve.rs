@@ -7,7 +7,7 @@
 //!
 //! The body goes out as a [`FileBody`]: one file range by `sendfile`, or for several ranges a list
 //! of them with the small part heads written into the write buffer between the `sendfile` runs.
-//! Bodies up to [`SMALL_FILE_MAX`] are read into the write buffer with the head instead. The
+//! Bodies up to [`SMALL_FILE_MAX_BYTES`] are read into the write buffer with the head instead. The
 //! length is taken from `fstat` when the file is opened and never exceeded, so a file that grows
 //! while it is sent (a device file) yields exactly the advertised bytes.
 //!
@@ -18,12 +18,12 @@
 //! exists, the response (compressed or not) carries `Vary: Accept-Encoding`. Requests without
 //! `Accept-Encoding` (scripts, benchmarks) never pay for the lookups.
 
+use crate::limits::{MAX_RANGES, SMALL_FILE_MAX_BYTES};
 use std::fs::File;
 use std::hash::{BuildHasher, Hasher};
 use std::os::unix::fs::FileExt;
 use std::time::SystemTime;
 
-use crate::config::SMALL_FILE_MAX;
 use crate::files::cache::Siblings;
 use crate::files::{self, OpenFile};
 use crate::http::accept_encoding;
@@ -32,7 +32,7 @@ use crate::http::date::write_http_date;
 use crate::http::disposition;
 use crate::http::error::RequestError;
 use crate::http::query::FileQuery;
-use crate::http::range::{self, ByteRange, RangeDecision, RangeSet, MAX_RANGES};
+use crate::http::range::{self, ByteRange, RangeDecision, RangeSet};
 use crate::http::request::{Method, RequestHead};
 use crate::http::response::{self, ReplyOptions};
 use crate::routes::context::Context;
@@ -374,7 +374,7 @@ fn single(
     if common.framing.head_only || len == 0 {
         return Ok(reply(None));
     }
-    if len <= SMALL_FILE_MAX {
+    if len <= SMALL_FILE_MAX_BYTES {
         read_into(out, &file, range.first, len)?;
         return Ok(reply(None));
     }
@@ -426,7 +426,7 @@ fn multipart(
     if common.framing.head_only {
         return Ok(reply(None));
     }
-    if body_len <= SMALL_FILE_MAX {
+    if body_len <= SMALL_FILE_MAX_BYTES {
         for (k, r) in ranges.iter().enumerate() {
             out.extend_from_slice(&heads[bounds[k]..bounds[k + 1]]);
             read_into(out, &file, r.first, r.len())?;

@@ -2,21 +2,19 @@
 //! is written to a temporary file in the same directory and renamed into place, so a reader
 //! sees the old file or the whole new one, and a failed upload leaves nothing behind.
 use crate::http::error::RequestError;
+use crate::limits::MAX_UPLOAD_NAME_BYTES;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Longest file name accepted, in bytes (the usual filesystem limit).
-pub const MAX_NAME_BYTES: usize = 255;
-
 /// Validates a file name from the URL (already percent-decoded): one path segment, not `.` or
 /// `..`, no NUL, no separators, not starting with `.` (temporary files start with `.`), at most
-/// `MAX_NAME_BYTES`.
+/// `MAX_UPLOAD_NAME_BYTES`.
 pub fn validate_name(name: &[u8]) -> Result<&[u8], RequestError> {
     let ok = !name.is_empty()
-        && name.len() <= MAX_NAME_BYTES
+        && name.len() <= MAX_UPLOAD_NAME_BYTES
         && name[0] != b'.'
         && !name.iter().any(|&b| b == b'/' || b == b'\\' || b == 0);
     if ok {

@@ -5,9 +5,8 @@
 //! expire them. Time stands still while the script runs, so no timeout fires early.
 use super::fixture::{Fixture, LOCAL, PEER};
 use super::{MemoryTransport, Script};
-use crate::config::MAX_PENDING_WRITE;
-use crate::conn::{Connection, Drive, READ_BUFFER_MAX};
-use crate::live::MAX_REPLAY_BYTES;
+use crate::conn::{Connection, Drive};
+use crate::limits::{MAX_PENDING_WRITE_BYTES, MAX_REPLAY_BYTES, READ_BUFFER_MAX_BYTES};
 use crate::reactor::deliver_completions;
 use crate::routes::context::Context;
 use crate::store::Waiter;
@@ -16,7 +15,8 @@ use std::collections::BTreeMap;
 use std::io;
 
 /// Most unsent response bytes: the pipelining cap plus the largest single reply (a live replay).
-pub const WRITE_PENDING_CAP: usize = MAX_PENDING_WRITE + MAX_REPLAY_BYTES as usize + 64 * 1024;
+pub const WRITE_PENDING_CAP: usize =
+    MAX_PENDING_WRITE_BYTES + MAX_REPLAY_BYTES as usize + 64 * 1024;
 /// Turns after the script while the connection still sends or commits (its write budget
 /// doubles each turn, so this is never the limit for a correct connection).
 const SETTLE_TURNS: usize = 200;
@@ -213,8 +213,8 @@ impl Driver {
     fn check_caps(&mut self) {
         let u = self.conns[self.key].buffer_use();
         let max_body = usize::try_from(self.ctx.config.max_body).unwrap_or(usize::MAX);
-        let over = u.read_held > READ_BUFFER_MAX
-            || u.read_capacity > 2 * READ_BUFFER_MAX
+        let over = u.read_held > READ_BUFFER_MAX_BYTES
+            || u.read_capacity > 2 * READ_BUFFER_MAX_BYTES
             || u.write_pending > WRITE_PENDING_CAP
             || u.write_capacity > 2 * WRITE_PENDING_CAP
             || u.body_capacity > max_body.saturating_mul(2).saturating_add(64);

@@ -5,8 +5,9 @@
 //! other's writes and nothing accumulates over a fuzzing campaign).
 use super::reference::Files;
 use super::Script;
-use crate::config::{Config, SMALL_FILE_MAX};
+use crate::config::Config;
 use crate::files::Root;
+use crate::limits::SMALL_FILE_MAX_BYTES;
 use crate::routes::context::Context;
 use crate::store::DeviceStore;
 use std::fs;
@@ -15,9 +16,16 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The root's files: `/1` ... `/6`, each of the size at that position. They cover the empty
-/// body, copies into the write buffer up to `SMALL_FILE_MAX`, and file bodies sent by `sendfile`
+/// body, copies into the write buffer up to `SMALL_FILE_MAX_BYTES`, and file bodies sent by `sendfile`
 /// (the memory transport's `pread` fallback) just above it and over several calls.
-pub const FILE_SIZES: [u64; 6] = [7, 0, 600, SMALL_FILE_MAX, SMALL_FILE_MAX + 1, 100_000];
+pub const FILE_SIZES: [u64; 6] = [
+    7,
+    0,
+    600,
+    SMALL_FILE_MAX_BYTES,
+    SMALL_FILE_MAX_BYTES + 1,
+    100_000,
+];
 
 /// The address the scripted client connects from, and the one it connects to.
 pub const PEER: &str = "192.168.1.77:50123";

@@ -6,6 +6,7 @@
 //! input allows.
 use crate::http::error::RequestError;
 use crate::http::request::{is_tchar, BodyFraming};
+use crate::limits::{MAX_CHUNK_LINE_BYTES, MAX_TRAILER_BYTES};
 
 /// What one `decode` call achieved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,11 +33,6 @@ pub struct BodyDecoder {
     /// The first error; every later call repeats it.
     failed: Option<RequestError>,
 }
-
-/// Cap on the trailer section of a chunked body, in bytes (431 `TrailersTooLarge` beyond it).
-pub const MAX_TRAILER_BYTES: usize = 8 * 1024;
-/// Cap on one chunk-size line including extensions, in bytes (`MalformedChunk` beyond it).
-pub const MAX_CHUNK_LINE: usize = 4 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -178,7 +174,7 @@ impl BodyDecoder {
         match self.state {
             State::Size | State::Ext(_) if b != CR => {
                 self.line += 1;
-                if self.line > MAX_CHUNK_LINE {
+                if self.line > MAX_CHUNK_LINE_BYTES {
                     return malformed;
                 }
             }

@@ -3,6 +3,7 @@
 //! the new bytes, like a connection would); all must agree.
 use super::*;
 use crate::http::error::RequestError::{self, *};
+use crate::limits::{MAX_CHUNK_LINE_BYTES, MAX_TRAILER_BYTES};
 
 /// What a run produced. `consumed` counts only when the body ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,8 +212,8 @@ body_cases! {
     chunked_sixteen_digits_with_zeros: b"0000000000000001\r\nx\r\n0\r\n\r\n", Chunked => Done(b"x", 26);
     chunked_seventeen_digits: b"00000000000000001\r\nx\r\n0\r\n\r\n", Chunked => Want::Err(MalformedChunk);
     chunked_huge_size_overflow: b"123456789abcdef0123456789\r\n", Chunked => Want::Err(MalformedChunk);
-    chunked_line_exact_cap: chunked_line_of(MAX_CHUNK_LINE), Chunked => Done(b"x", MAX_CHUNK_LINE + 10);
-    chunked_line_over_cap: chunked_line_of(MAX_CHUNK_LINE + 1), Chunked => Want::Err(MalformedChunk);
+    chunked_line_exact_cap: chunked_line_of(MAX_CHUNK_LINE_BYTES), Chunked => Done(b"x", MAX_CHUNK_LINE_BYTES + 10);
+    chunked_line_over_cap: chunked_line_of(MAX_CHUNK_LINE_BYTES + 1), Chunked => Want::Err(MalformedChunk);
     chunked_exactly_max: b"8\r\n01234567\r\n8\r\n89abcdef\r\n0\r\n\r\n", Chunked, 16
         => Done(b"0123456789abcdef", 31);
     chunked_one_over_max: b"8\r\n01234567\r\n9\r\n89abcdefg\r\n0\r\n\r\n", Chunked, 16

@@ -3,9 +3,6 @@
 //! (they use precompressed siblings and go out by sendfile).
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 
-/// Generated bodies shorter than this are sent as they are (the gzip framing would not pay).
-pub const MIN_GZIP_BYTES: usize = 256;
-
 /// A reusable gzip encoder.
 pub struct Gzip {
     deflate: Compress,

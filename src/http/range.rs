@@ -22,9 +22,7 @@
 //! - No satisfiable range: 416 with `Content-Range: bytes */len` (section 15.5.17). For an empty
 //!   representation a suffix-range is satisfiable in principle but selects nothing, which a 206
 //!   cannot express, so the (empty) whole is sent with 200.
-
-/// Most distinct ranges (after coalescing) one 206 response carries; more are answered with 200.
-pub const MAX_RANGES: usize = 16;
+use crate::limits::MAX_RANGES;
 
 /// A satisfiable range: `first..=last`, with `last` below the representation's length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! Table tests for `Range` parsing, resolution, coalescing and caps (RFC 9110 section 14).
 use super::*;
+use crate::limits::MAX_RANGES;
 
 fn r(first: u64, last: u64) -> ByteRange {
     ByteRange { first, last }

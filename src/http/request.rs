@@ -11,6 +11,7 @@
 //! first byte position at which it is certain, and the earliest position wins.
 use crate::http::error::RequestError;
 use crate::http::Progress;
+use crate::limits::MAX_HEADERS;
 use memchr::memchr;
 use std::mem::MaybeUninit;
 
@@ -22,10 +23,6 @@ pub struct HeadLimits {
     /// Longest request line in bytes, CRLF excluded (414 beyond it).
     pub max_request_line: usize,
 }
-
-/// Most header fields in one head (431 beyond it). Fixed because the parser's field array lives
-/// on the stack.
-pub const MAX_HEADERS: usize = 100;
 
 /// Finds the end of a head in a growing buffer. Reset with `HeadScanner::default()` per request.
 #[derive(Debug, Default, Clone)]

@@ -2,6 +2,7 @@
 //! once, split in two at every byte, and grown one byte per call; all must agree.
 use super::*;
 use crate::http::error::RequestError::{self, *};
+use crate::limits::MAX_HEADERS;
 
 const LIMITS: HeadLimits = HeadLimits {
     max_head_bytes: 8192,

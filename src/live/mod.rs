@@ -13,13 +13,6 @@ pub enum Topic {
     All,
 }
 
-/// Most unsent bytes a live subscriber may have queued before it is dropped.
-pub const MAX_LIVE_BACKLOG: usize = 256 * 1024;
-/// Most bytes of a device file replayed when a client resumes with `Last-Event-ID`.
-pub const MAX_REPLAY_BYTES: u64 = 1024 * 1024;
-/// Most records a client may ask for with `?tail=N`.
-pub const MAX_TAIL_RECORDS: usize = 1000;
-
 /// Subscribers by topic.
 #[derive(Debug, Default)]
 pub struct LiveHub {

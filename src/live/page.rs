@@ -9,7 +9,8 @@
 use crate::http::error::RequestError;
 use crate::http::request::{Method, RequestHead};
 use crate::http::{response, sse};
-use crate::live::{Topic, MAX_REPLAY_BYTES, MAX_TAIL_RECORDS};
+use crate::limits::{MAX_REPLAY_BYTES, MAX_TAIL_RECORDS};
+use crate::live::Topic;
 use crate::routes;
 use crate::routes::context::Context;
 use crate::store::DeviceId;

@@ -6,9 +6,9 @@ mod api;
 pub use api::devices_json;
 
 use crate::http::accept_encoding;
-use crate::http::gzip::MIN_GZIP_BYTES;
 use crate::http::request::RequestHead;
 use crate::http::response;
+use crate::limits::MIN_GZIP_BYTES;
 use crate::observe::metrics;
 use crate::routes::context::Context;
 use crate::routes::{Framing, Reply};

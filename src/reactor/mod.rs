@@ -1,10 +1,14 @@
 //! The reactor: one thread, one `mio::Poll`, the listeners, the connections in a `Slab`, accept
 //! with admission and back-off, deadline sweeps, signals and graceful shutdown.
-use crate::config::{open_device_files, Config, LINGER, SHUTDOWN_GRACE};
+use crate::config::{open_device_files, Config};
 use crate::conn::io::Transport;
 use crate::conn::{Connection, Drive};
 use crate::files::Root;
 use crate::http::sse;
+use crate::limits::{
+    ACCEPT_RETRY_MS, EVENTS_PER_POLL, FREE_SPACE_CHECK_SECS, LINGER_SECS,
+    LISTEN_BACKLOG_CONNECTIONS, SHUTDOWN_GRACE_SECS,
+};
 use crate::observe::access_log::AccessLog;
 use crate::observe::metrics;
 use crate::routes::context::Context;
@@ -28,18 +32,10 @@ use std::time::{Duration, Instant};
 const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
 /// Token of the waker the store's threads (fsync, record counting) use to report.
 const WAKER_TOKEN: Token = Token(usize::MAX - 2);
-/// How often the free space of the data disk is re-read.
-const FREE_SPACE_EVERY: Duration = Duration::from_secs(1);
 /// Connection tokens are slab keys plus this offset; listener tokens are below it.
 const CONN_BASE: usize = 1024;
 /// CGI pipe tokens: `PIPE_BASE + key * 4 + pipe`, above every connection token.
 pub const PIPE_BASE: usize = 1 << 40;
-/// Pending connections the kernel may queue per listener.
-const LISTEN_BACKLOG: i32 = 4096;
-/// How long to wait before accepting again after running out of descriptors.
-const ACCEPT_RETRY: Duration = Duration::from_millis(100);
-/// Readiness events handled per `poll` call.
-const EVENTS_CAPACITY: usize = 1024;
 
 /// A bound server, ready to run.
 pub struct Server {
@@ -128,11 +124,11 @@ impl Server {
             config.idle_timeout,
             config.send_timeout,
             config.live_heartbeat,
-            LINGER,
+            LINGER_SECS,
         ]
         .into_iter()
         .min()
-        .unwrap_or(LINGER);
+        .unwrap_or(LINGER_SECS);
         let sweep_every =
             (shortest / 8).clamp(Duration::from_millis(5), Duration::from_millis(250));
         let registry = poll
@@ -159,7 +155,7 @@ impl Server {
             accept_retry_at: None,
             sweep_every,
             shutdown_deadline: None,
-            next_free_space: Instant::now() + FREE_SPACE_EVERY,
+            next_free_space: Instant::now() + FREE_SPACE_CHECK_SECS,
             next_serial: 0,
             event: Vec::new(),
             touched: Vec::new(),
@@ -189,7 +185,7 @@ impl Server {
 
     /// Runs until SIGINT or SIGTERM, then shuts down gracefully.
     pub fn run(mut self) -> io::Result<()> {
-        let mut events = Events::with_capacity(EVENTS_CAPACITY);
+        let mut events = Events::with_capacity(EVENTS_PER_POLL);
         loop {
             let timeout = self.poll_timeout();
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
@@ -237,7 +233,7 @@ impl Server {
             self.deliver_completions();
             self.publish_live();
             if self.ctx.now >= self.next_free_space {
-                self.next_free_space = self.ctx.now + FREE_SPACE_EVERY;
+                self.next_free_space = self.ctx.now + FREE_SPACE_CHECK_SECS;
                 self.ctx.store.refresh_free_space();
             }
             if self.ctx.now >= self.next_sweep {
@@ -425,7 +421,7 @@ impl Server {
                 Err(e) if out_of_descriptors(&e) => {
                     warn!("accept: {e}; pausing");
                     self.accept_paused = true;
-                    self.accept_retry_at = Some(self.ctx.now + ACCEPT_RETRY);
+                    self.accept_retry_at = Some(self.ctx.now + ACCEPT_RETRY_MS);
                     return;
                 }
                 Err(e) => debug!("accept: {e}"),
@@ -484,7 +480,7 @@ impl Server {
             let _ = self.poll.registry().deregister(&mut listener);
         }
         self.ctx.draining = true;
-        self.shutdown_deadline = Some(self.ctx.now + SHUTDOWN_GRACE);
+        self.shutdown_deadline = Some(self.ctx.now + SHUTDOWN_GRACE_SECS);
         let idle: Vec<usize> = self
             .conns
             .iter()
@@ -585,7 +581,7 @@ fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
-    socket.listen(LISTEN_BACKLOG)?;
+    socket.listen(LISTEN_BACKLOG_CONNECTIONS)?;
     let listener: std::net::TcpListener = socket.into();
     if listener.local_addr().is_err() {
         error!("listener on {addr} has no local address");

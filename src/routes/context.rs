@@ -3,13 +3,11 @@
 use crate::config::Config;
 use crate::files::{Root, Scratch};
 use crate::http::date::DateCache;
+use crate::limits::READ_SCRATCH_BYTES;
 use crate::live::LiveHub;
 use crate::observe::access_log::AccessLog;
 use crate::store::{Completion, DeviceStore};
 use std::time::{Instant, SystemTime};
-
-/// Size of the shared read buffer: the most one `read` call takes from a socket.
-pub const READ_SCRATCH_BYTES: usize = 64 * 1024;
 
 /// Passed by `&mut` to connection and route code; owned by the server.
 pub struct Context {

@@ -327,7 +327,7 @@ pub fn upload_reply(
 /// so a reader sees every acknowledged byte (read-your-writes).
 pub fn device_file(ctx: &mut Context, id: &DeviceId) -> Result<OpenFile, RequestError> {
     ctx.store.flush_device(id, &mut ctx.completions);
-    let mut path = [0u8; 1 + crate::store::id::MAX_ID_LEN];
+    let mut path = [0u8; 1 + crate::limits::MAX_DEVICE_ID_BYTES];
     path[0] = b'/';
     let name = id.as_str().as_bytes();
     path[1..=name.len()].copy_from_slice(name);

@@ -4,10 +4,8 @@
 //! The compare is written here rather than taken from a crate: it is a dozen lines, its one
 //! property (time depends on the client's input length only) is tested below by counting the
 //! bytes it looks at, and it keeps the dependency list short.
+use crate::limits::MAX_TOKEN_BYTES;
 use std::fmt;
-
-/// Longest ingest token accepted on the command line.
-pub const MAX_TOKEN_LEN: usize = 1024;
 
 /// A secret from the command line, in the form clients send it: the token itself, or the base64
 /// of `USER:PASS`. `Debug` never shows it, so a logged `Config` leaks nothing.
@@ -21,13 +19,13 @@ impl fmt::Debug for Secret {
 }
 
 impl Secret {
-    /// An ingest token: 1 to [`MAX_TOKEN_LEN`] characters of RFC 6750's `b64token` alphabet
+    /// An ingest token: 1 to [`MAX_TOKEN_BYTES`] characters of RFC 6750's `b64token` alphabet
     /// (`A-Z a-z 0-9 - . _ ~ + / =`), which is what an `Authorization: Bearer` field can carry.
     pub fn token(s: &str) -> Result<Secret, String> {
         let ok = |b: u8| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b);
-        if s.is_empty() || s.len() > MAX_TOKEN_LEN || !s.bytes().all(ok) {
+        if s.is_empty() || s.len() > MAX_TOKEN_BYTES || !s.bytes().all(ok) {
             return Err(format!(
-                "the ingest token must be 1 to {MAX_TOKEN_LEN} characters of A-Z a-z 0-9 - . _ ~ + / ="
+                "the ingest token must be 1 to {MAX_TOKEN_BYTES} characters of A-Z a-z 0-9 - . _ ~ + / ="
             ));
         }
         Ok(Secret(s.as_bytes().into()))
@@ -251,7 +249,7 @@ mod tests {
         for bad in ["", "has space", "quote\"", "tab\t", "é"] {
             assert!(Secret::token(bad).is_err(), "{bad:?}");
         }
-        assert!(Secret::token(&"a".repeat(MAX_TOKEN_LEN + 1)).is_err());
+        assert!(Secret::token(&"a".repeat(MAX_TOKEN_BYTES + 1)).is_err());
         for bad in ["nocolon", ":pass", "user:", "us\ner:pass"] {
             assert!(Secret::basic(bad).is_err(), "{bad:?}");
         }

@@ -5,6 +5,7 @@
 //! counted: records appended since are counted as they are stored.
 use super::id::DeviceId;
 use super::sync::Wake;
+use crate::limits::{COUNT_CHUNK_BYTES, COUNT_WAKE_BYTES, COUNT_WAKE_FILES};
 use log::warn;
 use std::fs::File;
 use std::io::{self, Read};
@@ -13,14 +14,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-
-/// The reactor is woken after this many counted files (and after the last).
-pub const COUNT_WAKE_FILES: usize = 256;
-/// ... or after this many bytes were read since the last wake, and before a file at least this
-/// large is read (so the counts already made do not wait behind a long read).
-pub const COUNT_WAKE_BYTES: u64 = 64 << 20;
-/// Bytes read per `read` call while counting.
-const COUNT_CHUNK: usize = 256 * 1024;
 
 /// A file to count: the first `len` bytes of `dir/id`, for device number `device`.
 #[derive(Debug, Clone, Copy)]
@@ -105,7 +98,7 @@ fn run(
     wake: &(dyn Fn() + Send + Sync),
     stop: &AtomicBool,
 ) {
-    let mut buf = vec![0u8; COUNT_CHUNK];
+    let mut buf = vec![0u8; COUNT_CHUNK_BYTES];
     let mut path = dir.to_path_buf();
     let (mut files, mut bytes) = (0, 0);
     for job in jobs {
@@ -173,23 +166,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("d");
         // More than one read's worth, so the limit falls inside a later read.
-        let mut bytes = b"a\n".repeat(COUNT_CHUNK);
+        let mut bytes = b"a\n".repeat(COUNT_CHUNK_BYTES);
         bytes.extend_from_slice(b"appended after start\n\n");
         std::fs::write(&path, &bytes).unwrap();
-        let mut buf = vec![0u8; COUNT_CHUNK];
+        let mut buf = vec![0u8; COUNT_CHUNK_BYTES];
         let go = AtomicBool::new(false);
-        let limit = (2 * COUNT_CHUNK) as u64;
+        let limit = (2 * COUNT_CHUNK_BYTES) as u64;
         assert_eq!(
             count_lines(&path, limit, &mut buf, &go).unwrap(),
-            COUNT_CHUNK as u64
+            COUNT_CHUNK_BYTES as u64
         );
         assert_eq!(
             count_lines(&path, limit - 1, &mut buf, &go).unwrap(),
-            COUNT_CHUNK as u64 - 1
+            COUNT_CHUNK_BYTES as u64 - 1
         );
         assert_eq!(
             count_lines(&path, u64::MAX, &mut buf, &go).unwrap(),
-            COUNT_CHUNK as u64 + 2
+            COUNT_CHUNK_BYTES as u64 + 2
         );
         assert_eq!(count_lines(&path, 0, &mut buf, &go).unwrap(), 0);
         assert!(count_lines(&dir.path().join("gone"), 1, &mut buf, &go).is_err());

@@ -10,10 +10,6 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
-/// The fewest device files kept open when the cap is derived from the descriptor limit, and the
-/// cap where none was given (a store opened without one).
-pub const MIN_OPEN_DEVICE_FILES: usize = 512;
-
 /// Open append-mode files indexed by device number.
 pub struct Handles {
     capacity: usize,

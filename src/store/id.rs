@@ -2,24 +2,22 @@
 //! An id is also the device's file name in the data directory, so these rules are what keep a
 //! device from naming a path outside it.
 use crate::http::error::RequestError;
+use crate::limits::MAX_DEVICE_ID_BYTES;
 use std::fmt;
 use std::net::IpAddr;
-
-/// Longest device id, in bytes.
-pub const MAX_ID_LEN: usize = 64;
 
 /// A valid device id, stored inline (no allocation).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DeviceId {
     len: u8,
-    bytes: [u8; MAX_ID_LEN],
+    bytes: [u8; MAX_DEVICE_ID_BYTES],
 }
 
 impl DeviceId {
     /// Validates `id`. Anything outside the rules is `BadDeviceId` (400).
     pub fn parse(id: &[u8]) -> Result<DeviceId, RequestError> {
         let valid = !id.is_empty()
-            && id.len() <= MAX_ID_LEN
+            && id.len() <= MAX_DEVICE_ID_BYTES
             && id[0] != b'.'
             && id
                 .iter()
@@ -27,7 +25,7 @@ impl DeviceId {
         if !valid {
             return Err(RequestError::BadDeviceId);
         }
-        let mut bytes = [0; MAX_ID_LEN];
+        let mut bytes = [0; MAX_DEVICE_ID_BYTES];
         bytes[..id.len()].copy_from_slice(id);
         Ok(DeviceId {
             len: id.len() as u8,
@@ -40,7 +38,7 @@ impl DeviceId {
     pub fn from_ip(ip: IpAddr) -> DeviceId {
         use std::io::Write;
         let ip = crate::security::admission::canonical(ip);
-        let mut bytes = [0; MAX_ID_LEN];
+        let mut bytes = [0; MAX_DEVICE_ID_BYTES];
         let mut cursor = std::io::Cursor::new(&mut bytes[..]);
         // The longest IPv6 text (45 bytes) fits in 64; a write error cannot happen.
         let _ = write!(cursor, "{ip}");

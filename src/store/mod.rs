@@ -24,12 +24,15 @@ pub mod record;
 mod registry;
 mod sync;
 
-pub use handles::MIN_OPEN_DEVICE_FILES;
 pub use id::DeviceId;
 pub use record::RecordFormat;
 pub use registry::{epoch_minute, DeviceStats};
 
 use crate::http::error::RequestError;
+use crate::limits::{
+    BUFFER_FLUSH_BYTES_PER_TURN, BUFFER_FLUSH_DEVICES_PER_TURN, BUFFER_FLUSH_INTERVAL_SECS,
+    MIN_OPEN_DEVICE_FILES, SYNC_THREADS,
+};
 use counter::{CountJob, Counter};
 use handles::Handles;
 use log::{error, warn};
@@ -38,8 +41,8 @@ use std::io::{self, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
-use sync::{SyncJob, SyncPool, SYNC_THREADS};
+use std::time::{Instant, SystemTime};
+use sync::{SyncJob, SyncPool};
 
 /// When a POST is acknowledged (INTERFACE.md, "Ack modes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -51,18 +54,6 @@ pub enum AckMode {
     /// As soon as the body is in memory; written at least once a second and at shutdown.
     Buffer,
 }
-
-/// How often `--ack buffer` writes pending records out.
-pub const BUFFER_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
-/// Most devices a `--ack buffer` flush writes in one loop turn; the rest of the round follows in
-/// the next turns. Where each write must create its file (100,000 new devices), one device costs
-/// about 130 µs, almost all of it in `openat`, so a turn spends about 8 ms on the flush; the
-/// slowest GET during such flushes took 21-36 ms at 32, 40-54 ms at 64, 106-151 ms at 256 and
-/// 2-3 s unbounded (benches/README.md, "Device ingestion").
-pub const BUFFER_FLUSH_DEVICES_PER_TURN: usize = 64;
-/// Bytes after which a `--ack buffer` flush stops for this turn: no further device is started
-/// once this many were written (a device's records are always written whole, with one `write`).
-pub const BUFFER_FLUSH_BYTES_PER_TURN: usize = 4 << 20;
 
 /// Settings of the store.
 #[derive(Debug, Clone)]
@@ -283,7 +274,7 @@ impl DeviceStore {
     fn flush_round(&mut self, now: Instant, done: &mut Vec<Completion>) {
         if self.flushing.is_empty() {
             if self.dirty.is_empty()
-                || now.duration_since(self.last_buffer_flush) < BUFFER_FLUSH_INTERVAL
+                || now.duration_since(self.last_buffer_flush) < BUFFER_FLUSH_INTERVAL_SECS
             {
                 return;
             }

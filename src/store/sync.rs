@@ -15,11 +15,6 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
-/// Threads running `fdatasync` at once, each on a different device file. On ext4 (2-CPU VM) at
-/// 1,000 and 100,000 devices 4 threads did best: 1.6x the POST rate of one thread; 16 no better,
-/// 64 worse and with more CPU per request (benches/README.md, "Device ingestion").
-pub const SYNC_THREADS: usize = 4;
-
 /// Writes of one device waiting for its file to be synced.
 pub struct SyncJob {
     /// The device (its index in the store): jobs of one device share a sync.
@@ -217,6 +212,7 @@ fn run(shared: &Shared, done: &Sender<SyncDone>, wake: &(dyn Fn() + Send + Sync)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::SYNC_THREADS;
     use std::sync::mpsc::RecvTimeoutError;
     use std::time::Duration;
 

@@ -1,6 +1,10 @@
 //! Unit tests of the device store against a real temporary data directory.
 use super::*;
-use std::time::UNIX_EPOCH;
+use crate::limits::{
+    BUFFER_FLUSH_BYTES_PER_TURN, BUFFER_FLUSH_DEVICES_PER_TURN, BUFFER_FLUSH_INTERVAL_SECS,
+    MIN_OPEN_DEVICE_FILES,
+};
+use std::time::{Duration, UNIX_EPOCH};
 
 fn config(dir: &Path, ack: AckMode) -> StoreConfig {
     StoreConfig {
@@ -82,7 +86,7 @@ fn buffer_mode_acknowledges_at_once_and_writes_once_a_second_or_on_demand() {
         !dir.path().join("a").exists(),
         "buffer mode waits for the flush interval"
     );
-    store.commit(start + BUFFER_FLUSH_INTERVAL * 2, &mut done);
+    store.commit(start + BUFFER_FLUSH_INTERVAL_SECS * 2, &mut done);
     assert_eq!(std::fs::read(dir.path().join("a")).unwrap(), b"r1\n");
     assert_eq!(store.unsynced_bytes(), 0);
     store.append(id("a"), b"r2", PEER, SystemTime::now(), waiter(2));
@@ -256,7 +260,7 @@ fn a_buffer_flush_writes_at_most_the_per_turn_device_limit_then_the_rest() {
     append_to_each(&mut store, n + 1, b"r");
     let mut done = Vec::new();
     assert!(!store.has_uncommitted(), "no round before the interval");
-    let due = start + BUFFER_FLUSH_INTERVAL * 2;
+    let due = start + BUFFER_FLUSH_INTERVAL_SECS * 2;
     store.commit(due, &mut done);
     assert_eq!(
         files_in(dir.path()),
@@ -283,7 +287,7 @@ fn a_buffer_flush_writes_at_most_the_per_turn_device_limit_then_the_rest() {
         !dir.path().join("late").exists(),
         "no new round within the interval"
     );
-    store.commit(due + BUFFER_FLUSH_INTERVAL, &mut done);
+    store.commit(due + BUFFER_FLUSH_INTERVAL_SECS, &mut done);
     assert_eq!(std::fs::read(dir.path().join("late")).unwrap(), b"r\n");
     assert!(done.is_empty());
 }
@@ -300,13 +304,13 @@ fn a_buffer_flush_turn_stops_at_the_byte_limit() {
         store.append(id(d), &body, PEER, SystemTime::now(), waiter(1));
     }
     let mut done = Vec::new();
-    store.commit(start + BUFFER_FLUSH_INTERVAL, &mut done);
+    store.commit(start + BUFFER_FLUSH_INTERVAL_SECS, &mut done);
     assert_eq!(files_in(dir.path()), 2);
     assert_eq!(
         store.unsynced_bytes(),
         BUFFER_FLUSH_BYTES_PER_TURN as u64 / 2
     );
-    store.commit(start + BUFFER_FLUSH_INTERVAL, &mut done);
+    store.commit(start + BUFFER_FLUSH_INTERVAL_SECS, &mut done);
     assert_eq!(files_in(dir.path()), 3);
     assert_eq!(store.unsynced_bytes(), 0);
 }
@@ -319,7 +323,7 @@ fn reads_during_a_buffer_flush_round_see_every_record_once() {
     let n = BUFFER_FLUSH_DEVICES_PER_TURN;
     append_to_each(&mut store, n + 10, b"1");
     let mut done = Vec::new();
-    store.commit(start + BUFFER_FLUSH_INTERVAL, &mut done);
+    store.commit(start + BUFFER_FLUSH_INTERVAL_SECS, &mut done);
     // The last device is still in the round: a read writes it early, and more records follow
     // before the round reaches it.
     let last = id(&format!("d{}", n + 9));
@@ -332,7 +336,7 @@ fn reads_during_a_buffer_flush_round_see_every_record_once() {
     store.flush_device(&last, &mut done);
     store.append(last, b"3", PEER, SystemTime::now(), waiter(1));
     while store.has_uncommitted() {
-        store.commit(start + BUFFER_FLUSH_INTERVAL, &mut done);
+        store.commit(start + BUFFER_FLUSH_INTERVAL_SECS, &mut done);
     }
     assert_eq!(
         std::fs::read(dir.path().join(last.as_str())).unwrap(),
@@ -349,7 +353,7 @@ fn shutdown_writes_a_buffer_flush_round_under_way_and_what_came_after() {
     let n = BUFFER_FLUSH_DEVICES_PER_TURN;
     append_to_each(&mut store, n * 2 + 3, b"r");
     let mut done = Vec::new();
-    store.commit(Instant::now() + BUFFER_FLUSH_INTERVAL, &mut done);
+    store.commit(Instant::now() + BUFFER_FLUSH_INTERVAL_SECS, &mut done);
     assert_eq!(files_in(dir.path()), n);
     store.append(id("late"), b"r", PEER, SystemTime::now(), waiter(1));
     store.shutdown(&mut done);

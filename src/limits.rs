@@ -1,0 +1,179 @@
+//! Every fixed limit of the server, in one place. Each name carries its unit: `_BYTES` for sizes,
+//! `_SECS` or `_MS` for durations, and otherwise names what it counts (`_RECORDS`, `_FILES`,
+//! `_THREADS`, `MAX_HEADERS`...). Limits a user may need to change are flags (`config.rs`),
+//! whose defaults live there; README.md's "Limits" table lists both kinds, and a test
+//! (`tests/limits_table.rs`) holds that table to the values here and to the flags' defaults.
+//!
+//! This module is the bottom layer: it imports nothing of the crate, and anything may import it.
+use std::time::Duration;
+
+// ---- Request heads and bodies (`http/`)
+
+/// Largest request head, request line and final empty line included (431 beyond it).
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// Longest request line, CRLF excluded (414 beyond it).
+pub const MAX_REQUEST_LINE_BYTES: usize = 8 * 1024;
+
+/// Most header fields in one head (431 beyond it). Fixed because the parser's field array lives
+/// on the stack.
+pub const MAX_HEADERS: usize = 100;
+
+/// Cap on one chunk-size line including extensions, in bytes (`MalformedChunk` beyond it).
+pub const MAX_CHUNK_LINE_BYTES: usize = 4 * 1024;
+
+/// Cap on the trailer section of a chunked body, in bytes (431 `TrailersTooLarge` beyond it).
+pub const MAX_TRAILER_BYTES: usize = 8 * 1024;
+
+/// Longest ingest token accepted on the command line.
+pub const MAX_TOKEN_BYTES: usize = 1024;
+
+// ---- Responses (`http/`, `files/`)
+
+/// Most distinct ranges (after coalescing) one 206 response carries; more are answered with 200.
+pub const MAX_RANGES: usize = 16;
+
+/// Generated bodies shorter than this are sent as they are (the gzip framing would not pay).
+pub const MIN_GZIP_BYTES: usize = 256;
+
+/// Files up to this size are copied into the write buffer with the head (one write); larger
+/// ones go out by `sendfile`.
+pub const SMALL_FILE_MAX_BYTES: u64 = 16 * 1024;
+
+/// Most bytes one `sendfile` call may send, so one download cannot starve other connections.
+pub const SENDFILE_CHUNK_BYTES: usize = 512 * 1024;
+
+// ---- One connection (`conn/`)
+
+/// Size of the shared read buffer: the most one `read` call takes from a socket.
+pub const READ_SCRATCH_BYTES: usize = 64 * 1024;
+
+/// Largest read buffer: a whole head of the maximum size plus room to see that it is too large.
+pub const READ_BUFFER_MAX_BYTES: usize = MAX_HEAD_BYTES + 1024;
+
+/// Buffers whose capacity grew past this are given back once the connection is idle.
+pub const KEEP_BUFFER_BYTES: usize = 64 * 1024;
+
+/// Unsent response bytes after which a pipelining client's further requests wait.
+pub const MAX_PENDING_WRITE_BYTES: usize = 256 * 1024;
+
+/// Most requests answered for one connection per loop turn before others get their turn.
+pub const REQUESTS_PER_TURN: usize = 64;
+
+/// Most file bytes sent to one connection per loop turn before others get their turn.
+pub const FILE_BYTES_PER_TURN: u64 = 2 * 1024 * 1024;
+
+/// How long a closing connection is drained (lingering close) so our last reply is not reset.
+pub const LINGER_SECS: Duration = Duration::from_secs(2);
+
+/// Most bytes read and discarded during a lingering close.
+pub const LINGER_MAX_BYTES: usize = 1024 * 1024;
+
+// ---- The reactor (`reactor/`)
+
+/// Readiness events handled per `poll` call.
+pub const EVENTS_PER_POLL: usize = 1024;
+
+/// Pending connections the kernel may queue per listener.
+pub const LISTEN_BACKLOG_CONNECTIONS: i32 = 4096;
+
+/// How long to wait before accepting again after running out of descriptors.
+pub const ACCEPT_RETRY_MS: Duration = Duration::from_millis(100);
+
+/// How often the free space of the data disk is re-read.
+pub const FREE_SPACE_CHECK_SECS: Duration = Duration::from_secs(1);
+
+/// How long in-flight requests may take to finish after SIGINT/SIGTERM.
+pub const SHUTDOWN_GRACE_SECS: Duration = Duration::from_secs(5);
+
+/// The smallest default of `--max-connections-per-peer`; the default is the larger of this and
+/// a quarter of `--max-connections`, so no single address can hold every slot.
+pub const MIN_DEFAULT_CONNECTIONS_PER_PEER: u32 = 16;
+
+/// Descriptors kept free for everything but connections, CGI pipes, cached static files and
+/// device files (listeners, poller, waker, signal pipe, stdio, access log, directories, the
+/// record counter, a download's file) when the device-file cap is derived.
+pub const RESERVED_DESCRIPTORS: usize = 64;
+
+/// Descriptors one running CGI script holds (its stdin, stdout and stderr pipes).
+pub const CGI_PIPES_PER_SCRIPT: usize = 3;
+
+// ---- Static files (`files/`)
+
+/// How long what a path names is trusted.
+pub const FILE_CACHE_TTL_SECS: Duration = Duration::from_secs(1);
+
+/// Most paths kept; when full, the cache starts over.
+pub const FILE_CACHE_ENTRIES: usize = 1024;
+
+/// Most bytes of file contents kept in all; files past it are read from their descriptor.
+pub const FILE_CACHE_BYTES: usize = 4 * 1024 * 1024;
+
+/// How often an open is retried when `openat2` reports `EAGAIN` (a concurrent rename).
+pub const OPEN_EAGAIN_RETRIES: usize = 3;
+
+/// Longest file name accepted, in bytes (the usual filesystem limit).
+pub const MAX_UPLOAD_NAME_BYTES: usize = 255;
+
+// ---- The device store (`store/`)
+
+/// Longest device id, in bytes.
+pub const MAX_DEVICE_ID_BYTES: usize = 64;
+
+/// How often `--ack buffer` writes pending records out.
+pub const BUFFER_FLUSH_INTERVAL_SECS: Duration = Duration::from_secs(1);
+
+/// Most devices a `--ack buffer` flush writes in one loop turn; the rest of the round follows in
+/// the next turns. Where each write must create its file (100,000 new devices), one device costs
+/// about 130 µs, almost all of it in `openat`, so a turn spends about 8 ms on the flush; the
+/// slowest GET during such flushes took 21-36 ms at 32, 40-54 ms at 64, 106-151 ms at 256 and
+/// 2-3 s unbounded (benches/README.md, "Device ingestion").
+pub const BUFFER_FLUSH_DEVICES_PER_TURN: usize = 64;
+
+/// Bytes after which a `--ack buffer` flush stops for this turn: no further device is started
+/// once this many were written (a device's records are always written whole, with one `write`).
+pub const BUFFER_FLUSH_BYTES_PER_TURN: usize = 4 << 20;
+
+/// Threads running `fdatasync` at once, each on a different device file. On ext4 (2-CPU VM) at
+/// 1,000 and 100,000 devices 4 threads did best: 1.6x the POST rate of one thread; 16 no better,
+/// 64 worse and with more CPU per request (benches/README.md, "Device ingestion").
+pub const SYNC_THREADS: usize = 4;
+
+/// The fewest device files kept open when the cap is derived from the descriptor limit, and the
+/// cap where none was given (a store opened without one).
+pub const MIN_OPEN_DEVICE_FILES: usize = 512;
+
+/// The reactor is woken after this many counted files (and after the last).
+pub const COUNT_WAKE_FILES: usize = 256;
+
+/// ... or after this many bytes were read since the last wake, and before a file at least this
+/// large is read (so the counts already made do not wait behind a long read).
+pub const COUNT_WAKE_BYTES: u64 = 64 << 20;
+
+/// Bytes read per `read` call while counting.
+pub const COUNT_CHUNK_BYTES: usize = 256 * 1024;
+
+// ---- Live streams (`live/`)
+
+/// Most unsent bytes a live subscriber may have queued before it is dropped.
+pub const MAX_LIVE_BACKLOG_BYTES: usize = 256 * 1024;
+
+/// Most bytes of a device file replayed when a client resumes with `Last-Event-ID`.
+pub const MAX_REPLAY_BYTES: u64 = 1024 * 1024;
+
+/// Most records a client may ask for with `?tail=N`.
+pub const MAX_TAIL_RECORDS: usize = 1000;
+
+// ---- CGI (`cgi/`)
+
+/// Most CGI scripts running at once (503 beyond it).
+pub const MAX_CGI_PROCESSES: usize = 256;
+
+/// Largest CGI header section, in bytes.
+pub const MAX_CGI_HEAD_BYTES: usize = 16 * 1024;
+
+/// Bytes read from the script per call.
+pub const CGI_READ_CHUNK_BYTES: usize = 16 * 1024;
+
+/// Longest stderr line logged (the rest of the line is cut).
+pub const CGI_STDERR_LINE_BYTES: usize = 1024;
