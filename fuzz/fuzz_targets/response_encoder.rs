@@ -62,6 +62,7 @@ all_errors![
     BodyTooLarge,
     UnknownExpectation,
     HeaderTimeout,
+    BodyTimeout,
     UnknownMethod,
     MethodNotAllowed,
     BadPath,

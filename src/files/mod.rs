@@ -17,6 +17,7 @@ mod listing;
 mod mime;
 mod path;
 pub mod serve;
+pub mod site;
 #[cfg(test)]
 mod tests;
 pub mod upload;

@@ -5,7 +5,7 @@
 //! sans-IO modules of `crate::http`; this module applies them to an open file and writes the
 //! response head into the connection's write buffer.
 //!
-//! The body goes out as a [`FileBody`]: one file range by `sendfile`, or for several ranges a list
+//! The body goes out as a `FileBody`: one file range by `sendfile`, or for several ranges a list
 //! of them with the small part heads written into the write buffer between the `sendfile` runs.
 //! Bodies up to [`SMALL_FILE_MAX_BYTES`] are read into the write buffer with the head instead. The
 //! length is taken from `fstat` when the file is opened and never exceeded, so a file that grows
@@ -19,7 +19,6 @@
 //! `Accept-Encoding` (scripts, benchmarks) never pay for the lookups.
 
 use crate::limits::{MAX_RANGES, SMALL_FILE_MAX_BYTES};
-use std::fs::File;
 use std::hash::{BuildHasher, Hasher};
 use std::os::unix::fs::FileExt;
 use std::time::SystemTime;
@@ -31,67 +30,10 @@ use crate::http::conditional::{self, ETag, Precondition, Validators};
 use crate::http::date::write_http_date;
 use crate::http::disposition;
 use crate::http::error::RequestError;
-use crate::http::query::FileQuery;
 use crate::http::range::{self, ByteRange, RangeDecision, RangeSet};
+use crate::http::reply::{self, FileBody, Framing, Reply};
 use crate::http::request::{Method, RequestHead};
-use crate::http::response::{self, ReplyOptions};
-use crate::routes::context::Context;
-use crate::routes::{Framing, Reply};
-
-/// A file body still to be sent after the head: the range `offset..offset + remaining`, and for a
-/// multipart body the ranges and part heads that follow it.
-#[derive(Debug)]
-pub struct FileBody {
-    pub file: std::rc::Rc<File>,
-    pub offset: u64,
-    pub remaining: u64,
-    parts: Option<Box<Parts>>,
-}
-
-/// The rest of a `multipart/byteranges` body.
-#[derive(Debug)]
-struct Parts {
-    /// Segment `k` is `heads[bounds[k]..bounds[k + 1]]`: the head of range `k` for `k < n`, the
-    /// close delimiter for `k == n`.
-    heads: Vec<u8>,
-    bounds: [usize; MAX_RANGES + 2],
-    ranges: RangeSet,
-    /// The range being sent.
-    current: usize,
-}
-
-impl FileBody {
-    /// One range of `file`.
-    pub fn range(file: std::rc::Rc<File>, offset: u64, len: u64) -> FileBody {
-        FileBody {
-            file,
-            offset,
-            remaining: len,
-            parts: None,
-        }
-    }
-
-    /// Called when `remaining` reached 0: writes what comes next (the next part's head, or the
-    /// close delimiter after the last part) into `out` and moves to the next range. `false` when
-    /// the body is complete.
-    pub fn next_part(&mut self, out: &mut Vec<u8>) -> bool {
-        let Some(parts) = self.parts.as_mut() else {
-            return false;
-        };
-        let n = parts.ranges.as_slice().len();
-        let segment = parts.current + 1;
-        if segment > n {
-            return false;
-        }
-        out.extend_from_slice(&parts.heads[parts.bounds[segment]..parts.bounds[segment + 1]]);
-        parts.current = segment;
-        if let Some(r) = parts.ranges.as_slice().get(segment) {
-            self.offset = r.first;
-            self.remaining = r.len();
-        }
-        true
-    }
-}
+use crate::http::response;
 
 /// A content coding with a precompressed sibling file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,18 +71,28 @@ struct Selected {
     vary: bool,
 }
 
+/// A GET or HEAD of one regular file, as [`serve`] needs it.
+pub struct FileRequest<'a, 'h, 'b> {
+    pub head: &'a RequestHead<'h, 'b>,
+    pub framing: Framing,
+    /// `?download`: the name `Content-Disposition` gives (what path resolution found).
+    pub download: Option<&'a [u8]>,
+    /// Wall-clock time of this loop turn (for `If-Range` dates).
+    pub now: SystemTime,
+    /// The `Date` value of this loop turn.
+    pub date: &'a [u8],
+}
+
 /// Answers GET or HEAD of the regular file `found`. With `siblings` (the precompressed ones found
 /// next to it, see [`find_siblings`]) the request's `Accept-Encoding` picks the representation;
 /// without, the file is sent as it is.
 pub fn serve(
-    head: &RequestHead<'_, '_>,
+    req: &FileRequest<'_, '_, '_>,
     found: OpenFile,
     siblings: Option<Siblings>,
-    query: &FileQuery,
-    ctx: &mut Context,
     out: &mut Vec<u8>,
-    framing: Framing,
 ) -> Result<Reply, RequestError> {
+    let (head, framing) = (req.head, req.framing);
     let accept_encoding = head.header("accept-encoding");
     let Selected { file, coding, vary } = match (siblings, accept_encoding) {
         (Some(siblings), Some(field)) => select(found, siblings, field),
@@ -165,16 +117,16 @@ pub fn serve(
         modified: file.modified,
         coding,
         vary,
-        download: query.download.then(|| files::resolved_name(&ctx.scratch)),
+        download: req.download,
         framing,
     };
     match conditional::evaluate(head.headers, true, &validators) {
         Precondition::Proceed => {}
-        Precondition::NotModified => return Ok(not_modified(out, ctx, &common)),
+        Precondition::NotModified => return Ok(not_modified(out, req.date, &common)),
         Precondition::Failed => return Err(RequestError::PreconditionFailed),
     }
     let decision = match head.method {
-        Method::Get => range_decision(head, &validators, file.len, ctx.wall),
+        Method::Get => range_decision(head, &validators, file.len, req.now),
         _ => None,
     };
     let reply_at = out.len();
@@ -184,13 +136,13 @@ pub fn serve(
                 first: 0,
                 last: file.len.saturating_sub(1),
             };
-            single(out, ctx, &common, file, 200, whole)
+            single(out, req.date, &common, file, 200, whole)
         }
         Some(RangeDecision::Partial(set)) if set.as_slice().len() == 1 => {
-            single(out, ctx, &common, file, 206, set.as_slice()[0])
+            single(out, req.date, &common, file, 206, set.as_slice()[0])
         }
-        Some(RangeDecision::Partial(set)) => multipart(out, ctx, &common, file, &set),
-        Some(RangeDecision::Unsatisfiable) => Ok(unsatisfiable(out, ctx, file.len, framing)),
+        Some(RangeDecision::Partial(set)) => multipart(out, req.date, &common, file, &set),
+        Some(RangeDecision::Unsatisfiable) => Ok(unsatisfiable(out, req.date, file.len, framing)),
     };
     if result.is_err() {
         out.truncate(reply_at);
@@ -199,15 +151,14 @@ pub fn serve(
 }
 
 /// Looks for the precompressed siblings of `found`, the file `files::resolve` returned last with
-/// `ctx.scratch`.
-pub fn find_siblings(ctx: &mut Context, found: &OpenFile) -> Siblings {
+/// `scratch`.
+pub fn find_siblings(
+    root: &files::Root,
+    scratch: &mut files::Scratch,
+    found: &OpenFile,
+) -> Siblings {
     let mut sibling = |coding: Coding| {
-        files::open_sibling(
-            &ctx.root,
-            &mut ctx.scratch,
-            coding.file_suffix(),
-            found.content_type,
-        )
+        files::open_sibling(root, scratch, coding.file_suffix(), found.content_type)
     };
     Siblings {
         br: sibling(Coding::Br),
@@ -310,54 +261,33 @@ impl Common<'_> {
 }
 
 /// 304 (RFC 9110 section 15.4.5): the validators, no body and no `Content-Length`.
-fn not_modified(out: &mut Vec<u8>, ctx: &Context, common: &Common<'_>) -> Reply {
-    response::start(out, 304, ctx.date.as_bytes());
+fn not_modified(out: &mut Vec<u8>, date: &[u8], common: &Common<'_>) -> Reply {
+    response::start(out, 304, date);
     common.write_validators(out);
     response::connection(out, common.framing.close, common.framing.http10_keep_alive);
     response::end(out);
-    Reply {
-        status: 304,
-        body_len: 0,
-        file: None,
-    }
+    Reply::buffered(304, 0)
 }
 
 /// 416 with `Content-Range: bytes */len` (RFC 9110 section 15.5.17), through the error builder.
-fn unsatisfiable(out: &mut Vec<u8>, ctx: &Context, len: u64, framing: Framing) -> Reply {
-    let err = RequestError::RangeNotSatisfiable;
+fn unsatisfiable(out: &mut Vec<u8>, date: &[u8], len: u64, framing: Framing) -> Reply {
     let mut extra = Vec::with_capacity(48);
     range::unsatisfied_range(&mut extra, len);
-    let body_len = response::error_reply_with(
-        out,
-        err.status(),
-        err.description(),
-        ctx.date.as_bytes(),
-        ReplyOptions {
-            head_only: framing.head_only,
-            close: framing.close,
-            http10_keep_alive: framing.http10_keep_alive,
-            ..Default::default()
-        },
-        &extra,
-    );
-    Reply {
-        status: err.status(),
-        body_len,
-        file: None,
-    }
+    let err = RequestError::RangeNotSatisfiable;
+    reply::error_with(out, date, err, framing, reply::ALLOW_STATIC, &extra)
 }
 
 /// 200 with the whole file (`status` 200) or 206 with one range.
 fn single(
     out: &mut Vec<u8>,
-    ctx: &Context,
+    date: &[u8],
     common: &Common<'_>,
     file: OpenFile,
     status: u16,
     range: ByteRange,
 ) -> Result<Reply, RequestError> {
     let len = if file.len == 0 { 0 } else { range.len() };
-    response::start(out, status, ctx.date.as_bytes());
+    response::start(out, status, date);
     out.extend_from_slice(b"Content-Type: ");
     file.content_type.write_to(out);
     out.extend_from_slice(b"\r\n");
@@ -384,7 +314,7 @@ fn single(
 /// 206 with a `multipart/byteranges` body of the ranges in `set` (two or more).
 fn multipart(
     out: &mut Vec<u8>,
-    ctx: &Context,
+    date: &[u8],
     common: &Common<'_>,
     file: OpenFile,
     set: &RangeSet,
@@ -408,7 +338,7 @@ fn multipart(
     bounds[ranges.len() + 1] = heads.len();
     let body_len = heads.len() as u64 + set.total_len();
 
-    response::start(out, 206, ctx.date.as_bytes());
+    response::start(out, 206, date);
     out.extend_from_slice(b"Content-Type: multipart/byteranges; boundary=");
     out.extend_from_slice(&boundary);
     out.extend_from_slice(b"\r\n");
@@ -435,18 +365,9 @@ fn multipart(
         return Ok(reply(None));
     }
     out.extend_from_slice(&heads[..bounds[1]]);
-    let first = ranges[0];
-    Ok(reply(Some(FileBody {
-        file: file.file,
-        offset: first.first,
-        remaining: first.len(),
-        parts: Some(Box::new(Parts {
-            heads,
-            bounds,
-            ranges: *set,
-            current: 0,
-        })),
-    })))
+    Ok(reply(Some(FileBody::multipart(
+        file.file, *set, heads, bounds,
+    ))))
 }
 
 /// Appends `len` bytes of `file` from `offset` (a small body sent with the head), from its cached
@@ -470,68 +391,4 @@ fn read_into(
     file.file
         .read_exact_at(&mut out[start..], offset)
         .map_err(|_| RequestError::Internal)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn body(parts: Vec<(u64, u64)>) -> (FileBody, Vec<u8>) {
-        let tmp = tempfile::tempfile().unwrap();
-        let mut set = RangeSet::default();
-        for (first, last) in parts {
-            assert!(set.insert(ByteRange { first, last }));
-        }
-        let mut heads = Vec::new();
-        let mut bounds = [0usize; MAX_RANGES + 2];
-        let n = set.as_slice().len();
-        for k in 0..n {
-            heads.extend_from_slice(format!("<h{k}>").as_bytes());
-            bounds[k + 1] = heads.len();
-        }
-        heads.extend_from_slice(b"<end>");
-        bounds[n + 1] = heads.len();
-        let first = set.as_slice()[0];
-        let fb = FileBody {
-            file: std::rc::Rc::new(tmp),
-            offset: first.first,
-            remaining: first.len(),
-            parts: Some(Box::new(Parts {
-                heads,
-                bounds,
-                ranges: set,
-                current: 0,
-            })),
-        };
-        (fb, Vec::new())
-    }
-
-    #[test]
-    fn next_part_walks_the_ranges_then_the_close_delimiter() {
-        let (mut fb, mut out) = body(vec![(0, 9), (20, 24), (40, 40)]);
-        assert_eq!((fb.offset, fb.remaining), (0, 10));
-        fb.remaining = 0;
-        assert!(fb.next_part(&mut out));
-        assert_eq!(out, b"<h1>");
-        assert_eq!((fb.offset, fb.remaining), (20, 5));
-        fb.remaining = 0;
-        assert!(fb.next_part(&mut out));
-        assert_eq!((fb.offset, fb.remaining), (40, 1));
-        fb.remaining = 0;
-        assert!(fb.next_part(&mut out));
-        assert_eq!(out, b"<h1><h2><end>");
-        assert_eq!(fb.remaining, 0);
-        assert!(!fb.next_part(&mut out));
-        assert!(!fb.next_part(&mut out));
-        assert_eq!(out, b"<h1><h2><end>");
-    }
-
-    #[test]
-    fn a_single_range_has_no_parts() {
-        let mut fb = FileBody::range(std::rc::Rc::new(tempfile::tempfile().unwrap()), 5, 10);
-        fb.remaining = 0;
-        let mut out = Vec::new();
-        assert!(!fb.next_part(&mut out));
-        assert!(out.is_empty());
-    }
 }

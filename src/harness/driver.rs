@@ -5,9 +5,9 @@
 //! expire them. Time stands still while the script runs, so no timeout fires early.
 use super::fixture::{Fixture, LOCAL, PEER};
 use super::{MemoryTransport, Script};
+use crate::conn::deliver_completions;
 use crate::conn::{Connection, Drive};
 use crate::limits::{MAX_PENDING_WRITE_BYTES, MAX_REPLAY_BYTES, READ_BUFFER_MAX_BYTES};
-use crate::reactor::deliver_completions;
 use crate::routes::context::Context;
 use crate::store::Waiter;
 use slab::Slab;
@@ -162,7 +162,7 @@ impl Driver {
         if let Some(ahead) = deadline.checked_duration_since(self.ctx.now) {
             self.ctx.now = deadline;
             self.ctx.wall += ahead;
-            self.ctx.date.update(self.ctx.wall);
+            self.ctx.reply.date.update(self.ctx.wall);
         }
         let result = self.conns[self.key].expire(&mut self.ctx);
         self.after(result);

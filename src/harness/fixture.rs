@@ -8,7 +8,7 @@ use super::Script;
 use crate::config::Config;
 use crate::files::Root;
 use crate::limits::SMALL_FILE_MAX_BYTES;
-use crate::routes::context::Context;
+use crate::routes::context::{Context, Roots};
 use crate::store::DeviceStore;
 use std::fs;
 use std::io;
@@ -95,15 +95,12 @@ impl Fixture {
         let poll = mio::Poll::new()?;
         let registry = poll.registry().try_clone()?;
         let store = DeviceStore::open(config.store.clone(), Box::new(|| {}))?;
-        let ctx = Context::new(
-            config,
-            Root::open(&root)?,
-            store,
-            Root::open(&data)?,
-            Root::open(&uploads)?,
-            None,
-            registry,
-        );
+        let roots = Roots {
+            root: Root::open(&root)?,
+            data: Root::open(&data)?,
+            files: Root::open(&uploads)?,
+        };
+        let ctx = Context::new(config, roots, store, None, registry);
         Ok((ctx, poll))
     }
 }

@@ -57,6 +57,8 @@ pub enum RequestError {
     UnknownExpectation,
     /// The head did not arrive within the header deadline: 408, close.
     HeaderTimeout,
+    /// The body stopped arriving for longer than the body timeout: 408, close.
+    BodyTimeout,
 
     // --- request semantics: the connection stays usable ---
     /// A method this server does not know: 501.
@@ -129,7 +131,7 @@ impl RequestError {
             UnknownTransferCoding | UnknownMethod => 501,
             BodyTooLarge => 413,
             UnknownExpectation => 417,
-            HeaderTimeout => 408,
+            HeaderTimeout | BodyTimeout => 408,
             MethodNotAllowed => 405,
             Forbidden | CrossSiteWrite => 403,
             NotFound => 404,
@@ -199,6 +201,7 @@ impl RequestError {
             BodyTooLarge => "request body too large",
             UnknownExpectation => "expectation not supported",
             HeaderTimeout => "request head not received in time",
+            BodyTimeout => "request body not received in time",
             UnknownMethod => "method not implemented",
             MethodNotAllowed => "method not allowed",
             BadPath => "invalid path",
@@ -256,6 +259,7 @@ mod tests {
             BodyTooLarge,
             ContentLengthWithTransferEncoding,
             HeaderTimeout,
+            BodyTimeout,
         ] {
             assert!(e.closes(), "{e:?}");
         }
@@ -281,6 +285,7 @@ mod tests {
         assert_eq!(TransferEncodingNotChunked.status(), 400);
         assert_eq!(UnknownExpectation.status(), 417);
         assert_eq!(HeaderTimeout.status(), 408);
+        assert_eq!(BodyTimeout.status(), 408);
         assert_eq!(RangeNotSatisfiable.status(), 416);
         assert_eq!(PreconditionFailed.status(), 412);
         assert_eq!(BadQuery.status(), 400);

@@ -13,6 +13,7 @@ pub mod error;
 pub mod gzip;
 pub mod query;
 pub mod range;
+pub mod reply;
 pub mod request;
 pub mod response;
 pub mod sse;

@@ -1,8 +1,13 @@
-//! Live-view subscriptions: which connections watch which device (`GET /devices/{id}/live`) or
-//! every device (`GET /api/live`). The reactor fans each written record out to them; a
-//! subscriber that falls behind is dropped by its connection, never buffered without bound.
+//! The live view, in one room: which connections watch which device (`GET /devices/{id}/live`)
+//! or every device (`GET /api/live`) ([`LiveHub`]), the start of a stream with its replay
+//! (`stream.rs`), the events each stored record becomes ([`LiveHub::fan_out`]), and the browser
+//! page (`page.rs`). The reactor only hands over what the store wrote in a turn and delivers the
+//! events to the connections; a subscriber that falls behind is dropped by its connection, never
+//! buffered without bound.
 pub mod page;
+pub mod stream;
 
+use crate::http::sse;
 use crate::store::{DeviceId, Waiter};
 use std::collections::HashMap;
 
@@ -66,6 +71,49 @@ impl LiveHub {
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
+
+    /// Renders the events of the records written this turn (`device`, offset just past the
+    /// record, the record's bytes) and hands each to `deliver` with every subscriber it is for:
+    /// the record itself to the device's subscribers, and a JSON object (`device`, `offset`,
+    /// `record`) to those of every device. `event` is scratch space, reused across calls.
+    pub fn fan_out<'r>(
+        &self,
+        records: impl Iterator<Item = (DeviceId, u64, &'r [u8])>,
+        event: &mut Vec<u8>,
+        mut deliver: impl FnMut(&Waiter, &[u8]),
+    ) {
+        for (device, end, record) in records {
+            let watchers = self.device(&device);
+            if !watchers.is_empty() {
+                event.clear();
+                sse::push_event(event, None, end, record);
+                for w in watchers {
+                    deliver(w, event);
+                }
+            }
+            if !self.all.is_empty() {
+                event.clear();
+                let text = String::from_utf8_lossy(record);
+                let json = serde_json::json!({
+                    "device": device.as_str(),
+                    "offset": end,
+                    "record": strip_line_break(&text),
+                });
+                sse::push_event(event, None, end, json.to_string().as_bytes());
+                for w in &self.all {
+                    deliver(w, event);
+                }
+            }
+        }
+    }
+}
+
+/// A record without its one final line break (CRLF, LF or CR), as the per-device stream shows it.
+fn strip_line_break(text: &str) -> &str {
+    text.strip_suffix("\r\n")
+        .or_else(|| text.strip_suffix('\n'))
+        .or_else(|| text.strip_suffix('\r'))
+        .unwrap_or(text)
 }
 
 #[cfg(test)]

@@ -1,128 +1,16 @@
-//! The start of a live stream: `GET /devices/{id}/live` asked for as `text/event-stream` (what
-//! `EventSource` sends) and `GET /api/live` (every device). The response is close-delimited
-//! (RFC 9112 section 6.3, rule 8): events follow for as long as the client stays.
-//!
-//! Event ids are byte offsets in the device file just past the record, so a client that
-//! reconnects with `Last-Event-ID: N` is sent what was stored after offset N (at most
-//! `MAX_REPLAY_BYTES`, the newest), then the live records. `?tail=N` replays the last N lines.
-//! Replayed data is split into lines, since the file keeps no other record boundaries.
-use crate::http::error::RequestError;
-use crate::http::request::{Method, RequestHead};
-use crate::http::{response, sse};
-use crate::limits::{MAX_REPLAY_BYTES, MAX_TAIL_RECORDS};
-use crate::live::Topic;
-use crate::routes;
-use crate::routes::context::Context;
-use crate::store::DeviceId;
-use std::os::unix::fs::FileExt;
+//! `GET /devices/{id}/live` from a browser (no `Accept: text/event-stream`): the page that shows
+//! that device's live stream. Self-contained: inline CSS and JavaScript, no external assets.
+use crate::http::reply::{Framing, Reply, ReplyKit};
 
-/// Tells the browser how soon to reconnect, in milliseconds.
-const RETRY_MS: &[u8] = b"retry: 2000\n\n";
+const LIVE_HTML: &str = include_str!("live.html");
 
-/// If `head` asks for a live stream, what it watches (or why it cannot).
-pub fn live_target(head: &RequestHead<'_, '_>) -> Option<Result<Topic, RequestError>> {
-    if !matches!(head.method, Method::Get | Method::Head) {
-        return None;
-    }
-    if head.path == "/api/live" {
-        return Some(Ok(Topic::All));
-    }
-    let id = head.path.strip_prefix("/devices/")?.strip_suffix("/live")?;
-    let wants_stream = head
-        .header("accept")
-        .is_some_and(|a| memchr::memmem::find(a, b"text/event-stream").is_some());
-    if !wants_stream {
-        return None; // a browser navigating here gets the live page
-    }
-    Some(DeviceId::parse(id.as_bytes()).map(Topic::Device))
-}
-
-/// Writes the stream's head, the retry hint and any replay into `out`.
-pub fn start_live(
-    head: &RequestHead<'_, '_>,
-    topic: Topic,
-    ctx: &mut Context,
+/// Writes the live page.
+pub fn page(
     out: &mut Vec<u8>,
-) -> Result<(), RequestError> {
-    let replay = match topic {
-        Topic::Device(id) => {
-            let resume = head
-                .header("last-event-id")
-                .and_then(|v| std::str::from_utf8(v).ok())
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            let tail = head
-                .query
-                .and_then(|q| {
-                    form_urlencoded::parse(q.as_bytes())
-                        .find(|(k, _)| k == "tail")
-                        .map(|(_, v)| v.parse::<usize>().map_err(|_| RequestError::BadQuery))
-                })
-                .transpose()?;
-            replay(ctx, id, resume, tail.map(|n| n.min(MAX_TAIL_RECORDS)))?
-        }
-        Topic::All => Vec::new(),
-    };
-    response::start(out, 200, ctx.date.as_bytes());
-    response::header(out, "Content-Type", b"text/event-stream");
-    response::header(out, "Cache-Control", b"no-store");
-    response::connection(out, true, false);
-    response::end(out);
-    if head.method == Method::Head {
-        return Ok(());
-    }
-    out.extend_from_slice(RETRY_MS);
-    out.extend_from_slice(&replay);
-    Ok(())
-}
-
-/// The events to replay for `id`: after `resume` (a byte offset), or the last `tail` lines.
-fn replay(
-    ctx: &mut Context,
-    id: DeviceId,
-    resume: Option<u64>,
-    tail: Option<usize>,
-) -> Result<Vec<u8>, RequestError> {
-    if resume.is_none() && tail.is_none() {
-        return Ok(Vec::new());
-    }
-    let file = match routes::device_file(ctx, &id) {
-        Ok(file) => file,
-        Err(RequestError::NotFound) => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let len = file.len;
-    let window = MAX_REPLAY_BYTES.min(len);
-    let mut start = match resume {
-        Some(offset) => offset.min(len).max(len - window),
-        None => len - window.min(64 * 1024),
-    };
-    let mut data = vec![0; (len - start) as usize];
-    file.file
-        .read_exact_at(&mut data, start)
-        .map_err(|_| RequestError::Internal)?;
-    let mut text: &[u8] = &data;
-    // Starting inside a line (window cut, or a resume offset mid-record): skip to the next line,
-    // unless the client asked for exactly this offset.
-    if resume != Some(start) && start > 0 {
-        let skip = memchr::memchr(b'\n', text).map_or(text.len(), |i| i + 1);
-        text = &text[skip..];
-        start += skip as u64;
-    }
-    let mut lines: Vec<(u64, &[u8])> = Vec::new();
-    let mut offset = start;
-    while !text.is_empty() {
-        let end = memchr::memchr(b'\n', text).map_or(text.len(), |i| i + 1);
-        offset += end as u64;
-        lines.push((offset, &text[..end]));
-        text = &text[end..];
-    }
-    if let Some(n) = tail {
-        let from = lines.len().saturating_sub(n);
-        lines.drain(..from);
-    }
-    let mut out = Vec::new();
-    for (end, line) in lines {
-        sse::push_event(&mut out, None, end, line);
-    }
-    Ok(out)
+    kit: &mut ReplyKit,
+    framing: Framing,
+    accept: Option<&[u8]>,
+) -> Reply {
+    let html = "text/html; charset=utf-8";
+    kit.page(out, framing, accept, 200, html, LIVE_HTML.as_bytes())
 }

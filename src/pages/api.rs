@@ -1,7 +1,7 @@
 //! `GET /api/devices`: the dashboard's data as JSON. Field names are part of the interface
 //! (documented in README.md) and do not change.
-use crate::routes::context::Context;
 use crate::store::record::push_rfc3339_millis;
+use crate::store::DeviceStore;
 use serde_json::{json, Value};
 use std::time::SystemTime;
 
@@ -17,9 +17,8 @@ fn rfc3339(t: Option<SystemTime>) -> Value {
 }
 
 /// Writes `{"now", "ack", "count", "devices": [...]}` into `out`, devices sorted by id.
-pub fn devices_json(ctx: &Context, out: &mut Vec<u8>) {
-    let now = ctx.wall;
-    let mut devices: Vec<_> = ctx.store.devices().collect();
+pub fn devices_json(store: &DeviceStore, now: SystemTime, out: &mut Vec<u8>) {
+    let mut devices: Vec<_> = store.devices().collect();
     devices.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
     let list: Vec<Value> = devices
         .iter()
@@ -41,7 +40,7 @@ pub fn devices_json(ctx: &Context, out: &mut Vec<u8>) {
             })
         })
         .collect();
-    let ack = match ctx.store.ack_mode() {
+    let ack = match store.ack_mode() {
         crate::store::AckMode::Write => "write",
         crate::store::AckMode::Fsync => "fsync",
         crate::store::AckMode::Buffer => "buffer",

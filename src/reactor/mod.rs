@@ -1,17 +1,16 @@
 //! The reactor: one thread, one `mio::Poll`, the listeners, the connections in a `Slab`, accept
 //! with admission and back-off, deadline sweeps, signals and graceful shutdown.
 use crate::config::{open_device_files, Config};
-use crate::conn::io::Transport;
-use crate::conn::{Connection, Drive};
+use crate::conn::tokens::{self, Named};
+use crate::conn::{deliver_completions, Connection, Drive};
 use crate::files::Root;
-use crate::http::sse;
 use crate::limits::{
     ACCEPT_RETRY_MS, EVENTS_PER_POLL, FREE_SPACE_CHECK_SECS, LINGER_SECS,
     LISTEN_BACKLOG_CONNECTIONS, SHUTDOWN_GRACE_SECS,
 };
 use crate::observe::access_log::AccessLog;
 use crate::observe::metrics;
-use crate::routes::context::Context;
+use crate::routes::context::{Context, Roots};
 use crate::store::{DeviceStore, Waiter};
 mod peers;
 
@@ -27,15 +26,6 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Token of the signal pipe.
-const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
-/// Token of the waker the store's threads (fsync, record counting) use to report.
-const WAKER_TOKEN: Token = Token(usize::MAX - 2);
-/// Connection tokens are slab keys plus this offset; listener tokens are below it.
-const CONN_BASE: usize = 1024;
-/// CGI pipe tokens: `PIPE_BASE + key * 4 + pipe`, above every connection token.
-pub const PIPE_BASE: usize = 1 << 40;
 
 /// A bound server, ready to run.
 pub struct Server {
@@ -84,7 +74,7 @@ impl Server {
         };
         let poll = Poll::new().map_err(|e| format!("cannot create poller: {e}"))?;
         let waker = Arc::new(
-            Waker::new(poll.registry(), WAKER_TOKEN)
+            Waker::new(poll.registry(), tokens::WAKER)
                 .map_err(|e| format!("cannot create waker: {e}"))?,
         );
         let data = &config.store.dir;
@@ -116,7 +106,7 @@ impl Server {
         let mut signals =
             Signals::new([SIGINT, SIGTERM]).map_err(|e| format!("cannot handle signals: {e}"))?;
         poll.registry()
-            .register(&mut signals, SIGNAL_TOKEN, Interest::READABLE)
+            .register(&mut signals, tokens::SIGNAL, Interest::READABLE)
             .map_err(|e| format!("cannot handle signals: {e}"))?;
         let shortest = [
             config.header_timeout,
@@ -139,9 +129,12 @@ impl Server {
         let files_dir = config.directory.as_ref().unwrap_or(&config.root);
         let files_root = Root::open(files_dir)
             .map_err(|e| format!("cannot use --directory '{}': {e}", files_dir.display()))?;
-        let ctx = Context::new(
-            config, root, store, data_root, files_root, access_log, registry,
-        );
+        let roots = Roots {
+            root,
+            data: data_root,
+            files: files_root,
+        };
+        let ctx = Context::new(config, roots, store, access_log, registry);
         Ok(Server {
             poll,
             listeners,
@@ -196,19 +189,16 @@ impl Server {
             }
             self.ctx.tick();
             for event in events.iter() {
-                match event.token() {
-                    SIGNAL_TOKEN => {
+                match tokens::name(event.token()) {
+                    Named::Signal => {
                         if self.on_signal() {
                             return self.finish();
                         }
                     }
-                    WAKER_TOKEN => self.ctx.store.collect_reports(&mut self.ctx.completions),
-                    Token(i) if i < CONN_BASE => self.accept(i),
-                    Token(t) if (PIPE_BASE..SIGNAL_TOKEN.0 - 1).contains(&t) => {
-                        self.drive((t - PIPE_BASE) / 4);
-                    }
-                    Token(t) => {
-                        let key = t - CONN_BASE;
+                    Named::Waker => self.ctx.store.collect_reports(&mut self.ctx.completions),
+                    Named::Listener(i) => self.accept(i),
+                    Named::CgiPipe(key) => self.drive(key),
+                    Named::Connection(key) => {
                         if let Some(conn) = self.conns.get_mut(key) {
                             let error = event.is_error();
                             conn.on_ready(
@@ -283,44 +273,20 @@ impl Server {
         self.ready = ready;
     }
 
-    /// Sends every record written this turn to the live subscribers of its device and of all
-    /// devices, then drives them.
+    /// Hands every record written this turn to the live hub, which renders its events, and
+    /// delivers them to the subscribed connections; then drives those.
     fn publish_live(&mut self) {
         let ctx = &mut self.ctx;
         ctx.store.set_publishing(!ctx.live.is_empty());
-        if ctx.live.is_empty() {
-            ctx.store.clear_published();
-            return;
-        }
-        for (device, end, record) in ctx.store.published() {
-            let watchers = ctx.live.device(&device);
-            if !watchers.is_empty() {
-                self.event.clear();
-                sse::push_event(&mut self.event, None, end, record);
-                for w in watchers {
-                    if let Some(conn) = self.conns.get_mut(w.key).filter(|c| c.waiter() == *w) {
-                        conn.push_live(&self.event, ctx.now);
-                        self.touched.push(w.key);
-                    }
+        if !ctx.live.is_empty() {
+            let (conns, touched, now) = (&mut self.conns, &mut self.touched, ctx.now);
+            let records = ctx.store.published();
+            ctx.live.fan_out(records, &mut self.event, |waiter, event| {
+                if let Some(conn) = conns.get_mut(waiter.key).filter(|c| c.waiter() == *waiter) {
+                    conn.push_live(event, now);
+                    touched.push(waiter.key);
                 }
-            }
-            if !ctx.live.all().is_empty() {
-                self.event.clear();
-                let text = String::from_utf8_lossy(record);
-                let json = serde_json::json!({
-                    "device": device.as_str(),
-                    "offset": end,
-                    "record": strip_line_break(&text),
-                });
-                let data = json.to_string();
-                sse::push_event(&mut self.event, None, end, data.as_bytes());
-                for w in ctx.live.all() {
-                    if let Some(conn) = self.conns.get_mut(w.key).filter(|c| c.waiter() == *w) {
-                        conn.push_live(&self.event, ctx.now);
-                        self.touched.push(w.key);
-                    }
-                }
-            }
+            });
         }
         ctx.store.clear_published();
         let mut touched = std::mem::take(&mut self.touched);
@@ -397,7 +363,7 @@ impl Server {
                     }
                     let entry = self.conns.vacant_entry();
                     let key = entry.key();
-                    let token = Token(key + CONN_BASE);
+                    let token = tokens::connection(key);
                     if let Err(e) = self.poll.registry().register(
                         &mut stream,
                         token,
@@ -529,39 +495,6 @@ fn store_config(config: &Config) -> crate::store::StoreConfig {
     }
     info!("device files open at most: {}", store.max_open_files);
     store
-}
-
-/// Hands every finished commit in `ctx.completions` to its connection, if that connection is
-/// still there (a slab key can be reused by a later connection, hence the waiter check), and
-/// adds its key to `ready`: it has its reply now and must be driven. Completions that arrive
-/// while those are driven (a read of a device file writes it out) wait for the next turn.
-pub fn deliver_completions<S: Transport>(
-    ctx: &mut Context,
-    conns: &mut Slab<Connection<S>>,
-    ready: &mut Vec<usize>,
-) {
-    let mut done = std::mem::take(&mut ctx.completions);
-    for (waiter, result) in done.drain(..) {
-        let Some(conn) = conns.get_mut(waiter.key) else {
-            continue;
-        };
-        if conn.waiter() != waiter {
-            continue;
-        }
-        conn.committed(ctx, result);
-        ready.push(waiter.key);
-    }
-    // Keep the allocation, and any completion that arrived meanwhile.
-    done.append(&mut ctx.completions);
-    ctx.completions = done;
-}
-
-/// A record without its one final line break (CRLF, LF or CR), as the per-device stream shows it.
-fn strip_line_break(text: &str) -> &str {
-    text.strip_suffix("\r\n")
-        .or_else(|| text.strip_suffix('\n'))
-        .or_else(|| text.strip_suffix('\r'))
-        .unwrap_or(text)
 }
 
 fn out_of_descriptors(e: &io::Error) -> bool {

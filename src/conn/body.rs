@@ -1,0 +1,138 @@
+//! Reading a request body into its sink: decoded as it arrives (Content-Length or chunked,
+//! bounded by `--max-body`), then discarded behind a reply already made, or handed whole to the
+//! route's sink: the device store, an upload, a CGI script.
+use super::io::{Outcome, Transport};
+use super::{deferred_framing, tokens, Connection, Fill, Sink, State, Step};
+use crate::cgi::run::{CgiRun, Slot};
+use crate::http::error::RequestError;
+use crate::limits::{MAX_CGI_PROCESSES, MAX_PENDING_WRITE_BYTES};
+use crate::routes::context::Context;
+use crate::routes::{self, BodySink};
+use crate::store::Appended;
+use log::{debug, warn};
+
+impl<S: Transport> Connection<S> {
+    pub(super) fn read_body(&mut self, ctx: &mut Context) -> Step {
+        let State::ReadBody { decoder, sink, .. } = &mut self.state else {
+            return Step::Close;
+        };
+        let input = &self.rbuf[self.rstart..self.rbuf.len()];
+        let collect = !matches!(sink, Sink::Discard { .. });
+        let body = &mut self.body;
+        let decoded = if collect {
+            decoder.decode(input, &mut |data| body.extend_from_slice(data))
+        } else {
+            decoder.decode(input, &mut |_| {})
+        };
+        match decoded {
+            Ok(decoded) => {
+                self.rstart += decoded.consumed;
+                if decoded.done {
+                    self.body_done(ctx);
+                    return Step::Continue;
+                }
+            }
+            Err(err) => {
+                debug!("{}: body: {err}", self.peer);
+                self.body.clear();
+                let reply_at = match sink {
+                    Sink::Discard { reply_at, .. } => *reply_at,
+                    Sink::Route(_) => self.wbuf.len(),
+                };
+                self.fail(ctx, err, reply_at);
+                return Step::Continue;
+            }
+        }
+        if collect {
+            // Earlier replies and a `100 Continue` go out before the body is awaited.
+            if let Outcome::Closed = self.flush(ctx.now, false) {
+                return Step::Close;
+            }
+        }
+        if self.peer_eof {
+            debug!("{}: body cut short", self.peer);
+            // This request gets no answer, but those before it, still in the write buffer
+            // (pipelined, or waiting for a slow reader), go out before the connection closes.
+            if let State::ReadBody {
+                sink: Sink::Discard { reply_at, .. },
+                ..
+            } = self.state
+            {
+                self.wbuf.truncate(reply_at.max(self.wpos));
+            }
+            self.body.clear();
+            self.state = State::Respond {
+                file: None,
+                close: true,
+            };
+            return Step::Continue;
+        }
+        match self.fill(&mut ctx.read_scratch) {
+            Fill::Read => {
+                self.last_progress = ctx.now;
+                Step::Continue
+            }
+            Fill::WouldBlock => Step::Wait,
+            Fill::Eof | Fill::Full => Step::Continue,
+        }
+    }
+
+    /// The body is complete: discard it and send the prepared reply, or hand it to its sink.
+    pub(super) fn body_done(&mut self, ctx: &mut Context) {
+        let State::ReadBody { sink, close, .. } = std::mem::replace(&mut self.state, State::Closed)
+        else {
+            return;
+        };
+        match sink {
+            Sink::Discard { file, .. } => {
+                let no_file = file.is_none();
+                self.state = State::Respond { file, close };
+                if !close && no_file && self.wbuf.len() - self.wpos < MAX_PENDING_WRITE_BYTES {
+                    self.enter_read_head(ctx);
+                }
+            }
+            Sink::Route(BodySink::Cgi(req)) => {
+                let Some(slot) = Slot::take(&ctx.cgi_running, MAX_CGI_PROCESSES) else {
+                    self.body.clear();
+                    self.fail(ctx, RequestError::Overloaded, self.wbuf.len());
+                    return;
+                };
+                let close = close || req.http10;
+                let body = std::mem::take(&mut self.body);
+                let base = tokens::cgi_pipe_base(self.waiter.key);
+                match CgiRun::spawn(*req, body, &ctx.registry, base, slot) {
+                    Ok(run) => {
+                        self.state = State::Cgi {
+                            run: Box::new(run),
+                            started: ctx.now,
+                            close,
+                        };
+                    }
+                    Err(e) => {
+                        warn!("{}: cannot start CGI script: {e}", self.peer);
+                        self.fail(ctx, RequestError::BadGateway, self.wbuf.len());
+                    }
+                }
+            }
+            Sink::Route(BodySink::Upload { name, http10 }) => {
+                let dir = ctx.files_root.path();
+                let result = crate::files::upload::store(dir, &name, &self.body);
+                self.body.clear();
+                let framing = deferred_framing(close, http10, result);
+                let date = ctx.reply.date();
+                let reply = routes::upload_reply(&mut self.wbuf, date, &name, result, framing);
+                self.send_deferred(ctx, &reply, framing.close);
+            }
+            Sink::Route(BodySink::Device { id, http10 }) => {
+                let appended =
+                    ctx.store
+                        .append(id, &self.body, self.peer.ip(), ctx.wall, self.waiter);
+                self.body.clear();
+                self.state = State::AwaitCommit { close, http10 };
+                if appended == Appended::Acknowledged {
+                    self.committed(ctx, Ok(()));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Timeouts, derived from the state: when the current wait of a connection expires, and what
+//! happens then (a 408 where the client deserves one, else a silent close).
+use super::io::Transport;
+use super::{says_head, Connection, Drive, Sink, State};
+use crate::http::error::RequestError;
+use crate::routes::context::Context;
+use log::debug;
+use std::time::Instant;
+
+impl<S: Transport> Connection<S> {
+    /// When this connection's current wait expires, derived from its state.
+    pub fn deadline(&self, ctx: &Context) -> Instant {
+        let c = &ctx.config;
+        match self.state {
+            State::ReadHead if self.wpos < self.wbuf.len() => self.last_progress + c.send_timeout,
+            State::ReadHead => match self.head_started {
+                Some(t) => t + c.header_timeout,
+                None if self.fresh => self.idle_since + c.header_timeout,
+                None => self.idle_since + c.idle_timeout,
+            },
+            State::ReadBody { .. } | State::AwaitCommit { .. } => {
+                self.last_progress + c.body_timeout
+            }
+            State::Respond { .. } => self.last_progress + c.send_timeout,
+            State::Live if self.wpos < self.wbuf.len() => self.last_progress + c.send_timeout,
+            State::Live => self.idle_since + c.live_heartbeat,
+            State::Cgi { started, .. } if self.wpos < self.wbuf.len() => {
+                (self.last_progress + c.send_timeout).min(started + c.cgi_timeout)
+            }
+            State::Cgi { started, .. } => started + c.cgi_timeout,
+            State::Linger { until, .. } => until,
+            State::Closed => ctx.now,
+        }
+    }
+
+    /// Handles an expired deadline: a 408 where the client deserves one, else a silent close.
+    pub fn expire(&mut self, ctx: &mut Context) -> Drive {
+        let pending_write = self.wpos < self.wbuf.len();
+        if let State::Live = self.state {
+            if pending_write {
+                debug!("{}: live subscriber stalled", self.peer);
+                return Drive::Close;
+            }
+            crate::http::sse::push_comment(&mut self.wbuf, "heartbeat");
+            self.idle_since = ctx.now;
+            return self.drive(ctx);
+        }
+        if let State::Cgi { run, .. } = &self.state {
+            debug!("{}: CGI script timed out or client stalled", self.peer);
+            if run.head_sent() {
+                return Drive::Close;
+            }
+            self.state = State::Closed; // drops the run: the script is killed
+            self.fail(ctx, RequestError::GatewayTimeout, self.wbuf.len());
+            return self.drive(ctx);
+        }
+        match std::mem::replace(&mut self.state, State::Closed) {
+            State::ReadHead if !pending_write && self.head_started.is_some() => {
+                debug!("{}: header timeout", self.peer);
+                self.head_request = says_head(&self.rbuf[self.rstart..]);
+                self.fail(ctx, RequestError::HeaderTimeout, self.wbuf.len());
+            }
+            State::ReadBody { sink, .. } => {
+                debug!("{}: body timeout", self.peer);
+                self.body.clear();
+                let reply_at = match sink {
+                    Sink::Discard { reply_at, .. } => reply_at,
+                    Sink::Route(_) => self.wbuf.len(),
+                };
+                self.fail(ctx, RequestError::BodyTimeout, reply_at);
+            }
+            _ => {
+                debug!("{}: timed out", self.peer);
+                return Drive::Close;
+            }
+        }
+        self.drive(ctx)
+    }
+}

@@ -1,0 +1,131 @@
+//! Sending: the write buffer, then a file body by `sendfile` (a multipart body alternates part
+//! heads and file ranges), capped per call and per turn so one download cannot starve the
+//! others; then the next request, or the lingering close.
+use super::io::{self, Outcome, Transport};
+use super::{Connection, State, Step};
+use crate::limits::{
+    FILE_BYTES_PER_TURN, KEEP_BUFFER_BYTES, LINGER_MAX_BYTES, LINGER_SECS, SENDFILE_CHUNK_BYTES,
+};
+use crate::routes::context::Context;
+use log::warn;
+use std::time::Instant;
+
+impl<S: Transport> Connection<S> {
+    pub(super) fn respond(&mut self, ctx: &mut Context, file_bytes: &mut u64) -> Step {
+        // A multipart body alternates: part head from the write buffer, then its file range.
+        loop {
+            let more =
+                matches!(&self.state, State::Respond { file: Some(b), .. } if b.remaining > 0);
+            match self.flush(ctx.now, more) {
+                Outcome::Done(_) => {}
+                Outcome::WouldBlock => return Step::Wait,
+                Outcome::Closed => return Step::Close,
+            }
+            let State::Respond {
+                file: Some(body), ..
+            } = &mut self.state
+            else {
+                break;
+            };
+            // Never more than `remaining`: the length was fixed when the request started, so a
+            // file that grows meanwhile cannot push the body past its Content-Length.
+            while body.remaining > 0 {
+                if *file_bytes >= FILE_BYTES_PER_TURN {
+                    return Step::Yield;
+                }
+                if !self.writable {
+                    return Step::Wait;
+                }
+                let count = body.remaining.min(SENDFILE_CHUNK_BYTES as u64) as usize;
+                match io::sendfile(&mut self.stream, &body.file, &mut body.offset, count) {
+                    Outcome::Done(0) => {
+                        warn!("{}: file shrank while being sent; closing", self.peer);
+                        return Step::Close;
+                    }
+                    Outcome::Done(n) => {
+                        body.remaining -= n as u64;
+                        *file_bytes += n as u64;
+                        self.last_progress = ctx.now;
+                    }
+                    Outcome::WouldBlock => {
+                        self.writable = false;
+                        return Step::Wait;
+                    }
+                    Outcome::Closed => return Step::Close,
+                }
+            }
+            if !body.next_part(&mut self.wbuf) {
+                break;
+            }
+        }
+        let State::Respond { close, .. } = self.state else {
+            return Step::Close;
+        };
+        if close || self.peer_eof {
+            return self.start_linger(ctx);
+        }
+        self.enter_read_head(ctx);
+        Step::Continue
+    }
+
+    /// After the last reply on a closing connection: shut down our side and drain.
+    pub(super) fn start_linger(&mut self, ctx: &Context) -> Step {
+        if self.peer_eof {
+            return Step::Close;
+        }
+        if self.stream.shutdown_write().is_err() {
+            return Step::Close;
+        }
+        self.state = State::Linger {
+            until: ctx.now + LINGER_SECS,
+            discarded: 0,
+        };
+        Step::Continue
+    }
+
+    pub(super) fn linger(&mut self, ctx: &mut Context) -> Step {
+        let State::Linger { mut discarded, .. } = self.state else {
+            return Step::Close;
+        };
+        let step = self.discard_input(&mut ctx.read_scratch, &mut discarded, LINGER_MAX_BYTES);
+        if let State::Linger { discarded: d, .. } = &mut self.state {
+            *d = discarded;
+        }
+        step
+    }
+
+    /// Writes `wbuf[wpos..]`. `Done` once all of it is sent.
+    pub(super) fn flush(&mut self, now: Instant, more_follows: bool) -> Outcome {
+        while self.wpos < self.wbuf.len() {
+            if !self.writable {
+                return Outcome::WouldBlock;
+            }
+            match io::write(&mut self.stream, &self.wbuf[self.wpos..], more_follows) {
+                Outcome::Done(n) => {
+                    self.wpos += n;
+                    self.last_progress = now;
+                }
+                Outcome::WouldBlock => {
+                    self.writable = false;
+                    return Outcome::WouldBlock;
+                }
+                Outcome::Closed => return Outcome::Closed,
+            }
+        }
+        self.wbuf.clear();
+        self.wpos = 0;
+        Outcome::Done(0)
+    }
+
+    /// Gives back read and write buffers that grew large for one request, once idle.
+    pub(super) fn shrink_buffers(&mut self) {
+        if self.rstart == self.rbuf.len() && self.rbuf.capacity() > KEEP_BUFFER_BYTES {
+            self.rbuf = Vec::new();
+            self.rstart = 0;
+        }
+        if self.wpos == self.wbuf.len() && self.wbuf.capacity() > KEEP_BUFFER_BYTES {
+            self.wbuf = Vec::new();
+            self.wpos = 0;
+        }
+    }
+}

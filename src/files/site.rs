@@ -1,0 +1,213 @@
+//! ROOT served as a static site: the one entry point of `files/` for `GET`/`HEAD` of a path.
+//!
+//! [`Site::serve`] runs the whole sequence for one request: the open-file cache (`cache.rs`),
+//! path resolution (`mod.rs`), the precompressed siblings and the representation (`serve.rs`),
+//! the trailing-slash redirect, and directory listings (`listing/`, HTML or JSON by `?format=`
+//! or `Accept`). It knows nothing of devices: ROOT's own `/` without an `index.html` is handed
+//! back as [`Served::Home`] for the home page to be drawn around the listing.
+use super::cache::FileCache;
+use super::serve::{self, FileRequest};
+use super::{render_listing, render_listing_json, ListingOrder, Resolved, Root, Scratch};
+use crate::http::accept_encoding;
+use crate::http::error::RequestError;
+use crate::http::query::{FileQuery, Format};
+use crate::http::reply::{Framing, Reply, ReplyKit, Send};
+use crate::http::request::RequestHead;
+use crate::http::response;
+use std::time::{Instant, SystemTime};
+
+/// The clock of the loop turn a request is answered in.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    /// Monotonic time (cache expiry).
+    pub now: Instant,
+    /// Wall-clock time (`If-Range` dates).
+    pub wall: SystemTime,
+    /// Number of the loop turn (cached metadata is read again once per turn).
+    pub turn: u64,
+}
+
+/// What [`Site::serve`] did.
+#[derive(Debug)]
+pub enum Served {
+    /// The reply is written.
+    Reply(Reply),
+    /// `/` is a directory without `index.html`: the caller writes the home page, with ROOT's
+    /// listing (HTML, empty when listings are off) left in `ReplyKit::page`.
+    Home,
+}
+
+/// The served directory with its cache and the scratch space of path resolution.
+pub struct Site {
+    pub root: Root,
+    /// Reused while resolving paths; after a resolve it holds the name found.
+    pub scratch: Scratch,
+    cache: FileCache,
+    /// Directory listings are generated (no `--no-listing`).
+    listing: bool,
+}
+
+impl Site {
+    pub fn new(root: Root, listing: bool) -> Site {
+        Site {
+            root,
+            scratch: Scratch::default(),
+            cache: FileCache::default(),
+            listing,
+        }
+    }
+
+    /// Answers GET or HEAD of `head.path` under ROOT.
+    pub fn serve(
+        &mut self,
+        head: &RequestHead<'_, '_>,
+        query: &FileQuery,
+        kit: &mut ReplyKit,
+        out: &mut Vec<u8>,
+        framing: Framing,
+        clock: Clock,
+    ) -> Result<Served, RequestError> {
+        // A `?download` answer names the file as path resolution found it: resolve every time.
+        let cacheable = !query.download;
+        let negotiates = head.header("accept-encoding").is_some();
+        let mut req = FileRequest {
+            head,
+            framing,
+            download: None,
+            now: clock.wall,
+            date: kit.date.as_bytes(),
+        };
+        if cacheable {
+            if let Some(hit) = self.cache.get(head.path, clock.now, clock.turn) {
+                // Siblings that nobody looked for yet: resolve, look, and cache what was found.
+                if !negotiates || hit.siblings.is_some() {
+                    return serve::serve(&req, hit.file, hit.siblings, out).map(Served::Reply);
+                }
+            }
+        }
+        match super::resolve(&self.root, head.path, &mut self.scratch)? {
+            Resolved::File(file) => {
+                let siblings =
+                    negotiates.then(|| serve::find_siblings(&self.root, &mut self.scratch, &file));
+                let file = if cacheable {
+                    let (now, turn) = (clock.now, clock.turn);
+                    self.cache.put(head.path, file, siblings.clone(), now, turn)
+                } else {
+                    file
+                };
+                if query.download {
+                    req.download = Some(super::resolved_name(&self.scratch));
+                }
+                serve::serve(&req, file, siblings, out).map(Served::Reply)
+            }
+            Resolved::RedirectToSlash => Ok(Served::Reply(redirect_to_slash(
+                head,
+                kit.date.as_bytes(),
+                out,
+                framing,
+            ))),
+            Resolved::Directory(dir) => {
+                let format = listing_format(head, query);
+                let how = ListingOrder {
+                    key: query.sort,
+                    order: query.order,
+                };
+                if head.path == "/" && format == Format::Html {
+                    // The home page: the listing of ROOT (unless disabled) in the page buffer.
+                    kit.page.clear();
+                    if self.listing {
+                        render_listing(&dir, head.path, how, &mut kit.page)
+                            .map_err(|_| RequestError::Internal)?;
+                    }
+                    return Ok(Served::Home);
+                }
+                if !self.listing {
+                    return Err(RequestError::Forbidden);
+                }
+                listing(head, &dir, query, kit, out, framing).map(Served::Reply)
+            }
+        }
+    }
+}
+
+/// A directory listing: HTML, or JSON for `?format=json` or an `Accept` that prefers
+/// `application/json` to HTML. Sorted by `?sort=` and `?order=`.
+fn listing(
+    head: &RequestHead<'_, '_>,
+    dir: &std::fs::File,
+    query: &FileQuery,
+    kit: &mut ReplyKit,
+    out: &mut Vec<u8>,
+    framing: Framing,
+) -> Result<Reply, RequestError> {
+    let how = ListingOrder {
+        key: query.sort,
+        order: query.order,
+    };
+    let mut body = std::mem::take(&mut kit.page);
+    body.clear();
+    let content_type: &[u8] = match listing_format(head, query) {
+        Format::Html => {
+            render_listing(dir, head.path, how, &mut body).map_err(|_| RequestError::Internal)?;
+            b"text/html; charset=utf-8"
+        }
+        Format::Json => {
+            render_listing_json(dir, how, &mut body).map_err(|_| RequestError::Internal)?;
+            b"application/json"
+        }
+    };
+    let how = Send {
+        cache: Some(b"no-cache"),
+        vary_accept: query.format.is_none(),
+        ..Send::ok(content_type)
+    };
+    let accept = head.header("accept-encoding");
+    let reply = kit.send(out, framing, accept, how, &body);
+    kit.page = body;
+    Ok(reply)
+}
+
+/// `?format=`, else the `Accept` field's preference between `application/json` and HTML.
+fn listing_format(head: &RequestHead<'_, '_>, query: &FileQuery) -> Format {
+    if let Some(format) = query.format {
+        return format;
+    }
+    let Some(accept) = head.header("accept") else {
+        return Format::Html;
+    };
+    let (mut json, mut html) = (0, 0);
+    for (range, q) in accept_encoding::weighted(accept) {
+        if range.eq_ignore_ascii_case(b"application/json") {
+            json = json.max(q);
+        } else if range.eq_ignore_ascii_case(b"text/html") || range.eq_ignore_ascii_case(b"text/*")
+        {
+            html = html.max(q);
+        }
+    }
+    if json > html {
+        Format::Json
+    } else {
+        Format::Html
+    }
+}
+
+/// 301 from a directory's path without its trailing slash to the path with it.
+fn redirect_to_slash(
+    head: &RequestHead<'_, '_>,
+    date: &[u8],
+    out: &mut Vec<u8>,
+    framing: Framing,
+) -> Reply {
+    const BODY: &[u8] = b"moved permanently\n";
+    response::start(out, 301, date);
+    out.extend_from_slice(b"Location: ");
+    crate::security::location::push_slash_redirect(out, head.path, head.query);
+    out.extend_from_slice(b"\r\nContent-Type: text/plain; charset=utf-8\r\n");
+    response::content_length(out, BODY.len() as u64);
+    response::connection(out, framing.close, framing.http10_keep_alive);
+    response::end(out);
+    if !framing.head_only {
+        out.extend_from_slice(BODY);
+    }
+    Reply::buffered(301, BODY.len() as u64)
+}

@@ -1,0 +1,102 @@
+//! The device routes: which device a POST names (`POST /devices/{id}`, `POST /` and
+//! `POST /ingest`), the reply once its body is committed, and `GET /devices/{id}`, the device's
+//! file with every acknowledged byte in it.
+use super::context::Context;
+use crate::files::serve::{self, FileRequest};
+use crate::files::{self, OpenFile, Resolved};
+use crate::http::error::RequestError;
+use crate::http::query;
+use crate::http::reply::{self, Framing, Reply};
+use crate::http::request::RequestHead;
+use crate::http::response;
+use crate::limits::MAX_DEVICE_ID_BYTES;
+use crate::store::DeviceId;
+use std::net::IpAddr;
+
+/// Methods the device routes (`/devices/{id}`) allow.
+pub const ALLOW_DEVICE: &str = "GET, HEAD, POST, OPTIONS";
+
+/// If the POST `head` is to an ingest route, the device it names, or why it names none:
+/// `POST /devices/{id}`, and `POST /` or `POST /ingest` with `?device=ID`, else the client's
+/// address as the id.
+pub fn ingest_target(
+    head: &RequestHead<'_, '_>,
+    peer: IpAddr,
+) -> Option<Result<DeviceId, RequestError>> {
+    if let Some(id) = head.path.strip_prefix("/devices/") {
+        return Some(DeviceId::parse(id.as_bytes()));
+    }
+    if head.path != "/" && head.path != "/ingest" {
+        return None;
+    }
+    let named = head.query.and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(key, _)| key == "device")
+            .map(|(_, value)| DeviceId::parse(value.as_bytes()))
+    });
+    Some(named.unwrap_or_else(|| Ok(DeviceId::from_ip(peer))))
+}
+
+/// The reply to an ingest request once its commit is known: 204, or the error.
+pub fn ingest_reply(
+    out: &mut Vec<u8>,
+    date: &[u8],
+    result: Result<(), RequestError>,
+    framing: Framing,
+) -> Reply {
+    match result {
+        Ok(()) => {
+            response::start(out, 204, date);
+            response::connection(out, framing.close, framing.http10_keep_alive);
+            response::end(out);
+            Reply::buffered(204, 0)
+        }
+        Err(err) => reply::error(out, date, err, framing),
+    }
+}
+
+/// `GET /devices/{id}`: the device's file, with every acknowledged byte in it; ranges,
+/// validators and `?download` as for static files, no precompressed siblings.
+pub fn serve(
+    head: &RequestHead<'_, '_>,
+    id: &str,
+    ctx: &mut Context,
+    out: &mut Vec<u8>,
+    framing: Framing,
+) -> Result<Reply, RequestError> {
+    let query = query::parse(head.query).map_err(|_| RequestError::BadQuery)?;
+    let id = DeviceId::parse(id.as_bytes())?;
+    let file = device_file(ctx, &id)?;
+    let req = FileRequest {
+        head,
+        framing,
+        download: query
+            .download
+            .then(|| files::resolved_name(&ctx.site.scratch)),
+        now: ctx.wall,
+        date: ctx.reply.date(),
+    };
+    serve::serve(&req, file, None, out)
+}
+
+/// Opens the data file of `id` after writing out its records still in memory (`--ack buffer`),
+/// so a reader sees every acknowledged byte (read-your-writes). Resolves with the site's
+/// scratch space, which then holds the file's name.
+pub fn device_file(ctx: &mut Context, id: &DeviceId) -> Result<OpenFile, RequestError> {
+    ctx.store.flush_device(id, &mut ctx.completions);
+    let mut path = [0u8; 1 + MAX_DEVICE_ID_BYTES];
+    path[0] = b'/';
+    let name = id.as_str().as_bytes();
+    path[1..=name.len()].copy_from_slice(name);
+    let path = std::str::from_utf8(&path[..=name.len()]).map_err(|_| RequestError::Internal)?;
+    match files::resolve(&ctx.data_root, path, &mut ctx.site.scratch)? {
+        Resolved::File(mut file) => {
+            file.content_type = files::ContentType {
+                essence: "text/plain",
+                utf8: true,
+            };
+            Ok(file)
+        }
+        _ => Err(RequestError::NotFound),
+    }
+}
