@@ -17,6 +17,7 @@ pub mod reply;
 pub mod request;
 pub mod response;
 pub mod sse;
+mod target;
 
 /// Parse outcome for incremental parsers: complete, or more bytes needed (not an error).
 /// Errors travel separately as `Err(RequestError)`.
