@@ -71,20 +71,20 @@ fn decoders(c: &mut Criterion) {
     let big = chunked(1 << 20, 4096, "");
     group.throughput(Throughput::Bytes(big.len() as u64));
     group.bench_function("1mib_in_4kib_chunks", |b| {
-        b.iter(|| assert_eq!(decode_once(black_box(&big), &mut body), 1 << 20))
+        b.iter(|| assert_eq!(decode_once(black_box(&big), &mut body), 1 << 20));
     });
     let mut pending = Vec::with_capacity(32 * 1024);
     group.bench_function("1mib_in_4kib_chunks_16kib_reads", |b| {
         b.iter(|| {
             let n = decode_in_reads(black_box(&big), 16 * 1024, &mut pending, &mut body);
-            assert_eq!(n, 1 << 20)
-        })
+            assert_eq!(n, 1 << 20);
+        });
     });
 
     let tiny = chunked(10_000, 1, ";n=v");
     group.throughput(Throughput::Bytes(tiny.len() as u64));
     group.bench_function("tiny_chunks", |b| {
-        b.iter(|| assert_eq!(decode_once(black_box(&tiny), &mut body), 10_000))
+        b.iter(|| assert_eq!(decode_once(black_box(&tiny), &mut body), 10_000));
     });
     group.finish();
 }

@@ -76,10 +76,10 @@ fn heads(c: &mut Criterion) {
 
     group.throughput(Throughput::Bytes(BROWSER_GET.len() as u64));
     group.bench_function("browser_get", |b| {
-        b.iter(|| scan_and_parse(black_box(BROWSER_GET)))
+        b.iter(|| scan_and_parse(black_box(BROWSER_GET)));
     });
     group.bench_function("browser_get_scan_only", |b| {
-        b.iter(|| scan_only(black_box(BROWSER_GET)))
+        b.iter(|| scan_only(black_box(BROWSER_GET)));
     });
 
     group.throughput(Throughput::Bytes(WRK_GET.len() as u64));
@@ -88,7 +88,7 @@ fn heads(c: &mut Criterion) {
     let batch = WRK_GET.repeat(16);
     group.throughput(Throughput::Bytes(batch.len() as u64));
     group.bench_function("pipelined_16", |b| {
-        b.iter(|| assert_eq!(parse_batch(black_box(&batch)), 16))
+        b.iter(|| assert_eq!(parse_batch(black_box(&batch)), 16));
     });
     group.finish();
 }

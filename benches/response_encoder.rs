@@ -54,7 +54,7 @@ fn encoders(c: &mut Criterion) {
             out.clear();
             file_head(&mut out, date, black_box(&html), black_box(4096));
             black_box(&out);
-        })
+        });
     });
 
     out.clear();
@@ -65,7 +65,7 @@ fn encoders(c: &mut Criterion) {
             out.clear();
             error_404(&mut out, black_box(date));
             black_box(&out);
-        })
+        });
     });
     group.finish();
 }

@@ -128,7 +128,7 @@ fn two_listeners_print_two_lines_and_both_serve() {
         root.path().to_str().unwrap(),
     ]
     .iter()
-    .map(|s| s.to_string())
+    .map(ToString::to_string)
     .collect();
     let server = Server::start_args(&args, 2);
     assert_eq!(server.addrs.len(), 2);
@@ -188,7 +188,7 @@ fn check_clf_time(t: &str) {
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
     let b = t.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b[r].iter().all(|c| c.is_ascii_digit());
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
     let ok = b.len() == 26
         && digits(0..2)
         && b[2] == b'/'

@@ -179,7 +179,7 @@ impl Page {
                 Some("Runtime.consoleAPICalled")
                     if matches!(p["type"].as_str(), Some("error" | "assert")) =>
                 {
-                    out.push(format!("console.{}: {}", p["type"], p["args"]))
+                    out.push(format!("console.{}: {}", p["type"], p["args"]));
                 }
                 Some("Log.entryAdded") if p["entry"]["level"] == "error" => out.push(format!(
                     "log: {} ({})",

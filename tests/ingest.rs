@@ -89,7 +89,7 @@ fn device_id_rules_for_every_post_route() {
         "/?device=%00",
     ]
     .iter()
-    .map(|t| t.to_string())
+    .map(ToString::to_string)
     .chain([format!("/ingest?device={z65}")])
     .collect();
 
@@ -176,7 +176,7 @@ fn ipv6_peer_address_id_replaces_colons_with_dashes() {
         root.path().to_str().unwrap(),
     ]
     .iter()
-    .map(|s| s.to_string())
+    .map(ToString::to_string)
     .collect();
     let server = Server::start_args(&args, 1);
     let mut c = server.connect();

@@ -377,7 +377,7 @@ fn send_with_fin(c: &mut Client, bytes: &[u8]) {
     use std::os::fd::AsRawFd;
     let mut sent = 0;
     while sent < bytes.len() {
-        let more = MsgFlags::from_bits_retain(nix::libc::MSG_MORE);
+        let more = MsgFlags::from_bits_retain(libc::MSG_MORE);
         sent += send(c.stream.as_raw_fd(), &bytes[sent..], more).expect("send");
     }
     c.shutdown_write();
@@ -442,7 +442,7 @@ fn body_cut_by_a_reset_writes_nothing() {
         let mut stream = c.stream;
         stream.write_all(&full[..full.len() - 5]).unwrap();
         // SO_LINGER 0: close sends RST instead of FIN.
-        let linger = nix::libc::linger {
+        let linger = libc::linger {
             l_onoff: 1,
             l_linger: 0,
         };

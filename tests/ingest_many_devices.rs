@@ -32,7 +32,7 @@ fn device(n: usize) -> String {
 
 fn open_fds(pid: i32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| d.count())
+        .map(Iterator::count)
         .unwrap_or(0)
 }
 

@@ -25,7 +25,7 @@ impl Site {
         let mut args: Vec<String> = vec!["-l".into(), "127.0.0.1:0".into()];
         args.push("--data".into());
         args.push(data.path().to_str().unwrap().into());
-        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend(extra.iter().map(ToString::to_string));
         args.push(root.path().to_str().unwrap().into());
         let server = Server::start_args_env(&args, 1, env);
         Site {

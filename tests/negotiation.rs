@@ -37,7 +37,7 @@ fn precompressed_siblings_follow_accept_encoding() {
     let mut c = fx.connect();
     /// (target, Accept-Encoding, body, Content-Encoding)
     type Case<'a> = (&'a str, Option<&'a str>, &'a [u8], Option<&'a str>);
-    let cases: [Case; 10] = [
+    let cases: [Case<'_>; 10] = [
         (
             "/app.js",
             Some("gzip, deflate, br, zstd"),

@@ -107,5 +107,5 @@ fn access_log_escapes_what_the_client_sent() {
     );
     // Exactly the six quotes of the format: no field was closed early.
     assert_eq!(first.matches('"').count(), 6, "{first}");
-    assert!(!first.chars().any(|ch| ch.is_control()), "{first:?}");
+    assert!(!first.chars().any(char::is_control), "{first:?}");
 }

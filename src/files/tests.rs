@@ -19,7 +19,7 @@ use super::*;
 const HOSTILE: &str = "<script>&\"'.txt";
 
 /// `tmp/outside.txt` and `tmp/root/...`; returns the temp dir and the root path.
-fn tree() -> (TempDir, std::path::PathBuf) {
+fn tree() -> (TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let base = fs::canonicalize(tmp.path()).unwrap();
     let root = base.join("root");

@@ -101,12 +101,12 @@ enum Want {
 impl Want {
     fn check(&self, got: &Outcome) {
         match *self {
-            Want::Done(body, consumed) => {
+            Done(body, consumed) => {
                 assert_eq!((got.error, got.done), (None, true), "{got:?}");
                 assert_eq!(got.body, body, "body");
                 assert_eq!(got.consumed, consumed, "consumed");
             }
-            Want::More(body) => {
+            More(body) => {
                 assert_eq!((got.error, got.done), (None, false), "{got:?}");
                 assert_eq!(got.body, body, "body");
             }

@@ -109,21 +109,21 @@ pub fn parse(query: Option<&str>) -> Result<FileQuery, QueryError> {
                     "size" => SortKey::Size,
                     "modified" | "mtime" | "date" => SortKey::Modified,
                     _ => return Err(QueryError::BadValue("sort")),
-                }
+                };
             }
             "order" => {
                 q.order = match &*value {
                     "asc" => Order::Asc,
                     "desc" => Order::Desc,
                     _ => return Err(QueryError::BadValue("order")),
-                }
+                };
             }
             "format" => {
                 q.format = Some(match &*value {
                     "html" => Format::Html,
                     "json" => Format::Json,
                     _ => return Err(QueryError::BadValue("format")),
-                })
+                });
             }
             _ => {}
         }

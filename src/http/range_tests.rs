@@ -308,7 +308,7 @@ fn the_range_cap_counts_after_merging_in_any_order() {
                     set.as_slice(),
                     &[ByteRange { first: 0, last: 99 }],
                     "{field}"
-                )
+                );
             }
             other => panic!("{field}: {other:?}"),
         }

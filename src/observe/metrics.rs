@@ -180,6 +180,22 @@ pub fn render(out: &mut Vec<u8>, gauges: &Gauges) {
             "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
         );
     }
+    render_gauges(out, gauges);
+    COMMIT_RECORDS.write(
+        out,
+        "sluice_commit_batch_records",
+        "Records per device write (group commit).",
+    );
+    COMMIT_SECONDS.write(
+        out,
+        "sluice_commit_seconds",
+        "Duration of one device write.",
+    );
+    FSYNC_SECONDS.write(out, "sluice_fsync_seconds", "Duration of one fdatasync.");
+}
+
+/// The gauges the caller read for this exposition.
+fn render_gauges(out: &mut Vec<u8>, gauges: &Gauges) {
     let gauges: [(&str, &str, u64); 5] = [
         (
             "sluice_connections_open",
@@ -209,17 +225,6 @@ pub fn render(out: &mut Vec<u8>, gauges: &Gauges) {
             "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
         );
     }
-    COMMIT_RECORDS.write(
-        out,
-        "sluice_commit_batch_records",
-        "Records per device write (group commit).",
-    );
-    COMMIT_SECONDS.write(
-        out,
-        "sluice_commit_seconds",
-        "Duration of one device write.",
-    );
-    FSYNC_SECONDS.write(out, "sluice_fsync_seconds", "Duration of one fdatasync.");
 }
 
 #[cfg(test)]

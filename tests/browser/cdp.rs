@@ -92,13 +92,10 @@ impl Browser {
                 // Keep draining so Chromium never blocks on a full pipe; its log is noise.
             }
         });
-        let url = match rx.recv_timeout(within) {
-            Ok(url) => url,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("chromium printed no DevTools endpoint within {within:?}");
-            }
+        let Ok(url) = rx.recv_timeout(within) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium printed no DevTools endpoint within {within:?}");
         };
         let hostport = url
             .trim_start_matches("ws://")

@@ -48,7 +48,7 @@ impl Server {
     /// Starts `sluice -l 127.0.0.1:0 <extra...> <root>` and waits for its listening line.
     pub fn start(root: &Path, extra: &[&str]) -> Server {
         let mut args: Vec<String> = vec!["-l".into(), "127.0.0.1:0".into()];
-        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend(extra.iter().map(ToString::to_string));
         args.push(root.to_str().expect("utf-8 root path").to_string());
         Server::start_args(&args, 1)
     }
@@ -484,7 +484,7 @@ pub fn check_imf_fixdate(s: &str) {
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
     let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b[r].iter().all(|c| c.is_ascii_digit());
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
     let ok = b.len() == 29
         && DAYS.contains(&&s[0..3])
         && &s[3..5] == ", "

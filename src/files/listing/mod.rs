@@ -72,7 +72,7 @@ fn read_entries(dir: &std::fs::File) -> io::Result<Vec<Entry>> {
 }
 
 // The field types of `struct stat` differ between architectures; on some these casts are no-ops.
-#[allow(clippy::unnecessary_cast)]
+#[allow(clippy::unnecessary_cast, trivial_numeric_casts)]
 fn stat_size_and_mtime(stat: &rustix::fs::Stat) -> (Option<u64>, Option<i64>) {
     (
         u64::try_from(stat.st_size as i64).ok(),
