@@ -163,6 +163,8 @@ pub const MAX_REPLAY_BYTES: u64 = 1024 * 1024;
 
 /// Most records a client may ask for with `?tail=N`.
 pub const MAX_TAIL_RECORDS: usize = 1000;
+/// How far back from the end of a device file `?tail=N` looks for its lines.
+pub const TAIL_WINDOW_BYTES: u64 = 64 * 1024;
 
 // ---- CGI (`cgi/`)
 
@@ -177,3 +179,124 @@ pub const CGI_READ_CHUNK_BYTES: usize = 16 * 1024;
 
 /// Longest stderr line logged (the rest of the line is cut).
 pub const CGI_STDERR_LINE_BYTES: usize = 1024;
+
+/// The value of a limit, by kind (how README.md writes it: `16 KiB`, `100`, `2 s`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Value {
+    Size(u64),
+    Count(u64),
+    Time(Duration),
+}
+
+/// Every limit of this module by name, so that README.md's table can be checked against the
+/// values (`tests/limits_table.rs`, which also checks that this list misses none).
+pub const ALL: &[(&str, Value)] = &[
+    ("MAX_HEAD_BYTES", Value::Size(MAX_HEAD_BYTES as u64)),
+    (
+        "MAX_REQUEST_LINE_BYTES",
+        Value::Size(MAX_REQUEST_LINE_BYTES as u64),
+    ),
+    ("MAX_HEADERS", Value::Count(MAX_HEADERS as u64)),
+    (
+        "MAX_CHUNK_LINE_BYTES",
+        Value::Size(MAX_CHUNK_LINE_BYTES as u64),
+    ),
+    ("MAX_TRAILER_BYTES", Value::Size(MAX_TRAILER_BYTES as u64)),
+    ("MAX_TOKEN_BYTES", Value::Size(MAX_TOKEN_BYTES as u64)),
+    ("MAX_RANGES", Value::Count(MAX_RANGES as u64)),
+    ("MIN_GZIP_BYTES", Value::Size(MIN_GZIP_BYTES as u64)),
+    ("SMALL_FILE_MAX_BYTES", Value::Size(SMALL_FILE_MAX_BYTES)),
+    (
+        "SENDFILE_CHUNK_BYTES",
+        Value::Size(SENDFILE_CHUNK_BYTES as u64),
+    ),
+    ("READ_SCRATCH_BYTES", Value::Size(READ_SCRATCH_BYTES as u64)),
+    (
+        "READ_BUFFER_MAX_BYTES",
+        Value::Size(READ_BUFFER_MAX_BYTES as u64),
+    ),
+    ("KEEP_BUFFER_BYTES", Value::Size(KEEP_BUFFER_BYTES as u64)),
+    (
+        "MAX_PENDING_WRITE_BYTES",
+        Value::Size(MAX_PENDING_WRITE_BYTES as u64),
+    ),
+    ("REQUESTS_PER_TURN", Value::Count(REQUESTS_PER_TURN as u64)),
+    ("FILE_BYTES_PER_TURN", Value::Size(FILE_BYTES_PER_TURN)),
+    ("LINGER_SECS", Value::Time(LINGER_SECS)),
+    ("LINGER_MAX_BYTES", Value::Size(LINGER_MAX_BYTES as u64)),
+    ("EVENTS_PER_POLL", Value::Count(EVENTS_PER_POLL as u64)),
+    (
+        "LISTEN_BACKLOG_CONNECTIONS",
+        Value::Count(LISTEN_BACKLOG_CONNECTIONS as u64),
+    ),
+    ("ACCEPT_RETRY_MS", Value::Time(ACCEPT_RETRY_MS)),
+    ("FREE_SPACE_CHECK_SECS", Value::Time(FREE_SPACE_CHECK_SECS)),
+    ("SHUTDOWN_GRACE_SECS", Value::Time(SHUTDOWN_GRACE_SECS)),
+    (
+        "MIN_DEFAULT_CONNECTIONS_PER_PEER",
+        Value::Count(MIN_DEFAULT_CONNECTIONS_PER_PEER as u64),
+    ),
+    (
+        "RESERVED_DESCRIPTORS",
+        Value::Count(RESERVED_DESCRIPTORS as u64),
+    ),
+    (
+        "CGI_PIPES_PER_SCRIPT",
+        Value::Count(CGI_PIPES_PER_SCRIPT as u64),
+    ),
+    ("FILE_CACHE_TTL_SECS", Value::Time(FILE_CACHE_TTL_SECS)),
+    (
+        "FILE_CACHE_ENTRIES",
+        Value::Count(FILE_CACHE_ENTRIES as u64),
+    ),
+    ("FILE_CACHE_BYTES", Value::Size(FILE_CACHE_BYTES as u64)),
+    (
+        "OPEN_EAGAIN_RETRIES",
+        Value::Count(OPEN_EAGAIN_RETRIES as u64),
+    ),
+    (
+        "MAX_UPLOAD_NAME_BYTES",
+        Value::Size(MAX_UPLOAD_NAME_BYTES as u64),
+    ),
+    (
+        "MAX_DEVICE_ID_BYTES",
+        Value::Size(MAX_DEVICE_ID_BYTES as u64),
+    ),
+    (
+        "BUFFER_FLUSH_INTERVAL_SECS",
+        Value::Time(BUFFER_FLUSH_INTERVAL_SECS),
+    ),
+    (
+        "BUFFER_FLUSH_DEVICES_PER_TURN",
+        Value::Count(BUFFER_FLUSH_DEVICES_PER_TURN as u64),
+    ),
+    (
+        "BUFFER_FLUSH_BYTES_PER_TURN",
+        Value::Size(BUFFER_FLUSH_BYTES_PER_TURN as u64),
+    ),
+    ("SYNC_THREADS", Value::Count(SYNC_THREADS as u64)),
+    (
+        "MIN_OPEN_DEVICE_FILES",
+        Value::Count(MIN_OPEN_DEVICE_FILES as u64),
+    ),
+    ("COUNT_WAKE_FILES", Value::Count(COUNT_WAKE_FILES as u64)),
+    ("COUNT_WAKE_BYTES", Value::Size(COUNT_WAKE_BYTES)),
+    ("COUNT_CHUNK_BYTES", Value::Size(COUNT_CHUNK_BYTES as u64)),
+    (
+        "MAX_LIVE_BACKLOG_BYTES",
+        Value::Size(MAX_LIVE_BACKLOG_BYTES as u64),
+    ),
+    ("MAX_REPLAY_BYTES", Value::Size(MAX_REPLAY_BYTES)),
+    ("MAX_TAIL_RECORDS", Value::Count(MAX_TAIL_RECORDS as u64)),
+    ("TAIL_WINDOW_BYTES", Value::Size(TAIL_WINDOW_BYTES)),
+    ("MAX_CGI_PROCESSES", Value::Count(MAX_CGI_PROCESSES as u64)),
+    ("MAX_CGI_HEAD_BYTES", Value::Size(MAX_CGI_HEAD_BYTES as u64)),
+    (
+        "CGI_READ_CHUNK_BYTES",
+        Value::Size(CGI_READ_CHUNK_BYTES as u64),
+    ),
+    (
+        "CGI_STDERR_LINE_BYTES",
+        Value::Size(CGI_STDERR_LINE_BYTES as u64),
+    ),
+];

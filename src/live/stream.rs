@@ -10,7 +10,7 @@ use crate::files::OpenFile;
 use crate::http::error::RequestError;
 use crate::http::request::{Method, RequestHead};
 use crate::http::{response, sse};
-use crate::limits::{MAX_REPLAY_BYTES, MAX_TAIL_RECORDS};
+use crate::limits::{MAX_REPLAY_BYTES, MAX_TAIL_RECORDS, TAIL_WINDOW_BYTES};
 use crate::live::Topic;
 use crate::store::DeviceId;
 use std::os::unix::fs::FileExt;
@@ -95,7 +95,7 @@ fn events_of(file: &OpenFile, Replay { resume, tail }: Replay) -> Result<Vec<u8>
     let window = MAX_REPLAY_BYTES.min(len);
     let mut start = match resume {
         Some(offset) => offset.min(len).max(len - window),
-        None => len - window.min(64 * 1024),
+        None => len - window.min(TAIL_WINDOW_BYTES),
     };
     let mut data = vec![0; (len - start) as usize];
     file.file
