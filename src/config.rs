@@ -1,5 +1,5 @@
-//! The command line (INTERFACE.md) and the validated configuration it produces. Every limit the
-//! server enforces is named here with its unit and default.
+//! The command line (README.md, "Usage") and the validated configuration it produces. The flags
+//! that set limits have their defaults here; the fixed limits are in `limits.rs`.
 use crate::http::request::HeadLimits;
 use crate::limits::{
     CGI_PIPES_PER_SCRIPT, FILE_CACHE_ENTRIES, MAX_CGI_PROCESSES, MAX_HEAD_BYTES,
@@ -221,7 +221,7 @@ impl From<Cli> for Config {
 }
 
 impl Config {
-    /// The defaults of INTERFACE.md with `root` served, listening on `listen`.
+    /// The defaults of README.md's "Usage" with `root` served, listening on `listen`.
     pub fn new(root: impl Into<PathBuf>, listen: SocketAddr) -> Self {
         let mut cli = Cli::parse_from(["sluice"]);
         cli.root = root.into();

@@ -3,7 +3,7 @@
 //! 2-3 and 5 and RFC 9110 section 5, on generated heads that are valid or nearly so.
 //!
 //! The reference knows nothing of httparse or of sluice's code. It follows the ABNF, and where
-//! sluice is deliberately stricter than the ABNF (DESIGN.md, "Errors"; the limits in
+//! sluice is deliberately stricter than the ABNF (ARCHITECTURE.md, "Errors"; the limits in
 //! `src/http/request.rs`) it says so in a comment citing the rule. It decides in this order:
 //! framing and limits (the bytes up to the end of the head), the request line, the field lines,
 //! then the request-target form and Host. Within one class of checks the statuses agree anyway.
@@ -86,7 +86,7 @@ fn sluice_verdict(input: &[u8], limits: &HeadLimits) -> Verdict {
 mod reference {
     use super::*;
 
-    /// Most field lines in a head. DESIGN.md: "too many headers" is 431; the cap is 100.
+    /// Most field lines in a head. ARCHITECTURE.md: "too many headers" is 431; the cap is 100.
     const MAX_FIELDS: usize = 100;
 
     pub fn verdict(input: &[u8], limits: &HeadLimits) -> Verdict {
@@ -179,7 +179,7 @@ mod reference {
         for line in lines.take_while(|l| !l.is_empty()) {
             let field = field_line(line)?;
             if fields.len() == MAX_FIELDS {
-                // DESIGN.md: more header fields than the cap is 431. Each line is checked before
+                // ARCHITECTURE.md: more header fields than the cap is 431. Each line is checked before
                 // it is counted, so a malformed 101st line is a 400 (httparse's order; both
                 // close the connection, and no RFC orders them).
                 return Err(431);
@@ -221,7 +221,7 @@ mod reference {
         }
         // RFC 9110 section 15.6.6: 505 for a major version the server does not support. For
         // HTTP/1.x with x > 1, RFC 9110 section 6.2 says a server SHOULD answer as HTTP/1.1;
-        // sluice is stricter and answers 505 to anything but HTTP/1.0 and HTTP/1.1 (DESIGN.md:
+        // sluice is stricter and answers 505 to anything but HTTP/1.0 and HTTP/1.1 (ARCHITECTURE.md:
         // "unsupported HTTP version"; the http12_is_unsupported test).
         match (major, minor) {
             (b'1', b'0') => Ok((method, target, 0)),
@@ -233,7 +233,7 @@ mod reference {
     /// `field-line = field-name ":" OWS field-value OWS` (RFC 9112 section 5), `field-name =
     /// token`, `field-value = *field-content` of VCHAR, obs-text, SP and HTAB (RFC 9110 section
     /// 5.5). A line starting with SP or HTAB is obs-fold, which a server may reject with 400
-    /// (RFC 9112 section 5.2); sluice does (DESIGN.md). No whitespace before the colon (RFC 9112
+    /// (RFC 9112 section 5.2); sluice does (ARCHITECTURE.md). No whitespace before the colon (RFC 9112
     /// section 5.1: MUST reject with 400).
     fn field_line(line: &[u8]) -> Result<(Vec<u8>, Vec<u8>), u16> {
         let colon = line.iter().position(|&b| b == b':').ok_or(400u16)?;
@@ -743,7 +743,7 @@ fn heads_at_the_limits_get_the_same_verdict() {
     }
 }
 
-/// The reference itself, on the cases DESIGN.md names, so that a disagreement above is not
+/// The reference itself, on the cases ARCHITECTURE.md names, so that a disagreement above is not
 /// a fault of the reference.
 #[test]
 fn reference_follows_the_design_table() {

@@ -1,4 +1,4 @@
-//! Device ingestion over real sockets (issue 4, INTERFACE.md "URLs" and "Ack modes"): the POST
+//! Device ingestion over real sockets (issue 4, README.md "URLs" and "Ack modes"): the POST
 //! routes and the device-id rules; GET, HEAD, OPTIONS and 405 on `/devices/{id}`; the ack modes'
 //! basic promise; store failures other than a full disk; and the ingest flags. Every check of
 //! "nothing written" reads the data directory itself. Bodies, `Expect` and cut-short requests are
@@ -36,7 +36,7 @@ fn post_to_a_device_appends_the_body_and_answers_204() {
     assert_eq!(f.entries(), ["kitchen".to_string()].into());
 }
 
-/// Every route form and id rule of INTERFACE.md: a valid id gets 204 and exactly the file of that
+/// Every route form and id rule of README.md: a valid id gets 204 and exactly the file of that
 /// name; anything else gets 400, keeps the connection (the body is read and discarded), and
 /// writes nothing at all.
 #[test]

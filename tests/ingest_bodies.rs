@@ -383,7 +383,7 @@ fn send_with_fin(c: &mut Client, bytes: &[u8]) {
     c.shutdown_write();
 }
 
-/// INTERFACE.md: a body cut short is not written, and the connection ends. Regression test: when
+/// README.md: a body cut short is not written, and the connection ends. Regression test: when
 /// the client's FIN arrives in the same segment as its last bytes, a short read must not be taken
 /// as "drained" (conn.rs `read_into` keeps reading once the poller reported the FIN), or the
 /// server would miss the end of stream and keep the connection until a timeout; a client that

@@ -4,7 +4,7 @@
 //! Set: the first 16 bytes are an IP address (IPv4 when bit 1 is set, from the first 4) for
 //! `DeviceId::from_ip`, the id of a device known only by its address.
 //!
-//! Oracle: `parse` accepts exactly the rule of INTERFACE.md, written out here on its own (1 to 64
+//! Oracle: `parse` accepts exactly the rule of README.md, written out here on its own (1 to 64
 //! of `A-Z a-z 0-9 . _ -`, not starting with `.`); an accepted id reads back unchanged and is a
 //! safe file name in the data directory (one path component, not `.` or `..`, no NUL, not hidden);
 //! every address gives an id that `parse` accepts and that equals it.

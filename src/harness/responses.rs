@@ -43,7 +43,7 @@ impl Response {
     }
 }
 
-/// Statuses only sent for errors after which the request stream cannot be trusted (DESIGN.md,
+/// Statuses only sent for errors after which the request stream cannot be trusted (ARCHITECTURE.md,
 /// "Errors"): the connection must close after them.
 pub const CLOSING_STATUSES: [u16; 6] = [408, 413, 414, 417, 431, 505];
 

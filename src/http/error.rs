@@ -5,7 +5,7 @@
 //! (framing errors always close: after them we cannot know where the next request starts).
 //! The enum is `Copy` with static descriptions, so the error path never allocates.
 
-/// A request that cannot be answered normally. See DESIGN.md, "Errors".
+/// A request that cannot be answered normally. See ARCHITECTURE.md, "Errors".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestError {
     // --- malformed head: 400, close (RFC 9112 sections 2, 3, 5) ---
@@ -67,7 +67,7 @@ pub enum RequestError {
     MethodNotAllowed,
     /// The path is not a valid path below the root (`..` escape, NUL, encoded slash, bad UTF-8).
     BadPath,
-    /// A device id outside the rules of INTERFACE.md: 400.
+    /// A device id outside the rules of README.md ("Device ingestion"): 400.
     BadDeviceId,
     /// A malformed query string: 400.
     BadQuery,

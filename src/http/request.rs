@@ -210,7 +210,7 @@ pub fn header_slots<'b, const N: usize>() -> [MaybeUninit<httparse::Header<'b>>;
 }
 
 /// Parses and validates a complete head (as delimited by `HeadScanner`). `fields` is scratch
-/// space of at least `MAX_HEADERS` entries (see [`header_slots`]). Applies every framing rule of DESIGN.md's error table.
+/// space of at least `MAX_HEADERS` entries (see [`header_slots`]). Applies every framing rule of ARCHITECTURE.md's error table.
 ///
 /// Checks run in this order, the first failure wins: line endings, request line, header syntax
 /// (httparse), request-target, Host, Transfer-Encoding, Content-Length, Expect.

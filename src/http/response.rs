@@ -2,8 +2,9 @@
 //! connection's write buffer with no intermediate allocation.
 //!
 //! Every response starts with [`start`], which writes the status line, `Date` and `Server`; the
-//! caller adds its fields with [`header`] and friends and finishes with [`end`]. Error replies go
-//! through [`error_reply`], the one builder for them.
+//! caller adds its fields with [`header`] and friends and finishes with [`end`]. The bytes of an
+//! error reply are encoded by [`error_reply_with`]; the server writes every error reply through
+//! `reply::error`, which picks the status, the description and the fields for a `RequestError`.
 
 /// The `Server` field value.
 pub const SERVER: &[u8] = b"sluice";
@@ -113,8 +114,9 @@ pub struct ReplyOptions<'a> {
     pub www_authenticate: Option<&'a str>,
 }
 
-/// The one builder for error replies: status line, standard fields, a `text/plain` body with the
-/// one-line description. Returns the number of body bytes the reply carries (0 for HEAD).
+/// Encodes an error reply: status line, standard fields, a `text/plain` body with the one-line
+/// description. Returns the number of body bytes the reply carries (0 for HEAD). The server
+/// calls it through `reply::error` (the one builder); tests and the fuzz target call it directly.
 pub fn error_reply(
     out: &mut Vec<u8>,
     status: u16,

@@ -128,7 +128,7 @@ impl AllowList {
         AllowList { any: false, blocks }
     }
 
-    /// The default of INTERFACE.md: loopback, private IPv4, link-local, unique-local IPv6.
+    /// The default (README.md, "Usage"): loopback, private IPv4, link-local, unique-local IPv6.
     pub fn local_networks() -> Self {
         let v4 = |a, b, p| Cidr {
             network: IpAddr::V4(Ipv4Addr::new(a, b, 0, 0)),

@@ -1,4 +1,4 @@
-//! Device ids (INTERFACE.md): 1 to 64 characters of `A-Z a-z 0-9 . _ -`, not starting with `.`.
+//! Device ids (README.md, "Device ingestion"): 1 to 64 characters of `A-Z a-z 0-9 . _ -`, not starting with `.`.
 //! An id is also the device's file name in the data directory, so these rules are what keep a
 //! device from naming a path outside it.
 use crate::http::error::RequestError;

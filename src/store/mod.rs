@@ -44,7 +44,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 use sync::{SyncJob, SyncPool};
 
-/// When a POST is acknowledged (INTERFACE.md, "Ack modes").
+/// When a POST is acknowledged (README.md, "Device ingestion").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum AckMode {
     /// After the body was written to the device file with `write(2)`.
