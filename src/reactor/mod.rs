@@ -4,14 +4,11 @@ use crate::config::{open_device_files, Config};
 use crate::conn::tokens::{self, Named};
 use crate::conn::{deliver_completions, Connection, Drive};
 use crate::files::Root;
-use crate::limits::{
-    ACCEPT_RETRY_MS, EVENTS_PER_POLL, FREE_SPACE_CHECK_SECS, LINGER_SECS,
-    LISTEN_BACKLOG_CONNECTIONS, SHUTDOWN_GRACE_SECS,
-};
+use crate::limits::{EVENTS_PER_POLL, FREE_SPACE_CHECK_SECS, LINGER_SECS, SHUTDOWN_GRACE_SECS};
 use crate::observe::access_log::AccessLog;
-use crate::observe::metrics;
 use crate::routes::context::{Context, Roots};
-use crate::store::{DeviceStore, Waiter};
+use crate::store::DeviceStore;
+mod accept;
 mod peers;
 
 use log::{debug, error, info, warn};
@@ -21,7 +18,6 @@ use peers::PeerTable;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
-use socket2::{Domain, Socket, Type};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -93,7 +89,7 @@ impl Server {
         let mut local_addrs = Vec::new();
         for (i, addr) in config.listen.iter().enumerate() {
             let mut listener =
-                listen(*addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+                accept::listen(*addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
             let local = listener
                 .local_addr()
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
@@ -326,84 +322,6 @@ impl Server {
         }
     }
 
-    /// Accepts until the listener is drained, the limit is reached, or descriptors run out.
-    fn accept(&mut self, index: usize) {
-        if self.accept_paused || self.shutdown_deadline.is_some() {
-            return;
-        }
-        loop {
-            if self.conns.len() >= self.ctx.config.max_connections {
-                debug!("connection limit reached; accepting paused");
-                self.accept_paused = true;
-                return;
-            }
-            let Some(listener) = self.listeners.get(index) else {
-                return;
-            };
-            match listener.accept() {
-                Ok((mut stream, peer)) => {
-                    // Dropping `stream` closes it before a byte is read. Only the socket's peer
-                    // address counts, never anything the client sends (X-Forwarded-For).
-                    if !self.ctx.config.allow.admits(peer.ip()) {
-                        self.refused += 1;
-                        metrics::CONNECTIONS_REFUSED.add(1);
-                        debug!("{peer}: refused (not in the allow list)");
-                        continue;
-                    }
-                    if !self.peers.admit(peer.ip()) {
-                        self.refused_over_cap += 1;
-                        metrics::CONNECTIONS_REFUSED.add(1);
-                        debug!("{peer}: refused (at its connection cap)");
-                        continue;
-                    }
-                    self.accepted += 1;
-                    metrics::CONNECTIONS_ACCEPTED.add(1);
-                    if let Err(e) = stream.set_nodelay(true) {
-                        debug!("{peer}: set_nodelay: {e}");
-                    }
-                    let entry = self.conns.vacant_entry();
-                    let key = entry.key();
-                    let token = tokens::connection(key);
-                    if let Err(e) = self.poll.registry().register(
-                        &mut stream,
-                        token,
-                        Interest::READABLE | Interest::WRITABLE,
-                    ) {
-                        warn!("{peer}: register: {e}");
-                        self.peers.release(peer.ip());
-                        continue;
-                    }
-                    debug!("{peer}: accepted");
-                    let waiter = Waiter {
-                        key,
-                        conn: self.next_serial,
-                    };
-                    self.next_serial += 1;
-                    entry.insert(Connection::new(stream, peer, waiter, self.ctx.now));
-                    self.ctx.connections_open = self.conns.len();
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if out_of_descriptors(&e) => {
-                    warn!("accept: {e}; pausing");
-                    self.accept_paused = true;
-                    self.accept_retry_at = Some(self.ctx.now + ACCEPT_RETRY_MS);
-                    return;
-                }
-                Err(e) => debug!("accept: {e}"),
-            }
-        }
-    }
-
-    /// Accepts what queued up while paused (the kernel raises no new edge for it).
-    fn resume_accepting(&mut self) {
-        self.accept_paused = false;
-        self.accept_retry_at = None;
-        for index in 0..self.listeners.len() {
-            self.accept(index);
-        }
-    }
-
     /// Expires the connections whose deadline has passed.
     fn sweep(&mut self) {
         self.next_sweep = self.ctx.now + self.sweep_every;
@@ -495,29 +413,4 @@ fn store_config(config: &Config) -> crate::store::StoreConfig {
     }
     info!("device files open at most: {}", store.max_open_files);
     store
-}
-
-fn out_of_descriptors(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-    )
-}
-
-/// A non-blocking listener on `addr` with address reuse; IPv6 sockets are IPv6-only so that
-/// `0.0.0.0:P` and `[::]:P` can both be bound.
-fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
-    if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
-    }
-    socket.set_reuse_address(true)?;
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(LISTEN_BACKLOG_CONNECTIONS)?;
-    let listener: std::net::TcpListener = socket.into();
-    if listener.local_addr().is_err() {
-        error!("listener on {addr} has no local address");
-    }
-    Ok(TcpListener::from_std(listener))
 }
