@@ -143,6 +143,23 @@ fn browser_navigation_gets_the_live_page() {
     }
 }
 
+/// The live page follows the method rule of every resource route: OPTIONS lists the methods,
+/// an unknown method is 501, a known one it does not allow is 405 with `Allow`.
+#[test]
+fn the_live_page_follows_the_method_rule() {
+    let l = Live::start(&[]);
+    let mut c = l.server.connect();
+    let r = c.request(b"OPTIONS /devices/kitchen/live HTTP/1.1\r\nHost: t\r\n\r\n");
+    r.assert_status(204);
+    assert_eq!(r.header("allow"), Some("GET, HEAD, OPTIONS"));
+    let r = c.request(b"BREW /devices/kitchen/live HTTP/1.1\r\nHost: t\r\n\r\n");
+    r.assert_status(501);
+    let r = c.request(b"DELETE /devices/kitchen/live HTTP/1.1\r\nHost: t\r\n\r\n");
+    r.assert_status(405);
+    assert_eq!(r.header("allow"), Some("GET, HEAD, OPTIONS"));
+    expect_still_open(&mut c);
+}
+
 #[test]
 fn invalid_device_ids_are_400() {
     let l = Live::start(&[]);
