@@ -352,6 +352,7 @@ fn says_head(mut bytes: &[u8]) -> bool {
     bytes.starts_with(b"HEAD ")
 }
 
+#[inline]
 fn log_access(
     ctx: &mut Context,
     peer: SocketAddr,

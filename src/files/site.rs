@@ -58,6 +58,7 @@ impl Site {
     }
 
     /// Answers GET or HEAD of `head.path` under ROOT.
+    #[inline]
     pub fn serve(
         &mut self,
         head: &RequestHead<'_, '_>,

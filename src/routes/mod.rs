@@ -57,6 +57,7 @@ pub struct Ends {
 }
 
 /// The route table: what happens next for `head`, with any reply written into `out`.
+#[inline]
 pub fn dispatch(
     head: &RequestHead<'_, '_>,
     ctx: &mut Context,
