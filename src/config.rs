@@ -9,7 +9,7 @@ use crate::limits::{
 use crate::security::admission::{AllowList, Cidr};
 use crate::security::auth::Secret;
 use crate::security::{host, Policy};
-use crate::store::{AckMode, RecordFormat, StoreConfig};
+use crate::store::{AckMode, Framing, RecordFormat, StoreConfig};
 use clap::Parser;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -44,8 +44,18 @@ pub struct Cli {
     #[arg(long = "ack", value_name = "MODE", value_enum, default_value = "write")]
     pub ack: AckMode,
 
-    /// End every record with exactly one newline
-    #[arg(long = "newline")]
+    /// How a body is stored: lines (a record is a line; line ends become \n, empty lines are
+    /// dropped) or raw (byte for byte)
+    #[arg(
+        long = "framing",
+        value_name = "MODE",
+        value_enum,
+        default_value = "lines"
+    )]
+    pub framing: Framing,
+
+    /// Accepted for compatibility: every record ends with exactly one newline already
+    #[arg(long = "newline", hide = true)]
     pub newline: bool,
 
     /// Prefix every record with its receive time (RFC 3339, UTC, milliseconds) and a space
@@ -209,7 +219,7 @@ impl From<Cli> for Config {
                 dir: cli.data,
                 ack: cli.ack,
                 format: RecordFormat {
-                    newline: cli.newline,
+                    framing: cli.framing,
                     timestamp: cli.timestamp,
                 },
                 max_pending: cli.max_pending,
@@ -232,19 +242,20 @@ impl Config {
 
 /// The device-file cap for `--max-open-devices 0`: the open-files limit `nofile` (`None` when it
 /// cannot be read) less a descriptor per connection, the pipes of every CGI script, the static
-/// file cache and [`RESERVED_DESCRIPTORS`]; never below [`MIN_OPEN_DEVICE_FILES`].
+/// file cache and [`RESERVED_DESCRIPTORS`]; never below [`MIN_OPEN_DEVICE_FILES`], or a quarter
+/// of the limit where that is less (a limit of 256 allows 64 device files, not 512 it does not
+/// have). Should the descriptors still run out, the store closes device files and retries.
 pub fn open_device_files(nofile: Option<u64>, max_connections: usize) -> usize {
     let Some(nofile) = nofile else {
         return MIN_OPEN_DEVICE_FILES;
     };
+    let nofile = usize::try_from(nofile).unwrap_or(usize::MAX);
     let others = max_connections
         .saturating_add(MAX_CGI_PROCESSES * CGI_PIPES_PER_SCRIPT)
         .saturating_add(FILE_CACHE_ENTRIES)
         .saturating_add(RESERVED_DESCRIPTORS);
-    usize::try_from(nofile)
-        .unwrap_or(usize::MAX)
-        .saturating_sub(others)
-        .max(MIN_OPEN_DEVICE_FILES)
+    let floor = MIN_OPEN_DEVICE_FILES.min(nofile / 4).max(1);
+    nofile.saturating_sub(others).max(floor)
 }
 
 /// The default `--max-connections-per-peer` for a given `--max-connections`.
@@ -362,7 +373,11 @@ mod tests {
             MIN_OPEN_DEVICE_FILES,
             "never below the minimum"
         );
-        assert_eq!(open_device_files(Some(1024), 10_000), MIN_OPEN_DEVICE_FILES);
+        // A limit too small for the minimum: a quarter of it.
+        assert_eq!(open_device_files(Some(1024), 10_000), 256);
+        assert_eq!(open_device_files(Some(256), 10_000), 64);
+        assert_eq!(open_device_files(Some(2048), 10_000), MIN_OPEN_DEVICE_FILES);
+        assert_eq!(open_device_files(Some(3), 10_000), 1);
         assert_eq!(open_device_files(None, 10), MIN_OPEN_DEVICE_FILES);
         assert_eq!(
             open_device_files(Some(u64::MAX), usize::MAX),

@@ -139,8 +139,9 @@ pub const BUFFER_FLUSH_BYTES_PER_TURN: usize = 4 << 20;
 /// 64 worse and with more CPU per request (benches/README.md, "Device ingestion").
 pub const SYNC_THREADS: usize = 4;
 
-/// The fewest device files kept open when the cap is derived from the descriptor limit, and the
-/// cap where none was given (a store opened without one).
+/// The fewest device files kept open when the cap is derived from the descriptor limit (unless
+/// that limit is below four times this: then a quarter of it), and the cap where none was
+/// given (a store opened without one).
 pub const MIN_OPEN_DEVICE_FILES: usize = 512;
 
 /// The reactor is woken after this many counted files (and after the last).

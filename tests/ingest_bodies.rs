@@ -18,7 +18,8 @@ use std::time::Duration;
 
 #[test]
 fn content_length_and_chunked_bodies_are_stored_byte_exact() {
-    let f = start_ingest(&[]);
+    // Raw framing: the file must hold the decoded bodies byte for byte.
+    let f = start_ingest(&["--framing", "raw"]);
     let mut c = f.connect();
     let mut want = Vec::new();
     let mut check = |c: &mut Client, raw: Vec<u8>, body: &[u8], what: &str| {
@@ -60,20 +61,16 @@ fn content_length_and_chunked_bodies_are_stored_byte_exact() {
         &big,
         "chunked, 300 KB",
     );
-    // Empty bodies are acknowledged and add nothing.
-    check(&mut c, post("/devices/bin", b""), b"", "CL 0");
-    check(
-        &mut c,
-        post_chunked("/devices/bin", &[]),
-        b"",
-        "chunked, empty",
-    );
-    check(
-        &mut c,
-        b"POST /devices/bin HTTP/1.1\r\nHost: test\r\n\r\n".to_vec(),
-        b"",
-        "no body framing",
-    );
+    // Empty bodies hold no record: 400, nothing added, the connection kept.
+    for (raw, what) in [
+        (post("/devices/bin", b""), "CL 0"),
+        (post_chunked("/devices/bin", &[]), "chunked, empty"),
+        (b"POST /devices/bin HTTP/1.1\r\nHost: test\r\n\r\n".to_vec(), "no body framing"),
+    ] {
+        let r = c.request(&raw);
+        assert_eq!(r.status, 400, "{what}:\n{}", r.raw_head);
+        assert_eq!(f.device("bin").as_ref(), Some(&want), "after {what}");
+    }
     // Sent one byte at a time, head and body.
     let slow = b"slow body\n";
     let raw = post_chunked("/devices/bin", &[b"slow ", b"body\n"]);
@@ -241,7 +238,7 @@ fn curl_post(file: &Path, url: &str, extra: &[&str]) -> Option<(String, String)>
 
 #[test]
 fn curl_posts_a_5k_file_through_expect_100_continue() {
-    let f = start_ingest(&[]);
+    let f = start_ingest(&["--framing", "raw"]);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("reading.bin");
     let body = pseudo_random(5 * 1024, 11);
@@ -260,7 +257,7 @@ fn curl_posts_a_5k_file_through_expect_100_continue() {
 
 #[test]
 fn curl_large_bodies_with_its_own_expect_stored_or_refused_with_413() {
-    let f = start_ingest(&["--max-body", "4M"]);
+    let f = start_ingest(&["--max-body", "4M", "--framing", "raw"]);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("big.bin");
     let body = pseudo_random(1536 * 1024, 12);
@@ -462,7 +459,7 @@ fn body_cut_by_a_reset_writes_nothing() {
 
 #[test]
 fn body_exactly_at_max_body_is_stored_and_one_byte_over_is_413() {
-    let f = start_ingest(&["--max-body", "1K"]);
+    let f = start_ingest(&["--max-body", "1K", "--framing", "raw"]);
     let at = vec![b'a'; 1024];
     let over = vec![b'b'; 1025];
 

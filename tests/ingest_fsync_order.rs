@@ -1,6 +1,8 @@
 //! The syscall-order test of issue 4 for `--ack fsync`: under strace, the `fdatasync` of the
 //! device file that covers a body completes before the `204` for that body is written to the
-//! socket, and it runs on another thread than the one answering (the reactor keeps going).
+//! socket, and it runs on another thread than the one answering (the reactor keeps going). For
+//! the first body of a new device, the data directory is also `fsync`ed before the 204 (issue 14:
+//! the new directory entry is as durable as the data).
 //! Skipped, with a message, where strace is missing or cannot trace (ptrace not permitted).
 
 mod common;
@@ -161,23 +163,27 @@ fn fdatasync_of_the_device_file_completes_before_the_204_is_written() {
                 panic!("no fdatasync of {fd_path} after its write in:\n{}", shown())
             });
         let sync_line = parse_line(lines[sync]).expect("strace line");
-        let done = if sync_line.call.contains("<unfinished ...>") {
-            (sync + 1..lines.len())
-                .find(|&i| {
-                    parse_line(lines[i]).is_some_and(|l| {
-                        l.tid == sync_line.tid && l.call.starts_with("<... fdatasync resumed>")
-                    })
-                })
-                .unwrap_or_else(|| panic!("fdatasync at line {sync} never resumed:\n{}", shown()))
-        } else {
-            sync
-        };
-        assert!(
-            lines[done].trim_end().ends_with("= 0"),
-            "fdatasync failed: {}",
-            lines[done]
-        );
+        let done = completion(&lines, sync, "fdatasync");
         let reply = replies[k];
+        let first_of_device = posts[..k].iter().all(|(d, _)| d != device);
+        if first_of_device {
+            let dir = format!("{data_str}>");
+            let dir_sync = (write + 1..lines.len())
+                .find(|&i| lines[i].contains(" fsync(") && lines[i].contains(&dir))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "no fsync of {dir} after the first write to {fd_path}:\n{}",
+                        shown()
+                    )
+                });
+            let dir_done = completion(&lines, dir_sync, "fsync");
+            assert!(
+                dir_done < reply,
+                "POST {k}: the 204 (line {reply}) was written before the data directory's \
+                 fsync completed (line {dir_done}):\n{}",
+                shown()
+            );
+        }
         assert!(
             done < reply,
             "POST {k} ({marker}): the 204 (line {reply}) was written before the fdatasync \
@@ -198,6 +204,29 @@ fn fdatasync_of_the_device_file_completes_before_the_204_is_written() {
     }
     assert_eq!(
         read_device(data.path(), "synced-a").as_deref(),
-        Some(&b"marker-7f3a1c-onemarker-7f3a1c-three"[..])
+        Some(&b"marker-7f3a1c-one\nmarker-7f3a1c-three\n"[..])
     );
+}
+
+/// The line at which the call `name` traced at line `at` completed (its `resumed` line if it
+/// was interrupted by another thread's output); panics unless it returned 0.
+fn completion(lines: &[&str], at: usize, name: &str) -> usize {
+    let line = parse_line(lines[at]).expect("strace line");
+    let done = if line.call.contains("<unfinished ...>") {
+        let resumed = format!("<... {name} resumed>");
+        (at + 1..lines.len())
+            .find(|&i| {
+                parse_line(lines[i])
+                    .is_some_and(|l| l.tid == line.tid && l.call.starts_with(&resumed))
+            })
+            .unwrap_or_else(|| panic!("{name} at line {at} never resumed"))
+    } else {
+        at
+    };
+    assert!(
+        lines[done].trim_end().ends_with("= 0"),
+        "{name} failed: {}",
+        lines[done]
+    );
+    done
 }

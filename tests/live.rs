@@ -182,7 +182,8 @@ fn invalid_device_ids_are_400() {
 
 #[test]
 fn multi_line_records_become_one_event_and_field_lookalikes_stay_data() {
-    let l = Live::start(&[]);
+    // Raw framing: a body is one record, however many lines it has.
+    let l = Live::start(&["--framing", "raw"]);
     let mut s = l.stream("/devices/kitchen/live", &[]);
     let bodies: Vec<Vec<u8>> = vec![
         b"first\r\nsecond\rthird\nid: 7\nevent: alarm\nretry: 1\n: not a comment\n\ndata: x\r\n"
@@ -218,7 +219,7 @@ fn multi_line_records_become_one_event_and_field_lookalikes_stay_data() {
 
 #[test]
 fn event_ids_are_offsets_in_the_device_file() {
-    let l = Live::start(&[]);
+    let l = Live::start(&["--framing", "raw"]);
     let mut s = l.stream("/devices/meter/live", &[]);
     let mut bodies = lines("kWh", 25);
     bodies.push(b"last one, multi\nline".to_vec());
@@ -238,6 +239,23 @@ fn event_ids_are_offsets_in_the_device_file() {
     let r = fetch(&l.server, "/devices/meter");
     r.assert_status(200);
     assert_eq!(r.content_length(), Some(start as u64));
+}
+
+/// Lines framing (the default): each line of a body is a record, and an event of its own whose
+/// id is the offset just past that line; line breaks of any kind become one `\n` in the file.
+#[test]
+fn each_line_of_a_body_is_an_event_with_its_offset() {
+    let l = Live::start(&[]);
+    let mut s = l.stream("/devices/lines/live", &[]);
+    let mut c = l.server.connect();
+    post_record(&mut c, "lines", b"a=1\r\nb=2\n\nc=3");
+    post_record(&mut c, "lines", b"d=4\r");
+    let want = [("a=1", 4), ("b=2", 8), ("c=3", 12), ("d=4", 16)];
+    for (data, end) in want {
+        assert_event(&s.next_event(), data, end);
+    }
+    s.assert_no_event_for(Duration::from_millis(200));
+    assert_eq!(fs::read(l.file("lines")).unwrap(), b"a=1\nb=2\nc=3\nd=4\n");
 }
 
 #[test]
@@ -417,7 +435,8 @@ fn default_heartbeat_is_not_sent_within_a_second() {
 
 #[test]
 fn api_live_streams_every_device_as_json() {
-    let l = Live::start(&[]);
+    // Raw framing, so that a multi-line body is one record with its line break inside.
+    let l = Live::start(&["--framing", "raw"]);
     let mut s = l.stream("/api/live", &[]);
     assert_eq!(s.status, 200);
     assert_eq!(s.header("content-type"), Some("text/event-stream"));

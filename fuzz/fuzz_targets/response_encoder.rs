@@ -67,6 +67,7 @@ all_errors![
     MethodNotAllowed,
     BadPath,
     BadDeviceId,
+    NoRecord,
     BadQuery,
     Overloaded,
     Forbidden,

@@ -129,8 +129,12 @@ impl<S: Transport> Connection<S> {
                         .append(id, &self.body, self.peer.ip(), ctx.wall, self.waiter);
                 self.body.clear();
                 self.state = State::AwaitCommit { close, http10 };
-                if appended == Appended::Acknowledged {
-                    self.committed(ctx, Ok(()));
+                // Refused (no record), or acknowledged at once (`--ack buffer`): the reply goes
+                // out now; otherwise at the commit.
+                match appended {
+                    Ok(Appended::Waiting) => {}
+                    Ok(Appended::Acknowledged) => self.committed(ctx, Ok(())),
+                    Err(err) => self.committed(ctx, Err(err)),
                 }
             }
         }

@@ -63,8 +63,8 @@ pub fn check(fixture: &Fixture, script: &Script, run: &Run) -> Result<Report, St
         report.responses += 1;
         report.predicted += 1;
         match expect {
-            Expect::Ingest { device, body, .. } => {
-                acked.entry(device.clone()).or_default().extend(body);
+            Expect::Ingest { device, stored, .. } => {
+                acked.entry(device.clone()).or_default().extend(stored);
             }
             Expect::Other { .. } => all_predicted = false,
             _ => {}
@@ -107,6 +107,7 @@ fn answers(fixture: &Fixture, expect: &Expect, r: &Response) -> Result<(), Strin
         }
         Expect::Missing { close, .. } => (404, None, *close),
         Expect::Ingest { close, .. } => (204, None, *close),
+        Expect::NoRecord { close } => (400, None, *close),
         Expect::Other { close, .. } => {
             if *close && !r.closes {
                 return Err("the connection had to close and was kept".into());

@@ -24,12 +24,16 @@ pub enum Expect {
     },
     /// GET or HEAD of a numeric name that is not in the fixture: 404.
     Missing { head: bool, close: bool },
-    /// POST of a body to a device: 204, and the body appended to the device's file.
+    /// POST of a body to a device: 204, and the body's records (`stored`: its non-empty lines,
+    /// each ending in `\n`) appended to the device's file.
     Ingest {
         device: String,
-        body: Vec<u8>,
+        stored: Vec<u8>,
         close: bool,
     },
+    /// POST of a body without a record to a device: 400, nothing stored, the connection kept
+    /// unless the client closes it.
+    NoRecord { close: bool },
     /// Some final response; if `close`, one that closes the connection.
     Other { head: bool, close: bool },
 }
@@ -41,7 +45,7 @@ impl Expect {
             Expect::File { head, .. }
             | Expect::Missing { head, .. }
             | Expect::Other { head, .. } => head,
-            Expect::Ingest { .. } => false,
+            Expect::Ingest { .. } | Expect::NoRecord { .. } => false,
         }
     }
 
@@ -51,6 +55,7 @@ impl Expect {
             Expect::File { close, .. }
             | Expect::Missing { close, .. }
             | Expect::Ingest { close, .. }
+            | Expect::NoRecord { close }
             | Expect::Other { close, .. } => close,
         }
     }
@@ -103,6 +108,19 @@ const GOOD_HOSTS: [&[u8]; 5] = [
 
 /// One request at the start of `s`: what it must get and its length, or `None` if it is not
 /// complete or not in the understood subset.
+/// What the device file gets for `body`: a record is a line, line ends (`\n`, `\r\n`, `\r`)
+/// become `\n`, empty lines are dropped. Written apart from `store::record` on purpose.
+fn records_of(body: &[u8]) -> Vec<u8> {
+    let mut stored = Vec::new();
+    for line in body.split(|&b| b == b'\n' || b == b'\r') {
+        if !line.is_empty() {
+            stored.extend_from_slice(line);
+            stored.push(b'\n');
+        }
+    }
+    stored
+}
+
 fn request(s: &[u8], files: &dyn Files, max_body: u64) -> Option<(Expect, usize)> {
     let head_end = find(&s[..s.len().min(4096)], b"\r\n\r\n")? + 4;
     // Every line of the head but the empty last one, each ending in CR once split at LF.
@@ -190,11 +208,15 @@ fn request(s: &[u8], files: &dyn Files, max_body: u64) -> Option<(Expect, usize)
                     // 413, and the connection closes.
                     return Some((Expect::Other { head, close: true }, len));
                 }
+                let stored = records_of(&body);
+                if stored.is_empty() {
+                    return Some((Expect::NoRecord { close }, len));
+                }
                 let device = id.as_str().to_owned();
                 return Some((
                     Expect::Ingest {
                         device,
-                        body,
+                        stored,
                         close,
                     },
                     len,
@@ -331,7 +353,7 @@ mod tests {
         };
         let ingest = |device: &str| Expect::Ingest {
             device: device.into(),
-            body: b"abc".to_vec(),
+            stored: b"abc\n".to_vec(),
             close: false,
         };
         assert_eq!(

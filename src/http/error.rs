@@ -67,6 +67,8 @@ pub enum RequestError {
     MethodNotAllowed,
     /// The path is not a valid path below the root (`..` escape, NUL, encoded slash, bad UTF-8).
     BadPath,
+    /// A body to a device that holds no record (with lines framing, no non-empty line): 400.
+    NoRecord,
     /// A device id outside the rules of README.md ("Device ingestion"): 400.
     BadDeviceId,
     /// A malformed query string: 400.
@@ -123,6 +125,7 @@ impl RequestError {
             | MalformedChunk
             | BadPath
             | BadDeviceId
+            | NoRecord
             | BadQuery => 400,
             Overloaded => 503,
             UnsupportedVersion => 505,
@@ -153,6 +156,7 @@ impl RequestError {
         !matches!(
             self,
             UnknownMethod
+                | NoRecord
                 | MethodNotAllowed
                 | BadPath
                 | BadDeviceId
@@ -206,6 +210,7 @@ impl RequestError {
             MethodNotAllowed => "method not allowed",
             BadPath => "invalid path",
             BadDeviceId => "invalid device id",
+            NoRecord => "the body holds no record (a record is a non-empty line)",
             BadQuery => "malformed query string",
             Overloaded => "ingest is refusing work for now; retry later",
             Forbidden => "forbidden",

@@ -73,6 +73,8 @@ impl RequestSummary {
 
 /// A buffered access log.
 pub struct AccessLog {
+    /// Where it is written (`-` for standard output), for [`AccessLog::reopen`].
+    path: std::path::PathBuf,
     out: BufWriter<Box<dyn Write + Send>>,
     stamp_second: u64,
     stamp: [u8; 26],
@@ -81,13 +83,9 @@ pub struct AccessLog {
 impl AccessLog {
     /// Opens `path` for appending (created if missing); `-` is standard output.
     pub fn open(path: &Path) -> io::Result<AccessLog> {
-        let sink: Box<dyn Write + Send> = if path.as_os_str() == "-" {
-            Box::new(io::stdout())
-        } else {
-            Box::new(OpenOptions::new().create(true).append(true).open(path)?)
-        };
         Ok(AccessLog {
-            out: BufWriter::with_capacity(64 * 1024, sink),
+            path: path.to_path_buf(),
+            out: BufWriter::with_capacity(64 * 1024, sink(path)?),
             stamp_second: u64::MAX,
             stamp: [b' '; 26],
         })
@@ -125,6 +123,24 @@ impl AccessLog {
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
+
+    /// Writes buffered lines out and opens the path again (SIGHUP, after logrotate renamed the
+    /// file): later lines go to a new file of that name. On error the old file stays in use.
+    pub fn reopen(&mut self) -> io::Result<()> {
+        self.out.flush()?;
+        let sink = sink(&self.path)?;
+        self.out = BufWriter::with_capacity(64 * 1024, sink);
+        Ok(())
+    }
+}
+
+/// The writer for `path`: the file opened for appending (created if missing), or stdout for `-`.
+fn sink(path: &Path) -> io::Result<Box<dyn Write + Send>> {
+    Ok(if path.as_os_str() == "-" {
+        Box::new(io::stdout())
+    } else {
+        Box::new(OpenOptions::new().create(true).append(true).open(path)?)
+    })
 }
 
 /// Copies `bytes`, escaping `"`, `\`, control characters and non-ASCII as `\xHH`.

@@ -15,7 +15,7 @@ use log::{debug, error, info, warn};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use peers::PeerTable;
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 use std::io;
@@ -99,8 +99,8 @@ impl Server {
             listeners.push(listener);
             local_addrs.push(local);
         }
-        let mut signals =
-            Signals::new([SIGINT, SIGTERM]).map_err(|e| format!("cannot handle signals: {e}"))?;
+        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
+            .map_err(|e| format!("cannot handle signals: {e}"))?;
         poll.registry()
             .register(&mut signals, tokens::SIGNAL, Interest::READABLE)
             .map_err(|e| format!("cannot handle signals: {e}"))?;
@@ -347,12 +347,18 @@ impl Server {
     /// Starts a graceful shutdown; returns true if the server should stop at once (a second
     /// signal).
     fn on_signal(&mut self) -> bool {
-        let mut received = false;
+        let (mut stop, mut reopen) = (false, false);
         for signal in self.signals.pending() {
             debug!("signal {signal}");
-            received = true;
+            match signal {
+                SIGHUP => reopen = true,
+                _ => stop = true,
+            }
         }
-        if !received {
+        if reopen {
+            self.reopen_files();
+        }
+        if !stop {
             return false;
         }
         if self.shutdown_deadline.is_some() {
@@ -375,6 +381,18 @@ impl Server {
             self.close(key);
         }
         false
+    }
+
+    /// SIGHUP (logrotate's convention): device files and the access log are opened again by
+    /// name, so that records after a rename or removal go to a fresh file of that name.
+    fn reopen_files(&mut self) {
+        info!("SIGHUP: reopening device files and the access log");
+        self.ctx.store.reopen_files(&mut self.ctx.completions);
+        if let Some(log) = self.ctx.access_log.as_mut() {
+            if let Err(e) = log.reopen() {
+                warn!("access log: cannot reopen: {e}");
+            }
+        }
     }
 
     fn finish(mut self) -> io::Result<()> {

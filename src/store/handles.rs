@@ -1,6 +1,9 @@
 //! An LRU of open device files, so that any number of devices work within the process's
 //! descriptor limit: at most `capacity` files are open at once; the least recently used is closed
-//! when another must be opened. The capacity is `--max-open-devices`, by default derived from the
+//! when another must be opened, and also when an open fails for want of descriptors (`EMFILE`,
+//! `ENFILE`) while other device files are open. Device files are opened without following a
+//! symlink (`O_NOFOLLOW`: a symlink in DATA fails with `ELOOP`, its target untouched), and an
+//! open reports whether it created the file, so that `--ack fsync` can sync the directory. The capacity is `--max-open-devices`, by default derived from the
 //! descriptor limit at start (`config::open_device_files`), never less than
 //! [`MIN_OPEN_DEVICE_FILES`].
 use std::collections::VecDeque;
@@ -32,8 +35,9 @@ impl Handles {
         }
     }
 
-    /// The open file of `device`, opening `path` for appending (created 0644) if needed.
-    pub fn get(&mut self, device: usize, path: &Path) -> io::Result<Arc<File>> {
+    /// The open file of `device`, opening `path` for appending (created 0644) if needed; with
+    /// whether this call created the file.
+    pub fn get(&mut self, device: usize, path: &Path) -> io::Result<(Arc<File>, bool)> {
         if self.files.len() <= device {
             self.files.resize_with(device + 1, || None);
         }
@@ -43,22 +47,23 @@ impl Handles {
             *used = tick;
             let file = Arc::clone(file);
             self.note_use(device, tick);
-            return Ok(file);
+            return Ok((file, false));
         }
         while self.open >= self.capacity {
             self.evict_one();
         }
-        let file = Arc::new(
-            OpenOptions::new()
-                .append(true)
-                .create(true)
-                .mode(0o644)
-                .open(path)?,
-        );
+        let (file, created) = loop {
+            match open_append(path) {
+                Ok(opened) => break opened,
+                Err(e) if out_of_descriptors(&e) && self.open > 0 => self.evict_one(),
+                Err(e) => return Err(e),
+            }
+        };
+        let file = Arc::new(file);
         self.files[device] = Some((Arc::clone(&file), tick));
         self.open += 1;
         self.note_use(device, tick);
-        Ok(file)
+        Ok((file, created))
     }
 
     /// Closes the file of `device` if open (e.g. after a failed write).
@@ -108,6 +113,34 @@ impl Handles {
     }
 }
 
+/// Opens `path` for appending without following a symlink, creating it (0644) if it does not
+/// exist; `true` when this call created it.
+fn open_append(path: &Path) -> io::Result<(File, bool)> {
+    let mut options = OpenOptions::new();
+    options
+        .append(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .mode(0o644);
+    loop {
+        match options.open(path) {
+            Ok(file) => return Ok((file, false)),
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            Err(_) => {}
+        }
+        match options.clone().create_new(true).open(path) {
+            Ok(file) => return Ok((file, true)),
+            // Created by someone else in between: open what is there.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The process or the system has no descriptor left.
+fn out_of_descriptors(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +163,22 @@ mod tests {
             assert!(handles.open_count() <= 3);
         }
         assert!(handles.order.len() <= 4 * 3 + 64 + 1);
+    }
+
+    #[test]
+    fn reports_a_file_it_created_and_refuses_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut handles = Handles::new(4);
+        let (_, created) = handles.get(0, &dir.path().join("new")).unwrap();
+        assert!(created);
+        handles.close(0);
+        let (_, created) = handles.get(0, &dir.path().join("new")).unwrap();
+        assert!(!created, "it exists now");
+        let target = dir.path().join("target");
+        std::fs::write(&target, b"untouched").unwrap();
+        std::os::unix::fs::symlink(&target, dir.path().join("link")).unwrap();
+        let err = handles.get(1, &dir.path().join("link")).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ELOOP));
+        assert_eq!(std::fs::read(&target).unwrap(), b"untouched");
     }
 }

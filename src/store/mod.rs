@@ -23,9 +23,10 @@ pub mod id;
 pub mod record;
 mod registry;
 mod sync;
+mod write;
 
 pub use id::DeviceId;
-pub use record::RecordFormat;
+pub use record::{Framing, RecordFormat};
 pub use registry::{epoch_minute, DeviceStats};
 
 use crate::http::error::RequestError;
@@ -35,14 +36,14 @@ use crate::limits::{
 };
 use counter::{CountJob, Counter};
 use handles::Handles;
-use log::{error, warn};
+use log::warn;
 use std::collections::{HashMap, VecDeque};
-use std::io::{self, Write};
+use std::io;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
-use sync::{SyncJob, SyncPool};
+use sync::SyncPool;
 
 /// When a POST is acknowledged (README.md, "Device ingestion").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -100,6 +101,8 @@ struct Device {
     waiters: Vec<Waiter>,
     /// Has records to write, and is listed in `DeviceStore::dirty` or `DeviceStore::flushing`.
     dirty: bool,
+    /// Its file was checked not to be a symlink in this run.
+    checked: bool,
     /// Length of the file as written by us.
     len: Option<u64>,
     stats: DeviceStats,
@@ -130,6 +133,8 @@ pub struct DeviceStore {
     /// it, or a wake it just sent is lost with the descriptor.
     wake: sync::Wake,
     path_scratch: PathBuf,
+    /// The data directory, synced after a new device file was created (`--ack fsync`).
+    data_dir: Arc<std::fs::File>,
     /// Keep a copy of every record written, for live subscribers (set by the reactor).
     publishing: bool,
     published: Vec<Published>,
@@ -171,6 +176,7 @@ impl DeviceStore {
             counter: None,
             wake,
             path_scratch: config.dir.clone(),
+            data_dir: Arc::new(std::fs::File::open(&config.dir)?),
             publishing: false,
             published: Vec::new(),
             published_bytes: Vec::new(),
@@ -222,7 +228,9 @@ impl DeviceStore {
         Ok(())
     }
 
-    /// Appends one whole body as a record of `id`, received from `peer` at `now`.
+    /// Appends the records of one whole body to `id`, received from `peer` at `now`. A body
+    /// that holds no record (with lines framing: no non-empty line) is refused with
+    /// `NoRecord` and leaves no trace, not even the device.
     pub fn append(
         &mut self,
         id: DeviceId,
@@ -230,23 +238,33 @@ impl DeviceStore {
         peer: IpAddr,
         now: SystemTime,
         waiter: Waiter,
-    ) -> Appended {
-        let index = self.device_index(id);
+    ) -> Result<Appended, RequestError> {
         let format = self.config.format;
+        if !format.has_record(body) {
+            return Err(RequestError::NoRecord);
+        }
+        let checked = self
+            .by_id
+            .get(&id)
+            .is_some_and(|&i| self.devices[i].checked);
+        if !checked {
+            self.refuse_symlink(&id)?;
+        }
+        let index = self.device_index(id);
         let device = &mut self.devices[index];
+        device.checked = true;
         if !device.dirty {
             device.dirty = true;
             self.dirty.push(index);
         }
         let before = device.pending.len();
-        format.append(&mut device.pending, body, now);
-        device.pending_records += 1;
-        device.pending_ends.push(device.pending.len());
+        let records = format.append(&mut device.pending, &mut device.pending_ends, body, now);
+        device.pending_records += records;
         let record_len = (device.pending.len() - before) as u64;
         device.stats.seen(peer, now);
-        match self.config.ack {
+        Ok(match self.config.ack {
             AckMode::Buffer => {
-                device.stats.stored(1, record_len, now);
+                device.stats.stored(records, record_len, now);
                 self.unsynced += record_len;
                 Appended::Acknowledged
             }
@@ -254,7 +272,7 @@ impl DeviceStore {
                 device.waiters.push(waiter);
                 Appended::Waiting
             }
-        }
+        })
     }
 
     /// The commit point: writes pending records (one `write` per device) and reports the
@@ -345,6 +363,20 @@ impl DeviceStore {
         }
     }
 
+    /// `Forbidden` if the device's file in DATA is a symlink (its target is never written: the
+    /// file is also opened with `O_NOFOLLOW`). Checked once per device and run, so that
+    /// `--ack buffer` refuses before it acknowledges.
+    fn refuse_symlink(&mut self, id: &DeviceId) -> Result<(), RequestError> {
+        self.path_scratch.push(id.as_str());
+        let link = std::fs::symlink_metadata(&self.path_scratch).is_ok_and(|m| m.is_symlink());
+        self.path_scratch.pop();
+        if link {
+            warn!("{id}: the device file is a symlink; POSTs to it get 403");
+            return Err(RequestError::Forbidden);
+        }
+        Ok(())
+    }
+
     /// Whether records of the files found at start are still being counted.
     pub fn counting(&self) -> bool {
         self.counter.is_some()
@@ -375,6 +407,20 @@ impl DeviceStore {
             for report in sync.finish() {
                 done.extend(report.waiters.iter().map(|w| (*w, report.result)));
             }
+        }
+    }
+
+    /// Writes out what is pending, then closes every device file, so that the next write opens
+    /// each by name again (SIGHUP: a file renamed or removed by another program is followed by
+    /// a fresh one). The length of each file is read again at its next write.
+    pub fn reopen_files(&mut self, done: &mut Vec<Completion>) {
+        if self.config.ack != AckMode::Buffer {
+            self.write_dirty(done);
+        }
+        for index in 0..self.devices.len() {
+            self.handles.close(index);
+            self.devices[index].len = None;
+            self.devices[index].checked = false;
         }
     }
 
@@ -454,109 +500,12 @@ impl DeviceStore {
             pending_ends: Vec::new(),
             waiters: Vec::new(),
             dirty: false,
+            checked: false,
             len: None,
             stats: DeviceStats::default(),
         });
         self.by_id.insert(id, index);
         index
-    }
-
-    /// Writes device `index`'s pending records with one `write` (looping only on short writes).
-    fn write_device(&mut self, index: usize, done: &mut Vec<Completion>) {
-        let device = &self.devices[index];
-        if device.pending.is_empty() && device.waiters.is_empty() {
-            return;
-        }
-        self.path_scratch.push(device.id.as_str());
-        let file = self.handles.get(index, &self.path_scratch);
-        self.path_scratch.pop();
-        let device = &mut self.devices[index];
-        let result = file.and_then(|file| {
-            let before = match device.len {
-                Some(len) => len,
-                None => file.metadata()?.len(),
-            };
-            let started = Instant::now();
-            let written = (&*file).write_all(&device.pending);
-            crate::observe::metrics::COMMIT_SECONDS.observe(started.elapsed().as_secs_f64());
-            match written {
-                Ok(()) => Ok((file, before)),
-                Err(e) => {
-                    // No partial record may remain: cut the file back to where this write began.
-                    if let Err(t) = file.set_len(before) {
-                        error!("{}: cannot truncate after failed write: {t}", device.id);
-                    }
-                    device.len = Some(before);
-                    Err(e)
-                }
-            }
-        });
-        let bytes = device.pending.len() as u64;
-        let records = device.pending_records;
-        match result {
-            Ok((file, before)) => {
-                device.len = Some(before + bytes);
-                crate::observe::metrics::COMMIT_RECORDS.observe(records as f64);
-                if self.publishing {
-                    let mut start = 0;
-                    for &end in &device.pending_ends {
-                        let at = self.published_bytes.len();
-                        self.published_bytes
-                            .extend_from_slice(&device.pending[start..end]);
-                        self.published.push(Published {
-                            device: device.id,
-                            end: before + end as u64,
-                            bytes: at..self.published_bytes.len(),
-                        });
-                        start = end;
-                    }
-                }
-                device.pending.clear();
-                device.pending_ends.clear();
-                device.pending_records = 0;
-                let now = SystemTime::now();
-                match self.config.ack {
-                    AckMode::Buffer => self.unsynced = self.unsynced.saturating_sub(bytes),
-                    AckMode::Write => {
-                        device.stats.stored(records, bytes, now);
-                        done.extend(device.waiters.drain(..).map(|w| (w, Ok(()))));
-                    }
-                    AckMode::Fsync => {
-                        device.stats.stored(records, bytes, now);
-                        self.unsynced += bytes;
-                        let job = SyncJob {
-                            device: index,
-                            file,
-                            waiters: std::mem::take(&mut device.waiters),
-                            bytes,
-                        };
-                        if let Some(sync) = &self.sync {
-                            if let Some(failed) = sync.submit(job) {
-                                self.unsynced = self.unsynced.saturating_sub(failed.bytes);
-                                done.extend(failed.waiters.iter().map(|w| (*w, failed.result)));
-                            }
-                        }
-                    }
-                }
-            }
-            Err(e) => {
-                let status = if e.raw_os_error() == Some(libc::ENOSPC) {
-                    RequestError::InsufficientStorage
-                } else {
-                    RequestError::Internal
-                };
-                error!("{}: write of {bytes} bytes failed: {e}", device.id);
-                self.handles.close(index);
-                if self.config.ack == AckMode::Buffer {
-                    // Already acknowledged: keep it in memory and try again at the next flush.
-                    return;
-                }
-                device.pending.clear();
-                device.pending_ends.clear();
-                device.pending_records = 0;
-                done.extend(device.waiters.drain(..).map(|w| (w, Err(status))));
-            }
-        }
     }
 }
 #[cfg(test)]

@@ -20,6 +20,9 @@ pub struct SyncJob {
     /// The device (its index in the store): jobs of one device share a sync.
     pub device: usize,
     pub file: Arc<File>,
+    /// The data directory, when the file was created since its last sync: synced after the
+    /// file, so that the new directory entry is as durable as the data.
+    pub dir: Option<Arc<File>>,
     pub waiters: Vec<Waiter>,
     /// Bytes the job covers (to account for unsynced data).
     pub bytes: u64,
@@ -175,7 +178,10 @@ fn run(shared: &Shared, done: &Sender<SyncDone>, wake: &(dyn Fn() + Send + Sync)
         // `fdatasync` flushes the file, whichever descriptor wrote: the newest one covers all.
         if let Some(last) = jobs.last() {
             let started = std::time::Instant::now();
-            let synced = sync(device, &last.file);
+            let mut synced = sync(device, &last.file);
+            if let Some(dir) = jobs.iter().find_map(|job| job.dir.as_ref()) {
+                synced = synced.and_then(|()| dir.sync_all());
+            }
             crate::observe::metrics::FSYNC_SECONDS.observe(started.elapsed().as_secs_f64());
             report.result = synced.map_err(|e| {
                 error!("fdatasync failed: {e}");
@@ -231,6 +237,7 @@ mod tests {
         SyncJob {
             device,
             file: Arc::new(file),
+            dir: None,
             waiters: vec![waiter(waiter_n)],
             bytes: 10,
         }

@@ -11,7 +11,7 @@ fn config(dir: &Path, ack: AckMode) -> StoreConfig {
         dir: dir.to_path_buf(),
         ack,
         format: RecordFormat {
-            newline: true,
+            framing: Framing::Lines,
             timestamp: false,
         },
         max_pending: 1024,
@@ -47,7 +47,7 @@ fn write_mode_commits_every_pending_record_in_order_then_completes_waiters() {
         .enumerate()
     {
         let got = store.append(id(dev), body.as_bytes(), PEER, now, waiter(n as u64));
-        assert_eq!(got, Appended::Waiting);
+        assert_eq!(got, Ok(Appended::Waiting));
     }
     assert!(store.has_uncommitted());
     assert!(
@@ -78,7 +78,7 @@ fn buffer_mode_acknowledges_at_once_and_writes_once_a_second_or_on_demand() {
     let mut store = open(dir.path(), AckMode::Buffer);
     let start = Instant::now();
     let got = store.append(id("a"), b"r1", PEER, SystemTime::now(), waiter(1));
-    assert_eq!(got, Appended::Acknowledged);
+    assert_eq!(got, Ok(Appended::Acknowledged));
     assert_eq!(store.unsynced_bytes(), 3);
     let mut done = Vec::new();
     store.commit(start, &mut done);
@@ -89,7 +89,9 @@ fn buffer_mode_acknowledges_at_once_and_writes_once_a_second_or_on_demand() {
     store.commit(start + BUFFER_FLUSH_INTERVAL_SECS * 2, &mut done);
     assert_eq!(std::fs::read(dir.path().join("a")).unwrap(), b"r1\n");
     assert_eq!(store.unsynced_bytes(), 0);
-    store.append(id("a"), b"r2", PEER, SystemTime::now(), waiter(2));
+    store
+        .append(id("a"), b"r2", PEER, SystemTime::now(), waiter(2))
+        .unwrap();
     store.flush_device(&id("a"), &mut done);
     assert_eq!(std::fs::read(dir.path().join("a")).unwrap(), b"r1\nr2\n");
     assert!(done.is_empty(), "buffer mode has no waiters");
@@ -100,7 +102,9 @@ fn admission_refuses_past_max_pending_and_below_min_free() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = open(dir.path(), AckMode::Buffer);
     assert_eq!(store.admit(), Ok(()));
-    store.append(id("a"), &[b'x'; 1024], PEER, SystemTime::now(), waiter(1));
+    store
+        .append(id("a"), &[b'x'; 1024], PEER, SystemTime::now(), waiter(1))
+        .unwrap();
     // 1025 bytes pending (the newline included) is one more than max_pending.
     assert_eq!(store.admit(), Err(RequestError::Overloaded));
     let mut done = Vec::new();
@@ -123,13 +127,15 @@ fn more_devices_than_open_files_all_get_their_records() {
         for d in 0..devices {
             let name = format!("d{d}");
             let body = format!("{round}");
-            store.append(
-                id(&name),
-                body.as_bytes(),
-                PEER,
-                SystemTime::now(),
-                waiter(d as u64),
-            );
+            store
+                .append(
+                    id(&name),
+                    body.as_bytes(),
+                    PEER,
+                    SystemTime::now(),
+                    waiter(d as u64),
+                )
+                .unwrap();
         }
         store.commit(Instant::now(), &mut done);
         assert!(store.open_files() <= MIN_OPEN_DEVICE_FILES);
@@ -150,8 +156,12 @@ fn a_failed_write_completes_its_waiters_with_an_error_and_writes_nothing() {
     let mut store = open(dir.path(), AckMode::Write);
     // A directory where the device file should be: opening it for appending fails.
     std::fs::create_dir(dir.path().join("blocked")).unwrap();
-    store.append(id("blocked"), b"lost", PEER, SystemTime::now(), waiter(7));
-    store.append(id("fine"), b"kept", PEER, SystemTime::now(), waiter(8));
+    store
+        .append(id("blocked"), b"lost", PEER, SystemTime::now(), waiter(7))
+        .unwrap();
+    store
+        .append(id("fine"), b"kept", PEER, SystemTime::now(), waiter(8))
+        .unwrap();
     let mut done = Vec::new();
     store.commit(Instant::now(), &mut done);
     done.sort_by_key(|(w, _)| w.key);
@@ -180,7 +190,9 @@ fn fsync_mode_completes_after_the_sync_thread_reports() {
         }),
     )
     .unwrap();
-    store.append(id("a"), b"r", PEER, SystemTime::now(), waiter(1));
+    store
+        .append(id("a"), b"r", PEER, SystemTime::now(), waiter(1))
+        .unwrap();
     let mut done = Vec::new();
     store.commit(Instant::now(), &mut done);
     assert!(done.is_empty(), "not acknowledged before the sync");
@@ -199,9 +211,9 @@ fn reopening_rebuilds_the_registry_from_stat_then_counts_the_records_in_the_back
         let mut store = open(dir.path(), AckMode::Write);
         let at = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         for n in 0..3 {
-            store.append(id("a"), b"r", PEER, at, waiter(n));
+            store.append(id("a"), b"r", PEER, at, waiter(n)).unwrap();
         }
-        store.append(id("b"), b"only", PEER, at, waiter(9));
+        store.append(id("b"), b"only", PEER, at, waiter(9)).unwrap();
         store.commit(Instant::now(), &mut Vec::new());
     }
     std::fs::write(dir.path().join("empty"), b"").unwrap();
@@ -223,7 +235,9 @@ fn reopening_rebuilds_the_registry_from_stat_then_counts_the_records_in_the_back
     assert_eq!((empty.records, empty.counting), (0, false));
     // Records stored before the count arrives are added to it, not counted twice.
     let mut done = Vec::new();
-    store.append(id("a"), b"new", PEER, SystemTime::now(), waiter(4));
+    store
+        .append(id("a"), b"new", PEER, SystemTime::now(), waiter(4))
+        .unwrap();
     store.commit(Instant::now(), &mut done);
     assert_eq!(done.len(), 1);
     while store.counting() {
@@ -247,7 +261,9 @@ fn files_in(dir: &Path) -> usize {
 fn append_to_each(store: &mut DeviceStore, count: usize, body: &[u8]) {
     for d in 0..count {
         let device = id(&format!("d{d}"));
-        store.append(device, body, PEER, SystemTime::now(), waiter(d as u64));
+        store
+            .append(device, body, PEER, SystemTime::now(), waiter(d as u64))
+            .unwrap();
     }
 }
 
@@ -272,7 +288,9 @@ fn a_buffer_flush_writes_at_most_the_per_turn_device_limit_then_the_rest() {
         "the round goes on without sleeping"
     );
     // A device that turns dirty during the round waits for the next round.
-    store.append(id("late"), b"r", PEER, SystemTime::now(), waiter(2));
+    store
+        .append(id("late"), b"r", PEER, SystemTime::now(), waiter(2))
+        .unwrap();
     store.commit(due, &mut done);
     assert_eq!(files_in(dir.path()), n + 1, "the next turn writes the rest");
     assert!(!dir.path().join("late").exists());
@@ -301,7 +319,9 @@ fn a_buffer_flush_turn_stops_at_the_byte_limit() {
     // limit exactly, the third waits for the next turn.
     let body = vec![b'x'; BUFFER_FLUSH_BYTES_PER_TURN / 2 - 1];
     for d in ["a", "b", "c"] {
-        store.append(id(d), &body, PEER, SystemTime::now(), waiter(1));
+        store
+            .append(id(d), &body, PEER, SystemTime::now(), waiter(1))
+            .unwrap();
     }
     let mut done = Vec::new();
     store.commit(start + BUFFER_FLUSH_INTERVAL_SECS, &mut done);
@@ -332,9 +352,13 @@ fn reads_during_a_buffer_flush_round_see_every_record_once() {
         std::fs::read(dir.path().join(last.as_str())).unwrap(),
         b"1\n"
     );
-    store.append(last, b"2", PEER, SystemTime::now(), waiter(1));
+    store
+        .append(last, b"2", PEER, SystemTime::now(), waiter(1))
+        .unwrap();
     store.flush_device(&last, &mut done);
-    store.append(last, b"3", PEER, SystemTime::now(), waiter(1));
+    store
+        .append(last, b"3", PEER, SystemTime::now(), waiter(1))
+        .unwrap();
     while store.has_uncommitted() {
         store.commit(start + BUFFER_FLUSH_INTERVAL_SECS, &mut done);
     }
@@ -355,7 +379,9 @@ fn shutdown_writes_a_buffer_flush_round_under_way_and_what_came_after() {
     let mut done = Vec::new();
     store.commit(Instant::now() + BUFFER_FLUSH_INTERVAL_SECS, &mut done);
     assert_eq!(files_in(dir.path()), n);
-    store.append(id("late"), b"r", PEER, SystemTime::now(), waiter(1));
+    store
+        .append(id("late"), b"r", PEER, SystemTime::now(), waiter(1))
+        .unwrap();
     store.shutdown(&mut done);
     assert_eq!(files_in(dir.path()), n * 2 + 4);
     assert_eq!(store.unsynced_bytes(), 0);
@@ -372,18 +398,22 @@ fn the_open_files_cap_is_reached_exactly_then_the_least_recent_is_closed() {
     assert_eq!(store.max_open_files(), cap);
     let mut done = Vec::new();
     for d in 0..cap {
-        store.append(
-            id(&format!("d{d}")),
-            b"r",
-            PEER,
-            SystemTime::now(),
-            waiter(1),
-        );
+        store
+            .append(
+                id(&format!("d{d}")),
+                b"r",
+                PEER,
+                SystemTime::now(),
+                waiter(1),
+            )
+            .unwrap();
         store.commit(Instant::now(), &mut done);
     }
     assert_eq!(store.open_files(), cap, "one file per device up to the cap");
     assert!((0..cap).all(|d| store.handles.is_open(d)));
-    store.append(id("newcomer"), b"r", PEER, SystemTime::now(), waiter(1));
+    store
+        .append(id("newcomer"), b"r", PEER, SystemTime::now(), waiter(1))
+        .unwrap();
     store.commit(Instant::now(), &mut done);
     assert_eq!(store.open_files(), cap, "the cap holds");
     assert!(
