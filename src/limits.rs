@@ -134,6 +134,9 @@ pub const BUFFER_FLUSH_DEVICES_PER_TURN: usize = 64;
 /// once this many were written (a device's records are always written whole, with one `write`).
 pub const BUFFER_FLUSH_BYTES_PER_TURN: usize = 4 << 20;
 
+/// Size past which the write-ahead log is emptied (a checkpoint): what recovery reads at most
+/// at start, besides the last batch.
+pub const WAL_CHECKPOINT_BYTES: u64 = 16 << 20;
 /// Threads running `fdatasync` at once, each on a different device file. On ext4 (2-CPU VM) at
 /// 1,000 and 100,000 devices 4 threads did best: 1.6x the POST rate of one thread; 16 no better,
 /// 64 worse and with more CPU per request (benches/README.md, "Device ingestion").
@@ -275,6 +278,7 @@ pub const ALL: &[(&str, Value)] = &[
         "BUFFER_FLUSH_BYTES_PER_TURN",
         Value::Size(BUFFER_FLUSH_BYTES_PER_TURN as u64),
     ),
+    ("WAL_CHECKPOINT_BYTES", Value::Size(WAL_CHECKPOINT_BYTES)),
     ("SYNC_THREADS", Value::Count(SYNC_THREADS as u64)),
     (
         "MIN_OPEN_DEVICE_FILES",

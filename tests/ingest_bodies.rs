@@ -65,7 +65,10 @@ fn content_length_and_chunked_bodies_are_stored_byte_exact() {
     for (raw, what) in [
         (post("/devices/bin", b""), "CL 0"),
         (post_chunked("/devices/bin", &[]), "chunked, empty"),
-        (b"POST /devices/bin HTTP/1.1\r\nHost: test\r\n\r\n".to_vec(), "no body framing"),
+        (
+            b"POST /devices/bin HTTP/1.1\r\nHost: test\r\n\r\n".to_vec(),
+            "no body framing",
+        ),
     ] {
         let r = c.request(&raw);
         assert_eq!(r.status, 400, "{what}:\n{}", r.raw_head);

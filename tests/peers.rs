@@ -60,11 +60,13 @@ fn post_ingest(target: &str, extra: &str, body: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The device files in `dir` (not the write-ahead log or other dotfiles).
 fn files_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .map(|entries| {
             entries
                 .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|name| !name.starts_with('.'))
                 .collect()
         })
         .unwrap_or_default();

@@ -240,7 +240,8 @@ impl Driver {
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if entry.file_type()?.is_file() {
+            // Device files only: the write-ahead log and other dotfiles are no device.
+            if entry.file_type()?.is_file() && !name.starts_with('.') {
                 run.devices.insert(name, std::fs::read(entry.path())?);
             }
         }

@@ -21,8 +21,10 @@ mod counter;
 mod handles;
 pub mod id;
 pub mod record;
+mod recovery;
 mod registry;
 mod sync;
+mod wal;
 mod write;
 
 pub use id::DeviceId;
@@ -103,6 +105,8 @@ struct Device {
     dirty: bool,
     /// Its file was checked not to be a symlink in this run.
     checked: bool,
+    /// In the batch being written (`write.rs`).
+    batched: bool,
     /// Length of the file as written by us.
     len: Option<u64>,
     stats: DeviceStats,
@@ -116,6 +120,8 @@ pub struct DeviceStore {
     /// Devices with pending records. An entry whose device is no longer dirty (written early by
     /// `flush_device`) is stale and skipped, so a device may be listed more than once.
     dirty: Vec<usize>,
+    /// `--ack buffer`: the devices written in this turn of a flush round (reused).
+    round: Vec<usize>,
     /// `--ack buffer`: the devices of the flush round under way (the dirty ones when it began),
     /// written at most `BUFFER_FLUSH_DEVICES_PER_TURN` per turn. Stale entries as in `dirty`.
     flushing: VecDeque<usize>,
@@ -135,6 +141,10 @@ pub struct DeviceStore {
     path_scratch: PathBuf,
     /// The data directory, synced after a new device file was created (`--ack fsync`).
     data_dir: Arc<std::fs::File>,
+    /// The write-ahead log every batch goes through before the device files.
+    wal: wal::Wal,
+    /// The devices of the batch being written (reused).
+    batch: Vec<write::Opened>,
     /// Keep a copy of every record written, for live subscribers (set by the reactor).
     publishing: bool,
     published: Vec<Published>,
@@ -155,6 +165,18 @@ impl DeviceStore {
     /// threads for `--ack fsync` (`wake` is called from them when syncs finish).
     pub fn open(config: StoreConfig, wake: Box<dyn Fn() + Send + Sync>) -> io::Result<DeviceStore> {
         std::fs::create_dir_all(&config.dir)?;
+        // Before anything else reads the files: every device file becomes whole bodies again.
+        for repair in recovery::recover(&config.dir)? {
+            let kept = repair.kept.as_ref().map(|p| p.display().to_string());
+            warn!(
+                "{}: repaired after a crash: {} bytes restored from the write-ahead log, {} bytes \
+                 past the last whole body cut off{}",
+                repair.id,
+                repair.restored,
+                repair.cut,
+                kept.map_or(String::new(), |p| format!(" (kept in {p})"))
+            );
+        }
         let wake: sync::Wake = Arc::from(wake);
         let sync = match config.ack {
             AckMode::Fsync => Some(SyncPool::start(SYNC_THREADS, Arc::clone(&wake))?),
@@ -164,6 +186,7 @@ impl DeviceStore {
             devices: Vec::new(),
             by_id: HashMap::new(),
             dirty: Vec::new(),
+            round: Vec::new(),
             flushing: VecDeque::new(),
             handles: Handles::new(match config.max_open_files {
                 0 => MIN_OPEN_DEVICE_FILES,
@@ -177,6 +200,8 @@ impl DeviceStore {
             wake,
             path_scratch: config.dir.clone(),
             data_dir: Arc::new(std::fs::File::open(&config.dir)?),
+            wal: wal::Wal::open(&config.dir)?,
+            batch: Vec::new(),
             publishing: false,
             published: Vec::new(),
             published_bytes: Vec::new(),
@@ -299,18 +324,21 @@ impl DeviceStore {
             self.last_buffer_flush = now;
             self.flushing = VecDeque::from(std::mem::take(&mut self.dirty));
         }
-        let mut devices = 0;
+        let mut round = std::mem::take(&mut self.round);
+        round.clear();
         let mut bytes = 0;
-        while devices < BUFFER_FLUSH_DEVICES_PER_TURN && bytes < BUFFER_FLUSH_BYTES_PER_TURN {
+        while round.len() < BUFFER_FLUSH_DEVICES_PER_TURN && bytes < BUFFER_FLUSH_BYTES_PER_TURN {
             let Some(index) = self.flushing.pop_front() else {
                 break;
             };
             if !self.devices[index].dirty {
                 continue;
             }
-            devices += 1;
             bytes += self.devices[index].pending.len();
-            self.write_device(index, done);
+            round.push(index);
+        }
+        self.write_devices(&round, done);
+        for &index in &round {
             let device = &mut self.devices[index];
             device.dirty = !device.pending.is_empty();
             if device.dirty {
@@ -318,17 +346,15 @@ impl DeviceStore {
                 self.dirty.push(index);
             }
         }
+        self.round = round;
     }
 
     /// Writes every dirty device; those whose write failed in buffer mode stay dirty.
     fn write_dirty(&mut self, done: &mut Vec<Completion>) {
         let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.retain(|&index| self.devices[index].dirty);
+        self.write_devices(&dirty, done);
         dirty.retain(|&index| {
-            let device = &mut self.devices[index];
-            if !device.dirty {
-                return false;
-            }
-            self.write_device(index, done);
             let device = &mut self.devices[index];
             device.dirty = !device.pending.is_empty();
             device.dirty
@@ -389,7 +415,7 @@ impl DeviceStore {
     pub fn flush_device(&mut self, id: &DeviceId, done: &mut Vec<Completion>) {
         if let Some(&index) = self.by_id.get(id) {
             if self.devices[index].dirty {
-                self.write_device(index, done);
+                self.write_devices(&[index], done);
                 let device = &mut self.devices[index];
                 device.dirty = !device.pending.is_empty();
             }
@@ -501,6 +527,7 @@ impl DeviceStore {
             waiters: Vec::new(),
             dirty: false,
             checked: false,
+            batched: false,
             len: None,
             stats: DeviceStats::default(),
         });

@@ -253,8 +253,18 @@ fn reopening_rebuilds_the_registry_from_stat_then_counts_the_records_in_the_back
 }
 
 /// Device files present in `dir`.
+/// Device files in `dir` (the write-ahead log and other dotfiles are not devices).
 fn files_in(dir: &Path) -> usize {
-    std::fs::read_dir(dir).unwrap().count()
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            !e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with('.')
+        })
+        .count()
 }
 
 /// Appends `body` once to each of the devices `d0` to `d{count - 1}`.

@@ -69,7 +69,8 @@ pub fn read_device(data: &Path, id: &str) -> Option<Vec<u8>> {
     }
 }
 
-/// Names of the entries in `data`.
+/// Names of the device files in `data`: its entries but the dotfiles (the write-ahead log
+/// `.sluice-wal`, the `.recovered/` folder), which no device id can name.
 pub fn data_entries(data: &Path) -> BTreeSet<String> {
     fs::read_dir(data)
         .unwrap_or_else(|e| panic!("read_dir {}: {e}", data.display()))
@@ -79,6 +80,7 @@ pub fn data_entries(data: &Path) -> BTreeSet<String> {
                 .into_string()
                 .expect("utf-8 file name")
         })
+        .filter(|name| !name.starts_with('.'))
         .collect()
 }
 

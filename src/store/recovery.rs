@@ -1,0 +1,293 @@
+//! Start-up repair of the device files from the write-ahead log (`wal.rs`), before anything is
+//! accepted. After it, every device file named in the log is a sequence of whole bodies:
+//!
+//! - the log is read up to its first torn or damaged entry (that batch was never acknowledged,
+//!   and none of its device writes had begun);
+//! - each *append* entry is checked against its device file: bytes a torn write did not reach
+//!   are written again (restored), and the file's whole length is the end of the device's last
+//!   entry (a *cut* entry sets it back);
+//! - what lies past that length (part of a body whose write was under way) is cut off and kept
+//!   aside in `DATA/.recovered/ID.UNIX_MS` for inspection.
+//!
+//! Device files the log does not name were not being written since the last checkpoint and are
+//! left as they are. The repaired files and the directory are synced, then the log is emptied.
+//! Modelled on Kafka's segment recovery and Redis's loading of a truncated AOF.
+use super::wal::{decode, Entry, WAL_FILE};
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Where cut-off bytes are kept, in the data directory.
+pub const RECOVERED_DIR: &str = ".recovered";
+
+/// What recovery did to one device file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repair {
+    pub id: String,
+    /// Bytes written again from the log (a torn write's missing part).
+    pub restored: u64,
+    /// Bytes cut off past the last whole body.
+    pub cut: u64,
+    /// Where the cut bytes were kept.
+    pub kept: Option<PathBuf>,
+}
+
+/// The length each device file must have, and its entries, in log order.
+#[derive(Default)]
+struct Plan<'a> {
+    appends: Vec<(u64, &'a [u8])>,
+    len: u64,
+}
+
+/// Repairs the device files in `dir` from its log and empties the log (see the module docs).
+/// Returns what was repaired (devices that needed nothing are not listed).
+pub fn recover(dir: &Path) -> io::Result<Vec<Repair>> {
+    let log_path = dir.join(WAL_FILE);
+    let mut log = match OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&log_path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut bytes = Vec::new();
+    log.read_to_end(&mut bytes)?;
+    let (entries, _whole) = decode(&bytes);
+    // In log order, per device: where its bytes go, and how long its file must be.
+    let mut plans: HashMap<&str, Plan<'_>> = HashMap::new();
+    let mut order = Vec::new();
+    for entry in entries {
+        let (id, plan_len) = match entry {
+            Entry::Append { id, offset, data } => (id, offset + data.len() as u64),
+            Entry::Cut { id, len } => (id, len),
+        };
+        let plan = plans.entry(id).or_insert_with(|| {
+            order.push(id);
+            Plan::default()
+        });
+        if let Entry::Append { offset, data, .. } = entry {
+            plan.appends.push((offset, data));
+        }
+        plan.len = plan_len;
+    }
+    let mut repairs = Vec::new();
+    for id in order {
+        if let Some(repair) = repair_device(dir, id, &plans[id])? {
+            repairs.push(repair);
+        }
+    }
+    if !repairs.is_empty() {
+        File::open(dir)?.sync_all()?;
+    }
+    log.set_len(0)?;
+    log.sync_all()?;
+    Ok(repairs)
+}
+
+/// Brings device `id`'s file to what `plan` says; `None` if it already was.
+fn repair_device(dir: &Path, id: &str, plan: &Plan<'_>) -> io::Result<Option<Repair>> {
+    let path = dir.join(id);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)?;
+    let mut repair = Repair {
+        id: id.to_string(),
+        restored: 0,
+        cut: 0,
+        kept: None,
+    };
+    // A file shorter than where its first logged body goes was cut or removed by someone else
+    // since: its bodies follow what is there, without a hole.
+    let len = file.metadata()?.len();
+    let first = plan.appends.first().map_or(0, |&(offset, _)| offset);
+    let shift = first.saturating_sub(len);
+    let mut current = Vec::new();
+    for &(offset, data) in &plan.appends {
+        let offset = offset - shift;
+        current.resize(data.len(), 0);
+        let have = read_at_most(&file, &mut current, offset)?;
+        if have < data.len() || current[..] != *data {
+            file.write_all_at(data, offset)?;
+            repair.restored += data.len() as u64;
+        }
+    }
+    let (len, whole) = (file.metadata()?.len(), plan.len - shift.min(plan.len));
+    if len > whole {
+        let mut tail = vec![0; usize::try_from(len - whole).unwrap_or(usize::MAX)];
+        let got = read_at_most(&file, &mut tail, whole)?;
+        tail.truncate(got);
+        repair.kept = Some(keep_aside(dir, id, &tail)?);
+        repair.cut = len - whole;
+        file.set_len(whole)?;
+    }
+    if repair.restored == 0 && repair.cut == 0 {
+        return Ok(None);
+    }
+    file.sync_all()?;
+    Ok(Some(repair))
+}
+
+/// Reads into `buf` from `offset` until it is full or the file ends; the bytes read.
+fn read_at_most(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read_at(&mut buf[got..], offset + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// Writes `bytes` cut from device `id` to `DATA/.recovered/ID.UNIX_MS`, synced.
+fn keep_aside(dir: &Path, id: &str, bytes: &[u8]) -> io::Result<PathBuf> {
+    let aside = dir.join(RECOVERED_DIR);
+    fs::create_dir_all(&aside)?;
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let path = aside.join(format!("{id}.{ms}"));
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(&path)?;
+    file.write_all_at(bytes, 0)?;
+    file.sync_all()?;
+    File::open(&aside)?.sync_all()?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::wal::Wal;
+    use crate::store::DeviceId;
+
+    fn id(s: &str) -> DeviceId {
+        DeviceId::parse(s.as_bytes()).unwrap()
+    }
+
+    /// A data directory whose log says `d` got "one\n" at 0 and "two\n" at 4.
+    fn logged() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let mut wal = Wal::open(dir.path()).unwrap();
+        wal.add_append(&id("d"), 0, b"one\n");
+        wal.write_batch().unwrap();
+        wal.add_append(&id("d"), 4, b"two\n");
+        wal.write_batch().unwrap();
+        dir
+    }
+
+    fn log_len(dir: &Path) -> u64 {
+        fs::metadata(dir.join(WAL_FILE)).unwrap().len()
+    }
+
+    #[test]
+    fn a_file_that_matches_the_log_is_left_alone_and_the_log_emptied() {
+        let dir = logged();
+        fs::write(dir.path().join("d"), b"one\ntwo\n").unwrap();
+        assert_eq!(recover(dir.path()).unwrap(), []);
+        assert_eq!(fs::read(dir.path().join("d")).unwrap(), b"one\ntwo\n");
+        assert_eq!(log_len(dir.path()), 0);
+        assert!(!dir.path().join(RECOVERED_DIR).exists());
+    }
+
+    #[test]
+    fn a_torn_write_is_completed_from_the_log() {
+        for torn in [&b""[..], b"one\n", b"one\ntw"] {
+            let dir = logged();
+            fs::write(dir.path().join("d"), torn).unwrap();
+            let repairs = recover(dir.path()).unwrap();
+            assert_eq!(
+                fs::read(dir.path().join("d")).unwrap(),
+                b"one\ntwo\n",
+                "{torn:?}"
+            );
+            assert_eq!(repairs.len(), 1, "{torn:?}");
+            assert!(
+                repairs[0].restored > 0 && repairs[0].cut == 0,
+                "{repairs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn bytes_past_the_last_whole_body_are_cut_and_kept_aside() {
+        let dir = logged();
+        fs::write(dir.path().join("d"), b"one\ntwo\nthree, half").unwrap();
+        let repairs = recover(dir.path()).unwrap();
+        assert_eq!(fs::read(dir.path().join("d")).unwrap(), b"one\ntwo\n");
+        let kept = repairs[0].kept.clone().expect("kept aside");
+        assert_eq!(fs::read(&kept).unwrap(), b"three, half");
+        assert_eq!(repairs[0].cut, 11);
+        assert!(kept.starts_with(dir.path().join(RECOVERED_DIR)));
+    }
+
+    #[test]
+    fn a_cut_entry_and_a_torn_log_tail_set_the_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut wal = Wal::open(dir.path()).unwrap();
+        wal.add_append(&id("d"), 0, b"kept\n");
+        wal.add_append(&id("d"), 5, b"failed\n");
+        wal.write_batch().unwrap();
+        wal.add_cut(&id("d"), 5);
+        wal.write_batch().unwrap();
+        wal.add_append(&id("d"), 5, b"never acknowledged\n");
+        wal.write_batch().unwrap();
+        drop(wal);
+        // The last batch is torn: its entry does not count.
+        let log = dir.path().join(WAL_FILE);
+        let len = fs::metadata(&log).unwrap().len();
+        OpenOptions::new()
+            .write(true)
+            .open(&log)
+            .unwrap()
+            .set_len(len - 3)
+            .unwrap();
+        fs::write(dir.path().join("d"), b"kept\nnever ack").unwrap();
+        recover(dir.path()).unwrap();
+        assert_eq!(fs::read(dir.path().join("d")).unwrap(), b"kept\n");
+    }
+
+    #[test]
+    fn a_missing_file_is_rebuilt_and_unlogged_files_are_untouched() {
+        let dir = logged();
+        fs::write(dir.path().join("other"), b"not in the log, half a bo").unwrap();
+        recover(dir.path()).unwrap();
+        assert_eq!(fs::read(dir.path().join("d")).unwrap(), b"one\ntwo\n");
+        assert_eq!(
+            fs::read(dir.path().join("other")).unwrap(),
+            b"not in the log, half a bo"
+        );
+    }
+
+    #[test]
+    fn a_file_cut_by_someone_else_gets_its_bodies_without_a_hole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut wal = Wal::open(dir.path()).unwrap();
+        wal.add_append(&id("d"), 1000, b"late\n");
+        wal.write_batch().unwrap();
+        fs::write(dir.path().join("d"), b"ab\n").unwrap();
+        recover(dir.path()).unwrap();
+        assert_eq!(fs::read(dir.path().join("d")).unwrap(), b"ab\nlate\n");
+    }
+
+    #[test]
+    fn no_log_no_work() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(recover(dir.path()).unwrap(), []);
+    }
+}
