@@ -137,6 +137,12 @@ pub const BUFFER_FLUSH_BYTES_PER_TURN: usize = 4 << 20;
 /// Size past which the write-ahead log is emptied (a checkpoint): what recovery reads at most
 /// at start, besides the last batch.
 pub const WAL_CHECKPOINT_BYTES: u64 = 16 << 20;
+/// Longest `Idempotency-Key` value, in bytes (400 beyond it).
+pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
+/// How long a device's `Idempotency-Key` values are kept at least (across restarts).
+pub const KEY_RETENTION_SECS: Duration = Duration::from_secs(24 * 60 * 60);
+/// How many of the newest `Idempotency-Key` values are kept however old they are.
+pub const MIN_KEPT_KEYS: usize = 100_000;
 /// Threads running `fdatasync` at once, each on a different device file. On ext4 (2-CPU VM) at
 /// 1,000 and 100,000 devices 4 threads did best: 1.6x the POST rate of one thread; 16 no better,
 /// 64 worse and with more CPU per request (benches/README.md, "Device ingestion").
@@ -279,6 +285,12 @@ pub const ALL: &[(&str, Value)] = &[
         Value::Size(BUFFER_FLUSH_BYTES_PER_TURN as u64),
     ),
     ("WAL_CHECKPOINT_BYTES", Value::Size(WAL_CHECKPOINT_BYTES)),
+    (
+        "MAX_IDEMPOTENCY_KEY_BYTES",
+        Value::Size(MAX_IDEMPOTENCY_KEY_BYTES as u64),
+    ),
+    ("KEY_RETENTION_SECS", Value::Time(KEY_RETENTION_SECS)),
+    ("MIN_KEPT_KEYS", Value::Count(MIN_KEPT_KEYS as u64)),
     ("SYNC_THREADS", Value::Count(SYNC_THREADS as u64)),
     (
         "MIN_OPEN_DEVICE_FILES",

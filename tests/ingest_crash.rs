@@ -195,7 +195,10 @@ fn crash_round(mode: &str, kill_after: usize) {
         let got = by_client.get(&client).map(Vec::as_slice).unwrap_or(&[]);
         let prefix: Vec<usize> = (0..got.len()).collect();
         assert_eq!(got, &prefix[..], "client {client} after the restart");
-        assert!(got.len() >= out.acked && got.len() <= out.sent, "client {client}");
+        assert!(
+            got.len() >= out.acked && got.len() <= out.sent,
+            "client {client}"
+        );
     }
     let before: Vec<Option<Vec<u8>>> = (0..DEVICES)
         .map(|d| read_device(data, &device_of(d)))

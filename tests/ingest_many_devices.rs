@@ -139,8 +139,12 @@ fn data_fds(pid: i32, data: &Path) -> usize {
         .unwrap()
         .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
         .filter(|target| target.parent() == Some(&data))
-        // The write-ahead log is open too, and is no device file.
-        .filter(|target| !target.ends_with(".sluice-wal"))
+        // The write-ahead log and the keys journal are open too, and are no device files.
+        .filter(|target| {
+            !target
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
         .count()
 }
 

@@ -68,6 +68,7 @@ all_errors![
     BadPath,
     BadDeviceId,
     NoRecord,
+    BadIdempotencyKey,
     BadQuery,
     Overloaded,
     Forbidden,

@@ -123,17 +123,20 @@ impl<S: Transport> Connection<S> {
                 let reply = routes::upload_reply(&mut self.wbuf, date, &name, result, framing);
                 self.send_deferred(ctx, &reply, framing.close);
             }
-            Sink::Route(BodySink::Device { id, http10 }) => {
-                let appended =
-                    ctx.store
-                        .append(id, &self.body, self.peer.ip(), ctx.wall, self.waiter);
+            Sink::Route(BodySink::Device { id, http10, key }) => {
+                let body = (&self.body[..], key);
+                let appended = ctx
+                    .store
+                    .append(id, body, self.peer.ip(), ctx.wall, self.waiter);
                 self.body.clear();
                 self.state = State::AwaitCommit { close, http10 };
                 // Refused (no record), or acknowledged at once (`--ack buffer`): the reply goes
                 // out now; otherwise at the commit.
                 match appended {
                     Ok(Appended::Waiting) => {}
-                    Ok(Appended::Acknowledged) => self.committed(ctx, Ok(())),
+                    Ok(Appended::Acknowledged | Appended::Duplicate) => {
+                        self.committed(ctx, Ok(()));
+                    }
                     Err(err) => self.committed(ctx, Err(err)),
                 }
             }

@@ -67,6 +67,8 @@ pub enum RequestError {
     MethodNotAllowed,
     /// The path is not a valid path below the root (`..` escape, NUL, encoded slash, bad UTF-8).
     BadPath,
+    /// An `Idempotency-Key` that is not 1 to 255 visible ASCII characters: 400.
+    BadIdempotencyKey,
     /// A body to a device that holds no record (with lines framing, no non-empty line): 400.
     NoRecord,
     /// A device id outside the rules of README.md ("Device ingestion"): 400.
@@ -126,6 +128,7 @@ impl RequestError {
             | BadPath
             | BadDeviceId
             | NoRecord
+            | BadIdempotencyKey
             | BadQuery => 400,
             Overloaded => 503,
             UnsupportedVersion => 505,
@@ -157,6 +160,7 @@ impl RequestError {
             self,
             UnknownMethod
                 | NoRecord
+                | BadIdempotencyKey
                 | MethodNotAllowed
                 | BadPath
                 | BadDeviceId
@@ -211,6 +215,7 @@ impl RequestError {
             BadPath => "invalid path",
             BadDeviceId => "invalid device id",
             NoRecord => "the body holds no record (a record is a non-empty line)",
+            BadIdempotencyKey => "Idempotency-Key must be 1 to 255 visible ASCII characters",
             BadQuery => "malformed query string",
             Overloaded => "ingest is refusing work for now; retry later",
             Forbidden => "forbidden",

@@ -41,8 +41,13 @@ pub enum Next {
 /// Where a body that a route wants goes.
 #[derive(Debug)]
 pub enum BodySink {
-    /// Appended to the device's file (`POST /devices/{id}`, `POST /`, `POST /ingest`).
-    Device { id: DeviceId, http10: bool },
+    /// Appended to the device's file (`POST /devices/{id}`, `POST /`, `POST /ingest`), once per
+    /// `Idempotency-Key`.
+    Device {
+        id: DeviceId,
+        http10: bool,
+        key: Option<Box<str>>,
+    },
     /// Stored as `--directory`/name (`POST /files/{name}`).
     Upload { name: Vec<u8>, http10: bool },
     /// Given to the script on stdin (`--cgi`, `/cgi-bin/`).
@@ -109,9 +114,10 @@ pub fn dispatch(
         }
         let target = devices::ingest_target(head, ends.peer.ip());
         if let Some(target) = target.map(|t| t.and_then(|id| ctx.store.admit().map(|()| id))) {
-            return match target {
-                Ok(id) => read_body(BodySink::Device { id, http10 }, keep),
-                Err(err) => refuse(head, ctx, out, err, (keep, ALLOW_DEVICE)),
+            let key = head.header("idempotency-key").map(crate::store::parse_key);
+            return match (target, key.transpose()) {
+                (Ok(id), Ok(key)) => read_body(BodySink::Device { id, http10, key }, keep),
+                (Err(err), _) | (_, Err(err)) => refuse(head, ctx, out, err, (keep, ALLOW_DEVICE)),
             };
         }
     }

@@ -20,6 +20,7 @@
 mod counter;
 mod handles;
 pub mod id;
+mod keys;
 pub mod record;
 mod recovery;
 mod registry;
@@ -28,6 +29,7 @@ mod wal;
 mod write;
 
 pub use id::DeviceId;
+pub use keys::parse_key;
 pub use record::{Framing, RecordFormat};
 pub use registry::{epoch_minute, DeviceStats};
 
@@ -89,6 +91,8 @@ pub type Completion = (Waiter, Result<(), RequestError>);
 pub enum Appended {
     /// Acknowledged now (`--ack buffer`).
     Acknowledged,
+    /// Its `Idempotency-Key` was stored by the device already: acknowledged again, not stored.
+    Duplicate,
     /// Completes at a later commit.
     Waiting,
 }
@@ -100,6 +104,8 @@ struct Device {
     pending_records: u64,
     /// End of each pending record within `pending` (for publishing records one by one).
     pending_ends: Vec<usize>,
+    /// The `Idempotency-Key` values of the pending bodies.
+    pending_keys: Vec<Box<str>>,
     waiters: Vec<Waiter>,
     /// Has records to write, and is listed in `DeviceStore::dirty` or `DeviceStore::flushing`.
     dirty: bool,
@@ -143,6 +149,8 @@ pub struct DeviceStore {
     data_dir: Arc<std::fs::File>,
     /// The write-ahead log every batch goes through before the device files.
     wal: wal::Wal,
+    /// The `Idempotency-Key` values each device stored.
+    keys: keys::Keys,
     /// The devices of the batch being written (reused).
     batch: Vec<write::Opened>,
     /// Keep a copy of every record written, for live subscribers (set by the reactor).
@@ -166,7 +174,13 @@ impl DeviceStore {
     pub fn open(config: StoreConfig, wake: Box<dyn Fn() + Send + Sync>) -> io::Result<DeviceStore> {
         std::fs::create_dir_all(&config.dir)?;
         // Before anything else reads the files: every device file becomes whole bodies again.
-        for repair in recovery::recover(&config.dir)? {
+        let recovered = recovery::recover(&config.dir)?;
+        let now_secs = SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let keys = keys::Keys::open(&config.dir, &recovered.keys, now_secs)?;
+        recovery::empty_log(&config.dir)?;
+        for repair in recovered.repairs {
             let kept = repair.kept.as_ref().map(|p| p.display().to_string());
             warn!(
                 "{}: repaired after a crash: {} bytes restored from the write-ahead log, {} bytes \
@@ -201,6 +215,7 @@ impl DeviceStore {
             path_scratch: config.dir.clone(),
             data_dir: Arc::new(std::fs::File::open(&config.dir)?),
             wal: wal::Wal::open(&config.dir)?,
+            keys,
             batch: Vec::new(),
             publishing: false,
             published: Vec::new(),
@@ -255,11 +270,13 @@ impl DeviceStore {
 
     /// Appends the records of one whole body to `id`, received from `peer` at `now`. A body
     /// that holds no record (with lines framing: no non-empty line) is refused with
-    /// `NoRecord` and leaves no trace, not even the device.
+    /// `NoRecord` and leaves no trace, not even the device. A body whose `key` the device
+    /// stored already is a `Duplicate` and stores nothing; one whose key is in a body still
+    /// being committed completes with that body.
     pub fn append(
         &mut self,
         id: DeviceId,
-        body: &[u8],
+        (body, key): (&[u8], Option<Box<str>>),
         peer: IpAddr,
         now: SystemTime,
         waiter: Waiter,
@@ -268,14 +285,23 @@ impl DeviceStore {
         if !format.has_record(body) {
             return Err(RequestError::NoRecord);
         }
-        let checked = self
-            .by_id
-            .get(&id)
-            .is_some_and(|&i| self.devices[i].checked);
-        if !checked {
+        // One lookup of the device: it is hashed on every POST.
+        let known = self.by_id.get(&id).copied();
+        if let Some(key) = &key {
+            if self.keys.contains(&id, key) {
+                return Ok(Appended::Duplicate);
+            }
+            if known.is_some_and(|i| self.devices[i].pending_keys.contains(key)) {
+                return Ok(self.wait_for_commit(id, waiter));
+            }
+        }
+        if !known.is_some_and(|i| self.devices[i].checked) {
             self.refuse_symlink(&id)?;
         }
-        let index = self.device_index(id);
+        let index = match known {
+            Some(index) => index,
+            None => self.device_index(id),
+        };
         let device = &mut self.devices[index];
         device.checked = true;
         if !device.dirty {
@@ -284,6 +310,7 @@ impl DeviceStore {
         }
         let before = device.pending.len();
         let records = format.append(&mut device.pending, &mut device.pending_ends, body, now);
+        device.pending_keys.extend(key);
         device.pending_records += records;
         let record_len = (device.pending.len() - before) as u64;
         device.stats.seen(peer, now);
@@ -385,6 +412,19 @@ impl DeviceStore {
                         device.stats.counting = false;
                     }
                 }
+            }
+        }
+    }
+
+    /// A retry of a body still being committed: it completes with that body (at once in
+    /// `--ack buffer`, which acknowledged it already).
+    fn wait_for_commit(&mut self, id: DeviceId, waiter: Waiter) -> Appended {
+        match self.config.ack {
+            AckMode::Buffer => Appended::Acknowledged,
+            AckMode::Write | AckMode::Fsync => {
+                let index = self.device_index(id);
+                self.devices[index].waiters.push(waiter);
+                Appended::Waiting
             }
         }
     }
@@ -524,6 +564,7 @@ impl DeviceStore {
             pending: Vec::new(),
             pending_records: 0,
             pending_ends: Vec::new(),
+            pending_keys: Vec::new(),
             waiters: Vec::new(),
             dirty: false,
             checked: false,

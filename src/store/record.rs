@@ -80,8 +80,20 @@ impl RecordFormat {
 
 /// The non-empty lines of `body`, split at `\n`, `\r\n` and lone `\r`.
 fn lines(body: &[u8]) -> impl Iterator<Item = &[u8]> {
-    body.split(|&b| b == b'\n' || b == b'\r')
-        .filter(|line| !line.is_empty())
+    // memchr2 finds the line ends a vector at a time; a byte-by-byte split cost about 8
+    // instructions per byte of every body (benches/README.md, "Per-request counts").
+    let mut rest = body;
+    std::iter::from_fn(move || loop {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = memchr::memchr2(b'\n', b'\r', rest).unwrap_or(rest.len());
+        let line = &rest[..end];
+        rest = &rest[(end + 1).min(rest.len())..];
+        if !line.is_empty() {
+            return Some(line);
+        }
+    })
 }
 
 /// Length of `2026-11-22T16:40:00.123Z`.

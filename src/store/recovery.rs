@@ -10,9 +10,12 @@
 //!   aside in `DATA/.recovered/ID.UNIX_MS` for inspection.
 //!
 //! Device files the log does not name were not being written since the last checkpoint and are
-//! left as they are. The repaired files and the directory are synced, then the log is emptied.
+//! left as they are. The repaired files and the directory are synced; the caller saves the
+//! `Idempotency-Key` values found in the log (`keys.rs`), then empties the log ([`empty_log`]).
 //! Modelled on Kafka's segment recovery and Redis's loading of a truncated AOF.
+use super::keys::parse_key;
 use super::wal::{decode, Entry, WAL_FILE};
+use super::DeviceId;
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
@@ -42,18 +45,24 @@ struct Plan<'a> {
     len: u64,
 }
 
+/// What recovery found: the repairs (devices that needed nothing are not listed), and the
+/// `Idempotency-Key` values of the bodies in the log that stayed (not cut).
+#[derive(Debug, Default)]
+pub struct Recovered {
+    pub repairs: Vec<Repair>,
+    pub keys: Vec<(DeviceId, Box<str>)>,
+}
+
 /// Repairs the device files in `dir` from its log and empties the log (see the module docs).
-/// Returns what was repaired (devices that needed nothing are not listed).
-pub fn recover(dir: &Path) -> io::Result<Vec<Repair>> {
+pub fn recover(dir: &Path) -> io::Result<Recovered> {
     let log_path = dir.join(WAL_FILE);
     let mut log = match OpenOptions::new()
         .read(true)
-        .write(true)
         .custom_flags(libc::O_NOFOLLOW)
         .open(&log_path)
     {
         Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Recovered::default()),
         Err(e) => return Err(e),
     };
     let mut bytes = Vec::new();
@@ -62,10 +71,27 @@ pub fn recover(dir: &Path) -> io::Result<Vec<Repair>> {
     // In log order, per device: where its bytes go, and how long its file must be.
     let mut plans: HashMap<&str, Plan<'_>> = HashMap::new();
     let mut order = Vec::new();
+    // Keys in log order, each with whether it still stands, and per device where its last
+    // batch's keys start (a cut entry takes them back).
+    let mut keys: Vec<(&str, &[u8], bool)> = Vec::new();
+    let mut last_keys: HashMap<&str, usize> = HashMap::new();
     for entry in entries {
         let (id, plan_len) = match entry {
             Entry::Append { id, offset, data } => (id, offset + data.len() as u64),
-            Entry::Cut { id, len } => (id, len),
+            Entry::Cut { id, len } => {
+                if let Some(&from) = last_keys.get(id) {
+                    for k in keys[from..].iter_mut().filter(|k| k.0 == id) {
+                        k.2 = false;
+                    }
+                }
+                (id, len)
+            }
+            Entry::Keys { id, keys: list } => {
+                last_keys.insert(id, keys.len());
+                let list = list.split(|&b| b == b'\n').filter(|k| !k.is_empty());
+                keys.extend(list.map(|k| (id, k, true)));
+                continue;
+            }
         };
         let plan = plans.entry(id).or_insert_with(|| {
             order.push(id);
@@ -76,18 +102,41 @@ pub fn recover(dir: &Path) -> io::Result<Vec<Repair>> {
         }
         plan.len = plan_len;
     }
-    let mut repairs = Vec::new();
+    let mut found = Recovered::default();
     for id in order {
         if let Some(repair) = repair_device(dir, id, &plans[id])? {
-            repairs.push(repair);
+            found.repairs.push(repair);
         }
     }
-    if !repairs.is_empty() {
+    if !found.repairs.is_empty() {
         File::open(dir)?.sync_all()?;
     }
-    log.set_len(0)?;
-    log.sync_all()?;
-    Ok(repairs)
+    for (id, key, stands) in keys {
+        let (Ok(device), Ok(key)) = (DeviceId::parse(id.as_bytes()), parse_key(key)) else {
+            continue;
+        };
+        if stands {
+            found.keys.push((device, key));
+        }
+    }
+    // The keys go to the keys journal before the log that holds them is emptied.
+    Ok(found)
+}
+
+/// Empties the log in `dir` (after recovery, once its keys are safe in the journal).
+pub fn empty_log(dir: &Path) -> io::Result<()> {
+    let log = OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(dir.join(WAL_FILE));
+    match log {
+        Ok(log) => {
+            log.set_len(0)?;
+            log.sync_all()
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Brings device `id`'s file to what `plan` says; `None` if it already was.
@@ -199,8 +248,9 @@ mod tests {
     fn a_file_that_matches_the_log_is_left_alone_and_the_log_emptied() {
         let dir = logged();
         fs::write(dir.path().join("d"), b"one\ntwo\n").unwrap();
-        assert_eq!(recover(dir.path()).unwrap(), []);
+        assert!(recover(dir.path()).unwrap().repairs.is_empty());
         assert_eq!(fs::read(dir.path().join("d")).unwrap(), b"one\ntwo\n");
+        empty_log(dir.path()).unwrap();
         assert_eq!(log_len(dir.path()), 0);
         assert!(!dir.path().join(RECOVERED_DIR).exists());
     }
@@ -210,7 +260,7 @@ mod tests {
         for torn in [&b""[..], b"one\n", b"one\ntw"] {
             let dir = logged();
             fs::write(dir.path().join("d"), torn).unwrap();
-            let repairs = recover(dir.path()).unwrap();
+            let repairs = recover(dir.path()).unwrap().repairs;
             assert_eq!(
                 fs::read(dir.path().join("d")).unwrap(),
                 b"one\ntwo\n",
@@ -228,7 +278,7 @@ mod tests {
     fn bytes_past_the_last_whole_body_are_cut_and_kept_aside() {
         let dir = logged();
         fs::write(dir.path().join("d"), b"one\ntwo\nthree, half").unwrap();
-        let repairs = recover(dir.path()).unwrap();
+        let repairs = recover(dir.path()).unwrap().repairs;
         assert_eq!(fs::read(dir.path().join("d")).unwrap(), b"one\ntwo\n");
         let kept = repairs[0].kept.clone().expect("kept aside");
         assert_eq!(fs::read(&kept).unwrap(), b"three, half");
@@ -286,8 +336,33 @@ mod tests {
     }
 
     #[test]
+    fn keys_of_bodies_that_stayed_are_recovered_and_those_cut_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut wal = Wal::open(dir.path()).unwrap();
+        wal.add_append(&id("d"), 0, b"one\n");
+        wal.add_keys(&id("d"), &["k1".into()]);
+        wal.add_append(&id("e"), 0, b"x\n");
+        wal.add_keys(&id("e"), &["k9".into()]);
+        wal.write_batch().unwrap();
+        wal.add_append(&id("d"), 4, b"two\n");
+        wal.add_keys(&id("d"), &["k2".into(), "k3".into()]);
+        wal.write_batch().unwrap();
+        wal.add_cut(&id("d"), 4);
+        wal.write_batch().unwrap();
+        fs::write(dir.path().join("d"), b"one\n").unwrap();
+        let found = recover(dir.path()).unwrap();
+        let keys: Vec<(String, String)> = found
+            .keys
+            .iter()
+            .map(|(d, k)| (d.as_str().to_string(), k.to_string()))
+            .collect();
+        let want = [("d", "k1"), ("e", "k9")].map(|(d, k)| (d.to_string(), k.to_string()));
+        assert_eq!(keys, want);
+    }
+
+    #[test]
     fn no_log_no_work() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(recover(dir.path()).unwrap(), []);
+        assert!(recover(dir.path()).unwrap().repairs.is_empty());
     }
 }

@@ -46,7 +46,13 @@ fn write_mode_commits_every_pending_record_in_order_then_completes_waiters() {
         .iter()
         .enumerate()
     {
-        let got = store.append(id(dev), body.as_bytes(), PEER, now, waiter(n as u64));
+        let got = store.append(
+            id(dev),
+            (body.as_bytes(), None),
+            PEER,
+            now,
+            waiter(n as u64),
+        );
         assert_eq!(got, Ok(Appended::Waiting));
     }
     assert!(store.has_uncommitted());
@@ -77,7 +83,7 @@ fn buffer_mode_acknowledges_at_once_and_writes_once_a_second_or_on_demand() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = open(dir.path(), AckMode::Buffer);
     let start = Instant::now();
-    let got = store.append(id("a"), b"r1", PEER, SystemTime::now(), waiter(1));
+    let got = store.append(id("a"), (b"r1", None), PEER, SystemTime::now(), waiter(1));
     assert_eq!(got, Ok(Appended::Acknowledged));
     assert_eq!(store.unsynced_bytes(), 3);
     let mut done = Vec::new();
@@ -90,7 +96,7 @@ fn buffer_mode_acknowledges_at_once_and_writes_once_a_second_or_on_demand() {
     assert_eq!(std::fs::read(dir.path().join("a")).unwrap(), b"r1\n");
     assert_eq!(store.unsynced_bytes(), 0);
     store
-        .append(id("a"), b"r2", PEER, SystemTime::now(), waiter(2))
+        .append(id("a"), (b"r2", None), PEER, SystemTime::now(), waiter(2))
         .unwrap();
     store.flush_device(&id("a"), &mut done);
     assert_eq!(std::fs::read(dir.path().join("a")).unwrap(), b"r1\nr2\n");
@@ -103,7 +109,13 @@ fn admission_refuses_past_max_pending_and_below_min_free() {
     let mut store = open(dir.path(), AckMode::Buffer);
     assert_eq!(store.admit(), Ok(()));
     store
-        .append(id("a"), &[b'x'; 1024], PEER, SystemTime::now(), waiter(1))
+        .append(
+            id("a"),
+            (&[b'x'; 1024], None),
+            PEER,
+            SystemTime::now(),
+            waiter(1),
+        )
         .unwrap();
     // 1025 bytes pending (the newline included) is one more than max_pending.
     assert_eq!(store.admit(), Err(RequestError::Overloaded));
@@ -130,7 +142,7 @@ fn more_devices_than_open_files_all_get_their_records() {
             store
                 .append(
                     id(&name),
-                    body.as_bytes(),
+                    (body.as_bytes(), None),
                     PEER,
                     SystemTime::now(),
                     waiter(d as u64),
@@ -157,10 +169,22 @@ fn a_failed_write_completes_its_waiters_with_an_error_and_writes_nothing() {
     // A directory where the device file should be: opening it for appending fails.
     std::fs::create_dir(dir.path().join("blocked")).unwrap();
     store
-        .append(id("blocked"), b"lost", PEER, SystemTime::now(), waiter(7))
+        .append(
+            id("blocked"),
+            (b"lost", None),
+            PEER,
+            SystemTime::now(),
+            waiter(7),
+        )
         .unwrap();
     store
-        .append(id("fine"), b"kept", PEER, SystemTime::now(), waiter(8))
+        .append(
+            id("fine"),
+            (b"kept", None),
+            PEER,
+            SystemTime::now(),
+            waiter(8),
+        )
         .unwrap();
     let mut done = Vec::new();
     store.commit(Instant::now(), &mut done);
@@ -191,7 +215,7 @@ fn fsync_mode_completes_after_the_sync_thread_reports() {
     )
     .unwrap();
     store
-        .append(id("a"), b"r", PEER, SystemTime::now(), waiter(1))
+        .append(id("a"), (b"r", None), PEER, SystemTime::now(), waiter(1))
         .unwrap();
     let mut done = Vec::new();
     store.commit(Instant::now(), &mut done);
@@ -211,9 +235,13 @@ fn reopening_rebuilds_the_registry_from_stat_then_counts_the_records_in_the_back
         let mut store = open(dir.path(), AckMode::Write);
         let at = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         for n in 0..3 {
-            store.append(id("a"), b"r", PEER, at, waiter(n)).unwrap();
+            store
+                .append(id("a"), (b"r", None), PEER, at, waiter(n))
+                .unwrap();
         }
-        store.append(id("b"), b"only", PEER, at, waiter(9)).unwrap();
+        store
+            .append(id("b"), (b"only", None), PEER, at, waiter(9))
+            .unwrap();
         store.commit(Instant::now(), &mut Vec::new());
     }
     std::fs::write(dir.path().join("empty"), b"").unwrap();
@@ -236,7 +264,7 @@ fn reopening_rebuilds_the_registry_from_stat_then_counts_the_records_in_the_back
     // Records stored before the count arrives are added to it, not counted twice.
     let mut done = Vec::new();
     store
-        .append(id("a"), b"new", PEER, SystemTime::now(), waiter(4))
+        .append(id("a"), (b"new", None), PEER, SystemTime::now(), waiter(4))
         .unwrap();
     store.commit(Instant::now(), &mut done);
     assert_eq!(done.len(), 1);
@@ -272,7 +300,13 @@ fn append_to_each(store: &mut DeviceStore, count: usize, body: &[u8]) {
     for d in 0..count {
         let device = id(&format!("d{d}"));
         store
-            .append(device, body, PEER, SystemTime::now(), waiter(d as u64))
+            .append(
+                device,
+                (body, None),
+                PEER,
+                SystemTime::now(),
+                waiter(d as u64),
+            )
             .unwrap();
     }
 }
@@ -299,7 +333,7 @@ fn a_buffer_flush_writes_at_most_the_per_turn_device_limit_then_the_rest() {
     );
     // A device that turns dirty during the round waits for the next round.
     store
-        .append(id("late"), b"r", PEER, SystemTime::now(), waiter(2))
+        .append(id("late"), (b"r", None), PEER, SystemTime::now(), waiter(2))
         .unwrap();
     store.commit(due, &mut done);
     assert_eq!(files_in(dir.path()), n + 1, "the next turn writes the rest");
@@ -330,7 +364,7 @@ fn a_buffer_flush_turn_stops_at_the_byte_limit() {
     let body = vec![b'x'; BUFFER_FLUSH_BYTES_PER_TURN / 2 - 1];
     for d in ["a", "b", "c"] {
         store
-            .append(id(d), &body, PEER, SystemTime::now(), waiter(1))
+            .append(id(d), (&body, None), PEER, SystemTime::now(), waiter(1))
             .unwrap();
     }
     let mut done = Vec::new();
@@ -363,11 +397,11 @@ fn reads_during_a_buffer_flush_round_see_every_record_once() {
         b"1\n"
     );
     store
-        .append(last, b"2", PEER, SystemTime::now(), waiter(1))
+        .append(last, (b"2", None), PEER, SystemTime::now(), waiter(1))
         .unwrap();
     store.flush_device(&last, &mut done);
     store
-        .append(last, b"3", PEER, SystemTime::now(), waiter(1))
+        .append(last, (b"3", None), PEER, SystemTime::now(), waiter(1))
         .unwrap();
     while store.has_uncommitted() {
         store.commit(start + BUFFER_FLUSH_INTERVAL_SECS, &mut done);
@@ -390,7 +424,7 @@ fn shutdown_writes_a_buffer_flush_round_under_way_and_what_came_after() {
     store.commit(Instant::now() + BUFFER_FLUSH_INTERVAL_SECS, &mut done);
     assert_eq!(files_in(dir.path()), n);
     store
-        .append(id("late"), b"r", PEER, SystemTime::now(), waiter(1))
+        .append(id("late"), (b"r", None), PEER, SystemTime::now(), waiter(1))
         .unwrap();
     store.shutdown(&mut done);
     assert_eq!(files_in(dir.path()), n * 2 + 4);
@@ -411,7 +445,7 @@ fn the_open_files_cap_is_reached_exactly_then_the_least_recent_is_closed() {
         store
             .append(
                 id(&format!("d{d}")),
-                b"r",
+                (b"r", None),
                 PEER,
                 SystemTime::now(),
                 waiter(1),
@@ -422,7 +456,13 @@ fn the_open_files_cap_is_reached_exactly_then_the_least_recent_is_closed() {
     assert_eq!(store.open_files(), cap, "one file per device up to the cap");
     assert!((0..cap).all(|d| store.handles.is_open(d)));
     store
-        .append(id("newcomer"), b"r", PEER, SystemTime::now(), waiter(1))
+        .append(
+            id("newcomer"),
+            (b"r", None),
+            PEER,
+            SystemTime::now(),
+            waiter(1),
+        )
         .unwrap();
     store.commit(Instant::now(), &mut done);
     assert_eq!(store.open_files(), cap, "the cap holds");

@@ -6,7 +6,9 @@
 //! An entry is `len u32 | crc u32 | payload`, little-endian, where `len` is the payload's length
 //! and `crc` its CRC-32; the payload is `kind u8 | id_len u8 | id | offset u64 | data`:
 //! - kind 1, *append*: `data` was written at `offset` of the device's file;
-//! - kind 2, *cut*: a write failed and the file was cut back to `offset` (no data).
+//! - kind 2, *cut*: a write failed and the file was cut back to `offset` (no data);
+//! - kind 3, *keys*: the `Idempotency-Key` values of the bodies of the append entry before it
+//!   (`data`: the keys, each followed by `\n`; `offset` 0).
 //!
 //! A checkpoint empties the log once it holds more than `WAL_CHECKPOINT_BYTES`: every entry in
 //! it was applied to its device file by then (writes are synchronous), so after a process crash
@@ -26,6 +28,7 @@ const FRAME_BYTES: usize = 8;
 /// Bytes of a payload before the id: `kind` and `id_len`.
 const KIND_APPEND: u8 = 1;
 const KIND_CUT: u8 = 2;
+const KIND_KEYS: u8 = 3;
 
 /// What an entry says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +41,9 @@ pub enum Entry<'a> {
     },
     /// Device `id`'s file was cut back to `len` bytes after a failed write.
     Cut { id: &'a str, len: u64 },
+    /// The keys of the bodies of device `id`'s append entry before this one, each ending in
+    /// `\n`.
+    Keys { id: &'a str, keys: &'a [u8] },
 }
 
 /// The open log.
@@ -75,6 +81,19 @@ impl Wal {
     /// Adds to the batch that `data` goes to `offset` of device `id`'s file.
     pub fn add_append(&mut self, id: &DeviceId, offset: u64, data: &[u8]) {
         encode(&mut self.batch, KIND_APPEND, id.as_str(), offset, data);
+    }
+
+    /// Adds to the batch the `Idempotency-Key` values of device `id`'s bodies just added.
+    pub fn add_keys(&mut self, id: &DeviceId, keys: &[Box<str>]) {
+        if keys.is_empty() {
+            return;
+        }
+        let mut data = Vec::with_capacity(keys.iter().map(|k| k.len() + 1).sum());
+        for key in keys {
+            data.extend_from_slice(key.as_bytes());
+            data.push(b'\n');
+        }
+        encode(&mut self.batch, KIND_KEYS, id.as_str(), 0, &data);
     }
 
     /// Adds to the batch that device `id`'s file was cut back to `len`.
@@ -160,6 +179,7 @@ fn decode_one(bytes: &[u8]) -> Option<(Entry<'_>, usize)> {
     let entry = match kind {
         KIND_APPEND => Entry::Append { id, offset, data },
         KIND_CUT if data.is_empty() => Entry::Cut { id, len: offset },
+        KIND_KEYS => Entry::Keys { id, keys: data },
         _ => return None,
     };
     Some((entry, FRAME_BYTES + len))
@@ -187,6 +207,7 @@ mod tests {
             (KIND_APPEND, "kitchen", 0, b"t=21.5\n"),
             (KIND_APPEND, "AA-BB.cc_01", 1 << 40, b""),
             (KIND_CUT, "kitchen", 7, b""),
+            (KIND_KEYS, "kitchen", 0, b"k1\nk2\n"),
         ]);
         let (entries, len) = decode(&log);
         assert_eq!(len, log.len());
@@ -206,6 +227,10 @@ mod tests {
                 Entry::Cut {
                     id: "kitchen",
                     len: 7
+                },
+                Entry::Keys {
+                    id: "kitchen",
+                    keys: b"k1\nk2\n"
                 },
             ]
         );

@@ -38,6 +38,7 @@ impl DeviceStore {
                     let device = &self.devices[index];
                     self.wal
                         .add_append(&device.id, opened.before, &device.pending);
+                    self.wal.add_keys(&device.id, &device.pending_keys);
                     batch.push(opened);
                 }
                 Err(e) => self.write_failed(index, &e, done),
@@ -54,6 +55,9 @@ impl DeviceStore {
         }
         for &index in indices {
             self.devices[index].batched = false;
+        }
+        if let Err(e) = self.keys.write_batch() {
+            error!("idempotency keys journal: {e}");
         }
         if let Err(e) = self.wal.write_batch() {
             // The cut entries of failed writes: without them recovery would complete a body
@@ -138,6 +142,12 @@ impl DeviceStore {
         device.pending_ends.clear();
         device.pending_records = 0;
         let now = SystemTime::now();
+        let secs = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        for key in device.pending_keys.drain(..) {
+            self.keys.add(device.id, key, secs);
+        }
         match self.config.ack {
             AckMode::Buffer => self.unsynced = self.unsynced.saturating_sub(bytes),
             AckMode::Write => {
@@ -191,6 +201,7 @@ impl DeviceStore {
         device.pending.clear();
         device.pending_ends.clear();
         device.pending_records = 0;
+        device.pending_keys.clear();
         done.extend(device.waiters.drain(..).map(|w| (w, Err(status))));
     }
 }
