@@ -1,5 +1,7 @@
-//! Device files and the world outside sluice (issue 14): SIGHUP reopens device files and the
-//! access log (logrotate's convention) instead of ending the process; a symlink placed in DATA
+//! Device files and the world outside sluice (issue 14): a device file removed, renamed or
+//! truncated by another program while sluice runs is followed at once (the next record goes to a
+//! fresh file, or to the end of the file as it now is, and the registry follows); SIGHUP reopens
+//! device files and the access log (logrotate's convention) instead of ending the process; a symlink placed in DATA
 //! is never followed by a POST (403, its target untouched); with a descriptor limit of 256,
 //! 600 devices are all acknowledged (the device-file cap follows the real limit, and an EMFILE
 //! closes device files and retries instead of answering 500).
@@ -19,6 +21,90 @@ fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     while !f() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Reads device `id` back through the server (which writes out what `--ack buffer` holds).
+fn read_back(c: &mut Client, id: &str) -> Vec<u8> {
+    let r = c.request(format!("GET /devices/{id} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+    r.assert_status(200);
+    r.body
+}
+
+/// The dashboard's byte count for `id`.
+fn api_bytes(c: &mut Client, id: &str) -> u64 {
+    let r = c.request(b"GET /api/devices HTTP/1.1\r\nHost: t\r\n\r\n");
+    let doc: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    let devices = doc["devices"].as_array().unwrap();
+    let d = devices
+        .iter()
+        .find(|d| d["id"] == id)
+        .expect("device listed");
+    d["bytes"].as_u64().unwrap()
+}
+
+#[test]
+fn a_device_file_removed_while_running_is_followed_by_a_fresh_one() {
+    for ack in ["write", "fsync", "buffer"] {
+        let f = start_ingest(&["--ack", ack]);
+        let mut c = f.connect();
+        post_ok(&mut c, &post("/devices/gone", b"old"));
+        read_back(&mut c, "gone");
+        fs::remove_file(f.data.join("gone")).unwrap();
+        post_ok(&mut c, &post("/devices/gone", b"new"));
+        assert_eq!(read_back(&mut c, "gone"), b"new\n", "--ack {ack}");
+        assert_eq!(
+            f.device("gone").as_deref(),
+            Some(&b"new\n"[..]),
+            "--ack {ack}"
+        );
+        assert_eq!(
+            api_bytes(&mut c, "gone"),
+            4,
+            "--ack {ack}: the registry follows"
+        );
+    }
+}
+
+#[test]
+fn a_device_file_renamed_while_running_keeps_what_it_had() {
+    for ack in ["write", "fsync", "buffer"] {
+        let f = start_ingest(&["--ack", ack]);
+        let mut c = f.connect();
+        post_ok(&mut c, &post("/devices/moved", b"old"));
+        read_back(&mut c, "moved");
+        fs::rename(f.data.join("moved"), f.data.join("moved.1")).unwrap();
+        post_ok(&mut c, &post("/devices/moved", b"new"));
+        assert_eq!(read_back(&mut c, "moved"), b"new\n", "--ack {ack}");
+        assert_eq!(
+            fs::read(f.data.join("moved.1")).unwrap(),
+            b"old\n",
+            "--ack {ack}"
+        );
+    }
+}
+
+#[test]
+fn a_device_file_truncated_while_running_gets_the_next_record_at_its_end() {
+    for ack in ["write", "fsync", "buffer"] {
+        let f = start_ingest(&["--ack", ack]);
+        let mut c = f.connect();
+        post_ok(&mut c, &post("/devices/cut", b"first"));
+        post_ok(&mut c, &post("/devices/cut", b"second"));
+        read_back(&mut c, "cut");
+        fs::OpenOptions::new()
+            .write(true)
+            .open(f.data.join("cut"))
+            .unwrap()
+            .set_len(6)
+            .unwrap();
+        post_ok(&mut c, &post("/devices/cut", b"third"));
+        assert_eq!(read_back(&mut c, "cut"), b"first\nthird\n", "--ack {ack}");
+        assert_eq!(
+            api_bytes(&mut c, "cut"),
+            12,
+            "--ack {ack}: the registry follows"
+        );
     }
 }
 

@@ -102,9 +102,31 @@ fn out_of_descriptors(e: &io::Error) -> bool {
     )
 }
 
+/// Binds every address of `--listen` and registers it with `poll` (listener `i` under token
+/// `i`); the listeners and the addresses actually bound. Errors are one-line messages.
+pub(super) fn bind_all(
+    poll: &mio::Poll,
+    addrs: &[SocketAddr],
+) -> Result<(Vec<TcpListener>, Vec<SocketAddr>), String> {
+    let mut listeners = Vec::new();
+    let mut local_addrs = Vec::new();
+    for (i, addr) in addrs.iter().enumerate() {
+        let mut listener = listen(*addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        poll.registry()
+            .register(&mut listener, mio::Token(i), Interest::READABLE)
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        listeners.push(listener);
+        local_addrs.push(local);
+    }
+    Ok((listeners, local_addrs))
+}
+
 /// A non-blocking listener on `addr` with address reuse; IPv6 sockets are IPv6-only so that
 /// `0.0.0.0:P` and `[::]:P` can both be bound.
-pub(super) fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     if addr.is_ipv6() {
         socket.set_only_v6(true)?;

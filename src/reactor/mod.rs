@@ -13,7 +13,7 @@ mod peers;
 
 use log::{debug, error, info, warn};
 use mio::net::TcpListener;
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::{Events, Interest, Poll, Waker};
 use peers::PeerTable;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
@@ -85,38 +85,22 @@ impl Server {
         .map_err(|e| format!("cannot use data directory '{}': {e}", data.display()))?;
         let data_root = Root::open(data)
             .map_err(|e| format!("cannot use data directory '{}': {e}", data.display()))?;
-        let mut listeners = Vec::new();
-        let mut local_addrs = Vec::new();
-        for (i, addr) in config.listen.iter().enumerate() {
-            let mut listener =
-                accept::listen(*addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-            let local = listener
-                .local_addr()
-                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-            poll.registry()
-                .register(&mut listener, Token(i), Interest::READABLE)
-                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-            listeners.push(listener);
-            local_addrs.push(local);
-        }
+        let (listeners, local_addrs) = accept::bind_all(&poll, &config.listen)?;
         let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
             .map_err(|e| format!("cannot handle signals: {e}"))?;
         poll.registry()
             .register(&mut signals, tokens::SIGNAL, Interest::READABLE)
             .map_err(|e| format!("cannot handle signals: {e}"))?;
-        let shortest = [
-            config.header_timeout,
-            config.body_timeout,
-            config.idle_timeout,
-            config.send_timeout,
-            config.live_heartbeat,
-            LINGER_SECS,
-        ]
-        .into_iter()
-        .min()
-        .unwrap_or(LINGER_SECS);
-        let sweep_every =
-            (shortest / 8).clamp(Duration::from_millis(5), Duration::from_millis(250));
+        if let Some(fd) = store.watch_fd() {
+            poll.registry()
+                .register(
+                    &mut mio::unix::SourceFd(&fd),
+                    tokens::DATA_WATCH,
+                    Interest::READABLE,
+                )
+                .map_err(|e| format!("cannot watch the data directory: {e}"))?;
+        }
+        let sweep_every = sweep_interval(&config);
         let registry = poll
             .registry()
             .try_clone()
@@ -192,6 +176,7 @@ impl Server {
                         }
                     }
                     Named::Waker => self.ctx.store.collect_reports(&mut self.ctx.completions),
+                    Named::DataWatch => self.ctx.store.collect_changes(),
                     Named::Listener(i) => self.accept(i),
                     Named::CgiPipe(key) => self.drive(key),
                     Named::Connection(key) => {
@@ -410,6 +395,22 @@ impl Server {
         );
         Ok(())
     }
+}
+
+/// How often deadlines are checked: an eighth of the shortest timeout, within 5 to 250 ms.
+fn sweep_interval(config: &Config) -> Duration {
+    let shortest = [
+        config.header_timeout,
+        config.body_timeout,
+        config.idle_timeout,
+        config.send_timeout,
+        config.live_heartbeat,
+        LINGER_SECS,
+    ]
+    .into_iter()
+    .min()
+    .unwrap_or(LINGER_SECS);
+    (shortest / 8).clamp(Duration::from_millis(5), Duration::from_millis(250))
 }
 
 /// The store's settings with the device-file cap resolved: `--max-open-devices`, or what the

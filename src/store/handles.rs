@@ -22,6 +22,9 @@ pub struct Handles {
     order: VecDeque<(usize, u64)>,
     open: usize,
     tick: u64,
+    /// Per device, files of ours that were closed and whose close the data directory's watch
+    /// has not reported yet (`take_own_close`).
+    own_closes: Vec<u32>,
 }
 
 impl Handles {
@@ -32,6 +35,7 @@ impl Handles {
             order: VecDeque::new(),
             open: 0,
             tick: 0,
+            own_closes: Vec::new(),
         }
     }
 
@@ -71,7 +75,22 @@ impl Handles {
         if let Some(slot) = self.files.get_mut(device) {
             if slot.take().is_some() {
                 self.open -= 1;
+                if self.own_closes.len() <= device {
+                    self.own_closes.resize(device + 1, 0);
+                }
+                self.own_closes[device] += 1;
             }
+        }
+    }
+
+    /// Whether a close the watch reports for `device` is one of ours (and counts it off).
+    pub fn take_own_close(&mut self, device: usize) -> bool {
+        match self.own_closes.get_mut(device) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
         }
     }
 

@@ -26,6 +26,7 @@ mod recovery;
 mod registry;
 mod sync;
 mod wal;
+mod watch;
 mod write;
 
 pub use id::DeviceId;
@@ -151,8 +152,12 @@ pub struct DeviceStore {
     wal: wal::Wal,
     /// The `Idempotency-Key` values each device stored.
     keys: keys::Keys,
+    /// Device files changed by other programs.
+    watch: watch::Watch,
     /// The devices of the batch being written (reused).
     batch: Vec<write::Opened>,
+    /// Changes the watch reported (reused).
+    changed: Vec<(DeviceId, watch::Change)>,
     /// Keep a copy of every record written, for live subscribers (set by the reactor).
     publishing: bool,
     published: Vec<Published>,
@@ -216,7 +221,9 @@ impl DeviceStore {
             data_dir: Arc::new(std::fs::File::open(&config.dir)?),
             wal: wal::Wal::open(&config.dir)?,
             keys,
+            watch: watch::Watch::new(&config.dir),
             batch: Vec::new(),
+            changed: Vec::new(),
             publishing: false,
             published: Vec::new(),
             published_bytes: Vec::new(),
@@ -429,20 +436,6 @@ impl DeviceStore {
         }
     }
 
-    /// `Forbidden` if the device's file in DATA is a symlink (its target is never written: the
-    /// file is also opened with `O_NOFOLLOW`). Checked once per device and run, so that
-    /// `--ack buffer` refuses before it acknowledges.
-    fn refuse_symlink(&mut self, id: &DeviceId) -> Result<(), RequestError> {
-        self.path_scratch.push(id.as_str());
-        let link = std::fs::symlink_metadata(&self.path_scratch).is_ok_and(|m| m.is_symlink());
-        self.path_scratch.pop();
-        if link {
-            warn!("{id}: the device file is a symlink; POSTs to it get 403");
-            return Err(RequestError::Forbidden);
-        }
-        Ok(())
-    }
-
     /// Whether records of the files found at start are still being counted.
     pub fn counting(&self) -> bool {
         self.counter.is_some()
@@ -473,20 +466,6 @@ impl DeviceStore {
             for report in sync.finish() {
                 done.extend(report.waiters.iter().map(|w| (*w, report.result)));
             }
-        }
-    }
-
-    /// Writes out what is pending, then closes every device file, so that the next write opens
-    /// each by name again (SIGHUP: a file renamed or removed by another program is followed by
-    /// a fresh one). The length of each file is read again at its next write.
-    pub fn reopen_files(&mut self, done: &mut Vec<Completion>) {
-        if self.config.ack != AckMode::Buffer {
-            self.write_dirty(done);
-        }
-        for index in 0..self.devices.len() {
-            self.handles.close(index);
-            self.devices[index].len = None;
-            self.devices[index].checked = false;
         }
     }
 

@@ -130,6 +130,7 @@ pub fn empty_log(dir: &Path) -> io::Result<()> {
         .custom_flags(libc::O_NOFOLLOW)
         .open(dir.join(WAL_FILE));
     match log {
+        Ok(log) if log.metadata()?.len() == 0 => Ok(()),
         Ok(log) => {
             log.set_len(0)?;
             log.sync_all()

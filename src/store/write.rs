@@ -24,6 +24,8 @@ pub(super) struct Opened {
 impl DeviceStore {
     /// Writes the pending records of the devices `indices` (see the module docs).
     pub(super) fn write_devices(&mut self, indices: &[usize], done: &mut Vec<Completion>) {
+        // A file removed or cut by someone just before this batch must not take its records.
+        self.collect_changes();
         let mut batch = std::mem::take(&mut self.batch);
         batch.clear();
         for &index in indices {
