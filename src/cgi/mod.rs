@@ -29,17 +29,16 @@ pub struct CgiRequest {
     pub head_only: bool,
 }
 
-/// If `head` names a CGI script (`/cgi-bin/NAME...`), the script to run or why it cannot run.
-/// `None` when the path is not under `/cgi-bin/`.
-pub fn target(
+/// The script `rest` names (the path after `/cgi-bin/`, which the route table took off), or why
+/// it cannot run.
+pub fn script(
     head: &RequestHead<'_, '_>,
+    rest: &str,
     root: &Root,
     scratch: &mut Scratch,
-    peer: SocketAddr,
-    local: Option<SocketAddr>,
-) -> Option<Result<CgiRequest, RequestError>> {
-    let rest = head.path.strip_prefix("/cgi-bin/")?;
-    Some(prepare(head, rest, root, scratch, peer, local))
+    (peer, local): (SocketAddr, Option<SocketAddr>),
+) -> Result<CgiRequest, RequestError> {
+    prepare(head, rest, root, scratch, peer, local)
 }
 
 fn prepare(

@@ -11,29 +11,16 @@ use crate::http::error::RequestError;
 use crate::http::request::{Method, RequestHead};
 use crate::http::{response, sse};
 use crate::limits::{MAX_REPLAY_BYTES, MAX_TAIL_RECORDS, TAIL_WINDOW_BYTES};
-use crate::live::Topic;
-use crate::store::DeviceId;
 use std::os::unix::fs::FileExt;
 
 /// Tells the browser how soon to reconnect, in milliseconds.
 const RETRY_MS: &[u8] = b"retry: 2000\n\n";
 
-/// If `head` asks for a live stream, what it watches (or why it cannot).
-pub fn target(head: &RequestHead<'_, '_>) -> Option<Result<Topic, RequestError>> {
-    if !matches!(head.method, Method::Get | Method::Head) {
-        return None;
-    }
-    if head.path == "/api/live" {
-        return Some(Ok(Topic::All));
-    }
-    let id = head.path.strip_prefix("/devices/")?.strip_suffix("/live")?;
-    let wants_stream = head
-        .header("accept")
-        .is_some_and(|a| memchr::memmem::find(a, b"text/event-stream").is_some());
-    if !wants_stream {
-        return None; // a browser navigating here gets the live page
-    }
-    Some(DeviceId::parse(id.as_bytes()).map(Topic::Device))
+/// Whether `head` asks for an event stream (`Accept: text/event-stream`, what `EventSource`
+/// sends) rather than a page.
+pub fn asks_for_events(head: &RequestHead<'_, '_>) -> bool {
+    head.header("accept")
+        .is_some_and(|a| memchr::memmem::find(a, b"text/event-stream").is_some())
 }
 
 /// What a device stream replays before its live events: the records after the byte offset of

@@ -21,8 +21,8 @@ pub fn echo(
     kit: &mut ReplyKit,
     framing: Framing,
     head: &RequestHead<'_, '_>,
+    text: &str,
 ) -> Reply {
-    let text = head.path.strip_prefix("/echo/").unwrap_or("");
     let decoded: std::borrow::Cow<'_, [u8]> = percent_encoding::percent_decode_str(text).into();
     plain_text(out, kit, framing, head, &decoded)
 }

@@ -16,25 +16,14 @@ use std::net::IpAddr;
 /// Methods the device routes (`/devices/{id}`) allow.
 pub const ALLOW_DEVICE: &str = "GET, HEAD, POST, OPTIONS";
 
-/// If the POST `head` is to an ingest route, the device it names, or why it names none:
-/// `POST /devices/{id}`, and `POST /` or `POST /ingest` with `?device=ID`, else the client's
-/// address as the id.
-pub fn ingest_target(
-    head: &RequestHead<'_, '_>,
-    peer: IpAddr,
-) -> Option<Result<DeviceId, RequestError>> {
-    if let Some(id) = head.path.strip_prefix("/devices/") {
-        return Some(DeviceId::parse(id.as_bytes()));
-    }
-    if head.path != "/" && head.path != "/ingest" {
-        return None;
-    }
-    let named = head.query.and_then(|q| {
+/// The device a `POST /` or `POST /ingest` is for: `?device=ID`, else the client's address.
+pub fn named_by_query_or_peer(query: Option<&str>, peer: IpAddr) -> Result<DeviceId, RequestError> {
+    let named = query.and_then(|q| {
         form_urlencoded::parse(q.as_bytes())
             .find(|(key, _)| key == "device")
             .map(|(_, value)| DeviceId::parse(value.as_bytes()))
     });
-    Some(named.unwrap_or_else(|| Ok(DeviceId::from_ip(peer))))
+    named.unwrap_or_else(|| Ok(DeviceId::from_ip(peer)))
 }
 
 /// The reply to an ingest request once its commit is known: 204, or the error.

@@ -3,9 +3,10 @@
 //! into the connection's write buffer; a route that wants the request body names where the body
 //! goes ([`BodySink`]) and answers once the connection has read it.
 //!
-//! The route table is [`dispatch`]: the checks that come before every route (admission of the
-//! request by `security`, the body limit), then each path prefix matched once. Adding a route
-//! touches this folder and the thing that answers it, nothing in the connection.
+//! The route table is [`Route::of`]: every path prefix is matched there, once. [`dispatch`]
+//! runs the checks that come before every route (admission of the request by `security`, the
+//! body limit), then acts on the route and the method. Adding a route touches this folder and
+//! the thing that answers it, nothing in the connection.
 pub mod context;
 mod devices;
 mod uploads;
@@ -54,6 +55,64 @@ pub enum BodySink {
     Cgi(Box<CgiRequest>),
 }
 
+/// What a request path names: the route table, each prefix matched once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route<'p> {
+    /// `/devices`, `/devices/`: the dashboard.
+    Dashboard,
+    ApiDevices,
+    Healthz,
+    Metrics,
+    UserAgent,
+    /// `/echo/{text}`.
+    Echo(&'p str),
+    /// `/api/live`: every device's live stream.
+    LiveAll,
+    /// `/devices/{id}/live`: the device's live stream, or its page in a browser.
+    DeviceLive(&'p str),
+    /// `/devices/{id}`: the device's data, or a POST of records.
+    Device(&'p str),
+    /// `/files/{name}`: a file of `--directory`.
+    Files(&'p str),
+    /// `/cgi-bin/{name}[/path-info]`: a CGI script (with `--cgi`).
+    Cgi(&'p str),
+    /// `/ingest`: a POST of records for the device `?device=` or the client's address names.
+    Ingest,
+    /// Anything else: a file under ROOT (and `POST /` is ingest too).
+    Static,
+}
+
+impl<'p> Route<'p> {
+    fn of(path: &'p str) -> Route<'p> {
+        match path {
+            "/devices" | "/devices/" => return Route::Dashboard,
+            "/api/devices" => return Route::ApiDevices,
+            "/api/live" => return Route::LiveAll,
+            "/healthz" => return Route::Healthz,
+            "/metrics" => return Route::Metrics,
+            "/user-agent" => return Route::UserAgent,
+            "/ingest" => return Route::Ingest,
+            _ => {}
+        }
+        if let Some(rest) = path.strip_prefix("/devices/") {
+            return match rest.strip_suffix("/live") {
+                Some(id) => Route::DeviceLive(id),
+                None => Route::Device(rest),
+            };
+        }
+        if let Some(name) = path.strip_prefix("/files/") {
+            return Route::Files(name);
+        }
+        if let Some(text) = path.strip_prefix("/echo/") {
+            return Route::Echo(text);
+        }
+        if let Some(script) = path.strip_prefix("/cgi-bin/") {
+            return Route::Cgi(script);
+        }
+        Route::Static
+    }
+}
+
 /// The two ends of the connection a request came in on.
 #[derive(Debug, Clone, Copy)]
 pub struct Ends {
@@ -87,8 +146,16 @@ pub fn dispatch(
         );
         return Next::Reply { reply, close };
     }
-    if let Some(target) = live::stream::target(head) {
-        return live_stream(head, target, ctx, out);
+    let route = Route::of(head.path);
+    let reads = matches!(head.method, Method::Get | Method::Head);
+    match route {
+        Route::LiveAll if reads => return live_stream(head, Ok(Topic::All), ctx, out),
+        // A browser navigating here gets the live page (below).
+        Route::DeviceLive(id) if reads && live::stream::asks_for_events(head) => {
+            let topic = DeviceId::parse(id.as_bytes()).map(Topic::Device);
+            return live_stream(head, topic, ctx, out);
+        }
+        _ => {}
     }
     if let BodyFraming::Length(n) = head.framing {
         if n > ctx.config.max_body {
@@ -96,52 +163,63 @@ pub fn dispatch(
         }
     }
     let http10 = head.version == Version::Http10;
-    if ctx.config.cgi {
-        let (site, peer, local) = (&mut ctx.site, ends.peer, ends.local);
-        if let Some(target) = cgi::target(head, &site.root, &mut site.scratch, peer, local) {
-            return match target {
+    let post = head.method == Method::Post;
+    match route {
+        Route::Cgi(script) if ctx.config.cgi => {
+            let (site, peer, local) = (&mut ctx.site, ends.peer, ends.local);
+            let found = cgi::script(head, script, &site.root, &mut site.scratch, (peer, local));
+            return match found {
                 Ok(req) => read_body(BodySink::Cgi(Box::new(req)), keep),
                 Err(err) => refuse(head, ctx, out, err, (keep, ALLOW_STATIC)),
             };
         }
-    }
-    if head.method == Method::Post {
-        if let Some(target) = uploads::target(head) {
-            return match target {
+        Route::Files(name) if post => {
+            return match uploads::target(name) {
                 Ok(name) => read_body(BodySink::Upload { name, http10 }, keep),
                 Err(err) => refuse(head, ctx, out, err, (keep, ALLOW_FILES)),
             };
         }
-        let target = devices::ingest_target(head, ends.peer.ip());
-        if let Some(target) = target.map(|t| t.and_then(|id| ctx.store.admit().map(|()| id))) {
-            let key = head.header("idempotency-key").map(crate::store::parse_key);
-            return match (target, key.transpose()) {
-                (Ok(id), Ok(key)) => read_body(BodySink::Device { id, http10, key }, keep),
-                (Err(err), _) | (_, Err(err)) => refuse(head, ctx, out, err, (keep, ALLOW_DEVICE)),
-            };
+        Route::Device(_) | Route::Ingest if post => {}
+        // `POST /devices/` names the empty device id: 400 with the rule, below.
+        Route::Dashboard if post && head.path.ends_with('/') => {}
+        Route::Static if post && head.path == "/" => {}
+        // No other route reads bodies.
+        _ => {
+            let close = !keep || unwanted_body_closes;
+            let reply = respond(head, route, ctx, out, Framing::for_request(head, close));
+            return Next::Reply { reply, close };
         }
     }
-    // No other route reads bodies.
-    let close = !keep || unwanted_body_closes;
-    let reply = respond(head, ctx, out, Framing::for_request(head, close));
-    Next::Reply { reply, close }
+    let target = match route {
+        Route::Device(id) => DeviceId::parse(id.as_bytes()),
+        Route::Dashboard => DeviceId::parse(b""),
+        _ => devices::named_by_query_or_peer(head.query, ends.peer.ip()),
+    };
+    let key = head.header("idempotency-key").map(crate::store::parse_key);
+    let admitted = target.and_then(|id| ctx.store.admit().map(|()| id));
+    match (admitted, key.transpose()) {
+        (Ok(id), Ok(key)) => read_body(BodySink::Device { id, http10, key }, keep),
+        (Err(err), _) | (_, Err(err)) => refuse(head, ctx, out, err, (keep, ALLOW_DEVICE)),
+    }
 }
 
 /// Answers a request whose route reads no body.
 fn respond(
     head: &RequestHead<'_, '_>,
+    route: Route<'_>,
     ctx: &mut Context,
     out: &mut Vec<u8>,
     framing: Framing,
 ) -> Reply {
-    let path = head.path;
     let accept = head.header("accept-encoding");
     let page = |ctx: &mut Context, out: &mut Vec<u8>| -> Result<Reply, RequestError> {
         let kit = &mut ctx.reply;
-        Ok(match path {
-            "/api/devices" => pages::api_devices(out, kit, framing, accept, &ctx.store, ctx.wall),
-            "/healthz" => pages::healthz(out, kit, framing, ctx.draining, &ctx.store),
-            "/metrics" => {
+        Ok(match route {
+            Route::ApiDevices => {
+                pages::api_devices(out, kit, framing, accept, &ctx.store, ctx.wall)
+            }
+            Route::Healthz => pages::healthz(out, kit, framing, ctx.draining, &ctx.store),
+            Route::Metrics => {
                 let gauges = metrics::Gauges {
                     connections_open: ctx.connections_open as u64,
                     devices: ctx.store.devices().count() as u64,
@@ -151,34 +229,32 @@ fn respond(
                 };
                 pages::metrics(out, kit, framing, accept, &gauges)
             }
-            "/user-agent" => pages::user_agent(out, kit, framing, head),
-            "/devices" | "/devices/" => pages::dashboard(out, kit, framing, accept),
-            _ => pages::echo(out, kit, framing, head),
+            Route::UserAgent => pages::user_agent(out, kit, framing, head),
+            Route::Dashboard => pages::dashboard(out, kit, framing, accept),
+            Route::Echo(text) => pages::echo(out, kit, framing, head, text),
+            _ => return Err(RequestError::NotFound),
         })
     };
-    match path {
-        "/devices" | "/devices/" | "/api/devices" | "/healthz" | "/metrics" | "/user-agent" => {
-            by_method(head, ctx, out, framing, ALLOW_STATIC, page)
-        }
-        _ if path.starts_with("/echo/") => by_method(head, ctx, out, framing, ALLOW_STATIC, page),
-        _ => {
-            if let Some(name) = path.strip_prefix("/files/") {
-                return by_method(head, ctx, out, framing, ALLOW_FILES, |ctx, out| {
-                    uploads::serve(head, name, ctx, out, framing)
-                });
-            }
-            if let Some(id) = path.strip_prefix("/devices/") {
-                if let Some(id) = id.strip_suffix("/live") {
-                    // The browser page; `EventSource` requests were taken by `live_stream`.
-                    return by_method(head, ctx, out, framing, ALLOW_STATIC, |ctx, out| {
-                        DeviceId::parse(id.as_bytes())?;
-                        Ok(live::page::page(out, &mut ctx.reply, framing, accept))
-                    });
-                }
-                return by_method(head, ctx, out, framing, ALLOW_DEVICE, |ctx, out| {
-                    devices::serve(head, id, ctx, out, framing)
-                });
-            }
+    match route {
+        Route::Dashboard
+        | Route::ApiDevices
+        | Route::Healthz
+        | Route::Metrics
+        | Route::UserAgent
+        | Route::Echo(_) => by_method(head, ctx, out, framing, ALLOW_STATIC, page),
+        Route::Files(name) => by_method(head, ctx, out, framing, ALLOW_FILES, |ctx, out| {
+            uploads::serve(head, name, ctx, out, framing)
+        }),
+        // The browser page; `EventSource` requests were taken by `live_stream`.
+        Route::DeviceLive(id) => by_method(head, ctx, out, framing, ALLOW_STATIC, |ctx, out| {
+            DeviceId::parse(id.as_bytes())?;
+            Ok(live::page::page(out, &mut ctx.reply, framing, accept))
+        }),
+        Route::Device(id) => by_method(head, ctx, out, framing, ALLOW_DEVICE, |ctx, out| {
+            devices::serve(head, id, ctx, out, framing)
+        }),
+        // Without --cgi, and /api/live and /ingest read other than as above: files under ROOT.
+        Route::LiveAll | Route::Cgi(_) | Route::Ingest | Route::Static => {
             by_method(head, ctx, out, framing, ALLOW_STATIC, |ctx, out| {
                 serve_static(head, ctx, out, framing)
             })

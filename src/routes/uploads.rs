@@ -12,11 +12,10 @@ use crate::http::response;
 /// Methods `/files/{name}` allows.
 pub const ALLOW_FILES: &str = "GET, HEAD, POST, OPTIONS";
 
-/// If the POST `head` is to `/files/{name}`, the (decoded, validated) name to store the body as.
-pub fn target(head: &RequestHead<'_, '_>) -> Option<Result<Vec<u8>, RequestError>> {
-    let name = head.path.strip_prefix("/files/")?;
+/// The name to store the body of `POST /files/{name}` as (percent-decoded and validated).
+pub fn target(name: &str) -> Result<Vec<u8>, RequestError> {
     let decoded: Vec<u8> = percent_encoding::percent_decode_str(name).collect();
-    Some(upload::validate_name(&decoded).map(<[u8]>::to_vec))
+    upload::validate_name(&decoded).map(<[u8]>::to_vec)
 }
 
 /// `GET /files/{name}`: a file of `--directory` as `application/octet-stream`, with ranges and
