@@ -53,7 +53,15 @@ fn usage_error(err: clap::Error) -> ExitCode {
         .find(|l| !l.trim().is_empty())
         .unwrap_or("invalid arguments");
     let message = first.strip_prefix("error: ").unwrap_or(first);
-    eprintln!("sluice: {message} (see 'sluice --help')");
+    // An invalid value names the values that are valid (`--ack fast`: write, fsync, buffer).
+    let possible = rendered
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("[possible values: "))
+        .and_then(|v| v.strip_suffix(']'));
+    match possible {
+        Some(values) => eprintln!("sluice: {message}; use one of: {values} (see 'sluice --help')"),
+        None => eprintln!("sluice: {message} (see 'sluice --help')"),
+    }
     ExitCode::from(2)
 }
 

@@ -385,9 +385,30 @@ fn home_page_lists_devices_above_the_root_listing() {
         .expect("kitchen in the summary");
     assert!(html.contains("/devices/garage/live"), "{html}");
     assert!(html.contains("href=\"/devices\""), "link to the dashboard");
+    // Counts read as English: one record, four bytes.
+    assert!(html.contains(">kitchen</a> 1 record, 4 bytes<"), "{html}");
+    post_record(&mut c, "garage", b"d=1\n");
+    let html = fetch(&server, "/").body_str();
+    assert!(html.contains(">garage</a> 2 records, 8 bytes<"), "{html}");
     let listing = html.find("notes.txt").expect("ROOT listing");
     assert!(devices < listing, "the devices come before the listing");
     // With an index.html, ROOT's own page wins.
     let f = start_basic(&[]);
     assert_eq!(fetch(&f.server, "/").body, INDEX_HTML);
+}
+
+/// The README's first command serves `examples/site`: its page leads to the dashboard.
+#[test]
+fn the_example_site_links_to_the_dashboard() {
+    let site = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/site");
+    let data = tempfile::tempdir().unwrap();
+    let server = start_with_data(data.path(), &site, &[]);
+    let r = fetch(&server, "/");
+    r.assert_status(200);
+    assert!(
+        r.body_str().contains("href=\"/devices\""),
+        "{}",
+        r.body_str()
+    );
+    fetch(&server, "/devices").assert_status(200);
 }

@@ -49,6 +49,23 @@ fn unknown_flag_exits_2_with_a_one_line_error() {
     );
 }
 
+/// A value outside a flag's choices names the choices (`--ack fast`, `--framing lines2`).
+#[test]
+fn an_invalid_choice_lists_the_valid_ones() {
+    for (flag, bad, valid) in [
+        ("--ack", "fast", "write, fsync, buffer"),
+        ("--framing", "lines2", "lines, raw"),
+    ] {
+        let out = run_to_exit(&[flag, bad]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {bad}");
+        let line = one_line(&out.stderr);
+        assert!(
+            line.contains(bad) && line.contains(valid),
+            "{flag} {bad}: {line:?}"
+        );
+    }
+}
+
 #[test]
 fn missing_root_directory_exits_nonzero_naming_the_path() {
     let dir = tempfile::tempdir().unwrap();

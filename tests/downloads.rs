@@ -602,7 +602,8 @@ fn device_files_get_ranges_validators_and_download_names() {
     let r = c.request(&get("/devices/sensor-1?download"));
     assert_eq!(
         r.header("content-disposition"),
-        Some("attachment; filename=\"sensor-1\"; filename*=UTF-8''sensor-1")
+        Some("attachment; filename=\"sensor-1.txt\"; filename*=UTF-8''sensor-1.txt"),
+        "a device file downloads as ID.txt, so that it opens in an editor"
     );
     // A device is never precompressed: Accept-Encoding changes nothing.
     let r = c.request(&req(

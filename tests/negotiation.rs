@@ -227,6 +227,16 @@ fn malformed_queries_are_400_and_keep_the_connection() {
     }
     // unknown keys are fine
     assert_eq!(c.request(&get("/hello.txt?v=3&utm=a+b")).body, HELLO);
+    // A bad value of a known key names the key and what it takes.
+    for (target, says) in [
+        ("/d/?sort=bogus", "?sort= takes name, size or modified"),
+        ("/d/?order=sideways", "?order= takes asc or desc"),
+        ("/d/?format=xml", "?format= takes html or json"),
+    ] {
+        let r = c.request(&get(target));
+        r.assert_status(400);
+        assert_eq!(r.body_str().trim_end(), says, "{target}");
+    }
 }
 
 /// A directory with files of known sizes and times: `b.txt` (10 B, newest), `a.txt` (3000 B),

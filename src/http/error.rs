@@ -75,6 +75,14 @@ pub enum RequestError {
     BadDeviceId,
     /// A malformed query string: 400.
     BadQuery,
+    /// `?sort=` with a value it does not take: 400.
+    BadSort,
+    /// `?order=` with a value it does not take: 400.
+    BadOrder,
+    /// `?format=` with a value it does not take: 400.
+    BadFormat,
+    /// `?tail=` that is not a number of lines: 400.
+    BadTail,
     /// Ingest is refusing work (too much unsynced data, or the data disk nearly full): 503.
     Overloaded,
     /// Permission denied, or a symlink that leads out of the root: 403.
@@ -129,7 +137,11 @@ impl RequestError {
             | BadDeviceId
             | NoRecord
             | BadIdempotencyKey
-            | BadQuery => 400,
+            | BadQuery
+            | BadSort
+            | BadOrder
+            | BadFormat
+            | BadTail => 400,
             Overloaded => 503,
             UnsupportedVersion => 505,
             HeadTooLarge | TooManyHeaders | TrailersTooLarge => 431,
@@ -165,6 +177,10 @@ impl RequestError {
                 | BadPath
                 | BadDeviceId
                 | BadQuery
+                | BadSort
+                | BadOrder
+                | BadFormat
+                | BadTail
                 | Overloaded
                 | Forbidden
                 | NotFound
@@ -217,6 +233,10 @@ impl RequestError {
             NoRecord => "the body holds no record (a record is a non-empty line)",
             BadIdempotencyKey => "Idempotency-Key must be 1 to 255 visible ASCII characters",
             BadQuery => "malformed query string",
+            BadSort => "?sort= takes name, size or modified",
+            BadOrder => "?order= takes asc or desc",
+            BadFormat => "?format= takes html or json",
+            BadTail => "?tail= takes a number of lines",
             Overloaded => "ingest is refusing work for now; retry later",
             Forbidden => "forbidden",
             NotFound => "not found",
@@ -257,6 +277,20 @@ impl std::fmt::Display for RequestError {
 }
 
 impl std::error::Error for RequestError {}
+
+impl From<crate::http::query::QueryError> for RequestError {
+    /// A bad value of a known key names that key and what it takes; anything else is a
+    /// malformed query.
+    fn from(e: crate::http::query::QueryError) -> Self {
+        use crate::http::query::QueryError;
+        match e {
+            QueryError::BadValue("sort") => RequestError::BadSort,
+            QueryError::BadValue("order") => RequestError::BadOrder,
+            QueryError::BadValue("format") => RequestError::BadFormat,
+            _ => RequestError::BadQuery,
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -43,7 +43,7 @@ impl Replay {
             .and_then(|q| {
                 form_urlencoded::parse(q.as_bytes())
                     .find(|(k, _)| k == "tail")
-                    .map(|(_, v)| v.parse::<usize>().map_err(|_| RequestError::BadQuery))
+                    .map(|(_, v)| v.parse::<usize>().map_err(|_| RequestError::BadTail))
             })
             .transpose()?;
         let tail = tail.map(|n| n.min(MAX_TAIL_RECORDS));

@@ -125,6 +125,15 @@ pub fn metrics(
     reply
 }
 
+/// `1 record`, `2 records`.
+fn counted(n: u64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
 /// The home page for `GET /` when ROOT has no index.html: a devices summary above the listing
 /// page `listing` (a complete HTML document, or empty).
 pub fn home(
@@ -144,8 +153,9 @@ pub fn home(
     for (id, stats) in devices.iter().take(10) {
         // Device ids are limited to A-Z a-z 0-9 . _ - : nothing to escape.
         summary.push_str(&format!(
-            "<li><a href=\"/devices/{id}/live\">{id}</a> {} records, {} bytes</li>",
-            stats.records, stats.bytes
+            "<li><a href=\"/devices/{id}/live\">{id}</a> {}, {}</li>",
+            counted(stats.records, "record"),
+            counted(stats.bytes, "byte")
         ));
     }
     summary.push_str("</ul></section>");

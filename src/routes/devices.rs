@@ -53,15 +53,18 @@ pub fn serve(
     out: &mut Vec<u8>,
     framing: Framing,
 ) -> Result<Reply, RequestError> {
-    let query = query::parse(head.query).map_err(|_| RequestError::BadQuery)?;
+    let query = query::parse(head.query).map_err(RequestError::from)?;
     let id = DeviceId::parse(id.as_bytes())?;
     let file = device_file(ctx, &id)?;
+    // `?download` names the file `ID.txt`, so that it opens in an editor.
+    let mut name = [0u8; MAX_DEVICE_ID_BYTES + 4];
+    let id_bytes = id.as_str().as_bytes();
+    name[..id_bytes.len()].copy_from_slice(id_bytes);
+    name[id_bytes.len()..id_bytes.len() + 4].copy_from_slice(b".txt");
     let req = FileRequest {
         head,
         framing,
-        download: query
-            .download
-            .then(|| files::resolved_name(&ctx.site.scratch)),
+        download: query.download.then_some(&name[..id_bytes.len() + 4]),
         now: ctx.wall,
         date: ctx.reply.date(),
     };

@@ -294,7 +294,7 @@ fn serve_static(
     out: &mut Vec<u8>,
     framing: Framing,
 ) -> Result<Reply, RequestError> {
-    let query = query::parse(head.query).map_err(|_| RequestError::BadQuery)?;
+    let query = query::parse(head.query).map_err(RequestError::from)?;
     let clock = Clock {
         now: ctx.now,
         wall: ctx.wall,

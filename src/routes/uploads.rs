@@ -27,7 +27,7 @@ pub fn serve(
     out: &mut Vec<u8>,
     framing: Framing,
 ) -> Result<Reply, RequestError> {
-    let query = query::parse(head.query).map_err(|_| RequestError::BadQuery)?;
+    let query = query::parse(head.query).map_err(RequestError::from)?;
     let decoded: Vec<u8> = percent_encoding::percent_decode_str(name).collect();
     upload::validate_name(&decoded)?;
     let scratch = &mut ctx.site.scratch;
