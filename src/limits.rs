@@ -80,6 +80,8 @@ pub const LISTEN_BACKLOG_CONNECTIONS: i32 = 4096;
 /// How long to wait before accepting again after running out of descriptors.
 pub const ACCEPT_RETRY_MS: Duration = Duration::from_millis(100);
 
+/// At most one log line per this interval for a repeating error (failed device writes).
+pub const ERROR_LOG_INTERVAL_SECS: Duration = Duration::from_secs(1);
 /// How often the free space of the data disk is re-read.
 pub const FREE_SPACE_CHECK_SECS: Duration = Duration::from_secs(1);
 
@@ -240,6 +242,10 @@ pub const ALL: &[(&str, Value)] = &[
         Value::Count(LISTEN_BACKLOG_CONNECTIONS as u64),
     ),
     ("ACCEPT_RETRY_MS", Value::Time(ACCEPT_RETRY_MS)),
+    (
+        "ERROR_LOG_INTERVAL_SECS",
+        Value::Time(ERROR_LOG_INTERVAL_SECS),
+    ),
     ("FREE_SPACE_CHECK_SECS", Value::Time(FREE_SPACE_CHECK_SECS)),
     ("SHUTDOWN_GRACE_SECS", Value::Time(SHUTDOWN_GRACE_SECS)),
     (

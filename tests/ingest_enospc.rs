@@ -97,6 +97,10 @@ fn full_disk(mode: &str) {
     );
     assert!(file == stored, "file differs from the acknowledged bodies");
 
+    // Health says so while writes fail.
+    let h = c.request(&get("/healthz"));
+    h.assert_status(503);
+    assert_eq!(h.body, b"device writes failing\n");
     // The server keeps serving, on the same connection and on new ones.
     expect_still_open(&mut c);
     let g = c.request(&get("/devices/full"));
@@ -129,6 +133,7 @@ fn full_disk(mode: &str) {
     r.assert_status(204);
     stored.extend_from_slice(&body);
     assert!(f.device("full").unwrap() == stored, "append after recovery");
+    c.request(&get("/healthz")).assert_status(200);
     acked.push(failed_at);
     assert_eq!(
         parse_records(&stored).unwrap(),

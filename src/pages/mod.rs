@@ -82,8 +82,8 @@ pub fn api_devices(
     reply
 }
 
-/// `GET /healthz`: 200 while accepting work; 503 while shutting down (`draining`) or while the
-/// store refuses ingest.
+/// `GET /healthz`: 200 while accepting work; 503 while shutting down (`draining`), while device
+/// writes fail, or while the store refuses ingest.
 pub fn healthz(
     out: &mut Vec<u8>,
     kit: &mut ReplyKit,
@@ -93,6 +93,8 @@ pub fn healthz(
 ) -> Reply {
     let (status, body): (u16, &[u8]) = if draining {
         (503, b"shutting down\n")
+    } else if store.writes_failing() {
+        (503, b"device writes failing\n")
     } else if store.admit().is_err() {
         (503, b"ingest refusing work\n")
     } else {

@@ -154,6 +154,10 @@ pub struct DeviceStore {
     keys: keys::Keys,
     /// Device files changed by other programs.
     watch: watch::Watch,
+    /// The last device write failed (and none succeeded since): `/healthz` says 503.
+    failing: bool,
+    /// One log line per interval for failed writes.
+    write_errors: crate::observe::throttle::Throttle,
     /// The devices of the batch being written (reused).
     batch: Vec<write::Opened>,
     /// Changes the watch reported (reused).
@@ -222,6 +226,10 @@ impl DeviceStore {
             wal: wal::Wal::open(&config.dir)?,
             keys,
             watch: watch::Watch::new(&config.dir),
+            failing: false,
+            write_errors: crate::observe::throttle::Throttle::new(
+                crate::limits::ERROR_LOG_INTERVAL_SECS,
+            ),
             batch: Vec::new(),
             changed: Vec::new(),
             publishing: false,
@@ -505,6 +513,11 @@ impl DeviceStore {
             AckMode::Buffer => !self.flushing.is_empty(),
             AckMode::Write | AckMode::Fsync => !self.dirty.is_empty(),
         }
+    }
+
+    /// Whether device writes are failing now (the last one failed, none succeeded since).
+    pub fn writes_failing(&self) -> bool {
+        self.failing
     }
 
     /// Device files open now (at most [`DeviceStore::max_open_files`]).

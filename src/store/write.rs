@@ -47,7 +47,7 @@ impl DeviceStore {
             }
         }
         if let Err(e) = self.wal.write_batch() {
-            error!("write-ahead log: {e}");
+            // Each device's failure is logged (rate-limited) by `write_failed`.
             for opened in batch.drain(..) {
                 self.write_failed(opened.index, &e, done);
             }
@@ -58,13 +58,13 @@ impl DeviceStore {
         for &index in indices {
             self.devices[index].batched = false;
         }
-        if let Err(e) = self.keys.write_batch() {
-            error!("idempotency keys journal: {e}");
-        }
-        if let Err(e) = self.wal.write_batch() {
-            // The cut entries of failed writes: without them recovery would complete a body
-            // whose client got an error (whole, never torn).
-            error!("write-ahead log: {e}");
+        let journals = [self.keys.write_batch(), self.wal.write_batch()];
+        // The cut entries of failed writes: without them recovery would complete a body whose
+        // client got an error (whole, never torn).
+        for e in journals.into_iter().filter_map(Result::err) {
+            if let Some(n) = self.write_errors.allow(Instant::now()) {
+                error!("write-ahead log or keys journal: {e} ({n} more failed writes since)");
+            }
         }
         if let Err(e) = self.wal.checkpoint_if_full() {
             warn!("write-ahead log checkpoint: {e}");
@@ -116,6 +116,7 @@ impl DeviceStore {
         }
         let bytes = device.pending.len() as u64;
         let records = device.pending_records;
+        self.failing = false;
         if created {
             // A fresh file (the first, or the old one was removed or renamed and the device
             // reopened): the registry follows the file. In buffer mode the records being
@@ -191,7 +192,14 @@ impl DeviceStore {
         if status == RequestError::Forbidden {
             warn!("{}: the device file is a symlink; not written", device.id);
         } else {
-            error!("{}: write of {bytes} bytes failed: {e}", device.id);
+            self.failing = true;
+            if let Some(suppressed) = self.write_errors.allow(Instant::now()) {
+                let more = match suppressed {
+                    0 => String::new(),
+                    n => format!(" ({n} more failed writes since the last line)"),
+                };
+                error!("{}: write of {bytes} bytes failed: {e}{more}", device.id);
+            }
         }
         self.handles.close(index);
         // Its length is read again at the next write.
