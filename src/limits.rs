@@ -82,6 +82,10 @@ pub const ACCEPT_RETRY_MS: Duration = Duration::from_millis(100);
 
 /// At most one log line per this interval for a repeating error (failed device writes).
 pub const ERROR_LOG_INTERVAL_SECS: Duration = Duration::from_secs(1);
+/// A refused peer address or host name is logged at most once per this interval.
+pub const REFUSAL_LOG_INTERVAL_SECS: Duration = Duration::from_secs(60);
+/// Most peer addresses or host names remembered for rate-limiting their log lines.
+pub const MAX_THROTTLED_KEYS: usize = 1024;
 /// How often the free space of the data disk is re-read.
 pub const FREE_SPACE_CHECK_SECS: Duration = Duration::from_secs(1);
 
@@ -245,6 +249,14 @@ pub const ALL: &[(&str, Value)] = &[
     (
         "ERROR_LOG_INTERVAL_SECS",
         Value::Time(ERROR_LOG_INTERVAL_SECS),
+    ),
+    (
+        "REFUSAL_LOG_INTERVAL_SECS",
+        Value::Time(REFUSAL_LOG_INTERVAL_SECS),
+    ),
+    (
+        "MAX_THROTTLED_KEYS",
+        Value::Count(MAX_THROTTLED_KEYS as u64),
     ),
     ("FREE_SPACE_CHECK_SECS", Value::Time(FREE_SPACE_CHECK_SECS)),
     ("SHUTDOWN_GRACE_SECS", Value::Time(SHUTDOWN_GRACE_SECS)),

@@ -474,12 +474,16 @@ fn body_exactly_at_max_body_is_stored_and_one_byte_over_is_413() {
     // Content-Length over the limit: refused from the head, before any body byte.
     let r = expect_error_close(&f.server, &post("/devices/mb", &over), 413);
     assert_eq!(r.status, 413);
+    // The 413 states the limit and the flag that sets it.
+    let says = "request body too large: the limit is 1024 bytes (--max-body)\n";
+    assert_eq!(r.body_str(), says);
     // Chunked over the limit: refused once the count passes the limit.
-    expect_error_close(
+    let r = expect_error_close(
         &f.server,
         &post_chunked("/devices/mb", &three_chunks(&over)),
         413,
     );
+    assert_eq!(r.body_str(), says);
     expect_error_close(&f.server, &post_chunked("/devices/mb2", &[&over]), 413);
     let mut file = at.clone();
     file.extend_from_slice(&at);

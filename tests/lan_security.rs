@@ -130,6 +130,11 @@ fn absolute_form_authority_is_the_host_that_counts() {
     let mut c = s.connect();
     let r = c.request(b"GET http://evil.example/hello.txt HTTP/1.1\r\nHost: test\r\n\r\n");
     r.assert_status(421);
+    assert!(
+        r.body_str().contains("--server-name NAME"),
+        "the 421 says how to answer that name: {}",
+        r.body_str()
+    );
     let r = c.request(b"GET http://box.lan:8080/hello.txt HTTP/1.1\r\nHost: evil.example\r\n\r\n");
     r.assert_status(200);
     assert_eq!(r.body, HELLO);

@@ -240,7 +240,10 @@ impl RequestError {
             Overloaded => "ingest is refusing work for now; retry later",
             Forbidden => "forbidden",
             NotFound => "not found",
-            MisdirectedRequest => "this server does not answer for that host name",
+            MisdirectedRequest => {
+                "this server does not answer for that host name; start sluice with \
+                 --server-name NAME to answer it"
+            }
             CrossSiteWrite => "cross-site write refused",
             TokenRequired => "a valid ingest token is required (Authorization: Bearer)",
             CredentialsRequired => "authentication required",

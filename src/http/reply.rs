@@ -179,6 +179,37 @@ pub fn error_with(
     Reply::buffered(status, body_len)
 }
 
+/// 413 whose body states the limit: `request body too large: the limit is N bytes
+/// (--max-body)` (written without allocating).
+pub fn body_too_large(out: &mut Vec<u8>, date: &[u8], framing: Framing, limit: u64) -> Reply {
+    let err = RequestError::BodyTooLarge;
+    let mut text = [0u8; 96];
+    let mut n = 0;
+    let mut push = |bytes: &[u8]| {
+        text[n..n + bytes.len()].copy_from_slice(bytes);
+        n += bytes.len();
+    };
+    push(err.description().as_bytes());
+    push(b": the limit is ");
+    push(itoa::Buffer::new().format(limit).as_bytes());
+    push(b" bytes (--max-body)");
+    let description = std::str::from_utf8(&text[..n]).unwrap_or(err.description());
+    let body_len = response::error_reply_with(
+        out,
+        err.status(),
+        description,
+        date,
+        response::ReplyOptions {
+            head_only: framing.head_only,
+            close: framing.close,
+            http10_keep_alive: framing.http10_keep_alive,
+            ..Default::default()
+        },
+        &[],
+    );
+    Reply::buffered(err.status(), body_len)
+}
+
 /// 204 to OPTIONS, listing the methods of the route.
 pub fn options(out: &mut Vec<u8>, date: &[u8], framing: Framing, allow: &str) -> Reply {
     response::start(out, 204, date);

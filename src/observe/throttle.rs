@@ -36,6 +36,42 @@ impl Throttle {
     }
 }
 
+/// At most one log line per key (a peer address, a host name) per interval; remembers at most
+/// `MAX_THROTTLED_KEYS` keys (then starts over), so a flood of distinct keys stays bounded.
+#[derive(Debug)]
+pub struct PerKey<K> {
+    interval: Duration,
+    last: std::collections::HashMap<K, Instant>,
+}
+
+impl<K: std::hash::Hash + Eq> PerKey<K> {
+    pub fn new(interval: Duration) -> PerKey<K> {
+        PerKey {
+            interval,
+            last: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Whether an event for `key` at `now` may be logged. The key is copied only when a line
+    /// is logged.
+    pub fn allow<Q>(&mut self, key: &Q, now: Instant) -> bool
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        if let Some(last) = self.last.get(key) {
+            if now.duration_since(*last) < self.interval {
+                return false;
+            }
+        }
+        if self.last.len() >= crate::limits::MAX_THROTTLED_KEYS {
+            self.last.clear();
+        }
+        self.last.insert(key.to_owned(), now);
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,5 +87,15 @@ mod tests {
         assert_eq!(t.allow(t0 + Duration::from_secs(1)), Some(999));
         assert_eq!(t.allow(t0 + Duration::from_millis(1500)), None);
         assert_eq!(t.allow(t0 + Duration::from_secs(3)), Some(1));
+    }
+
+    #[test]
+    fn one_line_per_key_per_interval() {
+        let mut t: PerKey<String> = PerKey::new(Duration::from_secs(60));
+        let t0 = Instant::now();
+        assert!(t.allow("a", t0));
+        assert!(t.allow("b", t0), "another key has its own line");
+        assert!(!t.allow("a", t0 + Duration::from_secs(59)));
+        assert!(t.allow("a", t0 + Duration::from_secs(60)));
     }
 }

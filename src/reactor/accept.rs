@@ -37,7 +37,14 @@ impl Server {
                     if !self.ctx.config.allow.admits(peer.ip()) {
                         self.refused += 1;
                         metrics::CONNECTIONS_REFUSED.add(1);
-                        debug!("{peer}: refused (not in the allow list)");
+                        if self.refused_peers.allow(&peer.ip(), self.ctx.now) {
+                            let ip = crate::security::admission::canonical(peer.ip());
+                            let bits = if ip.is_ipv4() { 32 } else { 128 };
+                            warn!(
+                                "{ip}: connection refused, not in the allow list; start sluice \
+                                 with --allow {ip}/{bits} (or --allow-any) to admit it"
+                            );
+                        }
                         continue;
                     }
                     if !self.peers.admit(peer.ip()) {

@@ -54,6 +54,8 @@ pub struct Server {
     refused: u64,
     /// Connections closed right after accept: peer already at its connection cap.
     refused_over_cap: u64,
+    /// Refused peers, for one log line per address and interval.
+    refused_peers: crate::observe::throttle::PerKey<std::net::IpAddr>,
 }
 
 impl Server {
@@ -137,6 +139,9 @@ impl Server {
             accepted: 0,
             refused: 0,
             refused_over_cap: 0,
+            refused_peers: crate::observe::throttle::PerKey::new(
+                crate::limits::REFUSAL_LOG_INTERVAL_SECS,
+            ),
         })
     }
 

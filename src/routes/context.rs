@@ -5,9 +5,10 @@ use crate::config::Config;
 use crate::files::site::Site;
 use crate::files::Root;
 use crate::http::reply::ReplyKit;
-use crate::limits::READ_SCRATCH_BYTES;
+use crate::limits::{READ_SCRATCH_BYTES, REFUSAL_LOG_INTERVAL_SECS};
 use crate::live::LiveHub;
 use crate::observe::access_log::AccessLog;
+use crate::observe::throttle::PerKey;
 use crate::store::{Completion, DeviceStore};
 use std::time::{Instant, SystemTime};
 
@@ -44,6 +45,8 @@ pub struct Context {
     pub registry: mio::Registry,
     /// CGI scripts running now (each `CgiRun` holds a slot).
     pub cgi_running: std::rc::Rc<std::cell::Cell<usize>>,
+    /// Host names refused with 421, for one log line per name per interval.
+    pub refused_hosts: PerKey<Vec<u8>>,
 }
 
 /// The directories a [`Context`] serves: ROOT, the data directory and `--directory`.
@@ -80,6 +83,7 @@ impl Context {
             connections_open: 0,
             registry,
             cgi_running: Default::default(),
+            refused_hosts: PerKey::new(REFUSAL_LOG_INTERVAL_SECS),
         }
     }
 

@@ -136,6 +136,9 @@ pub fn dispatch(
     // Host, cross-site and credential checks come before any route (live, CGI, ingest, files):
     // a refused request's body, if any, is read and discarded, never handed on.
     if let Err(err) = crate::security::check(head, &ctx.config.security) {
+        if err == RequestError::MisdirectedRequest {
+            log_refused_host(head, ctx);
+        }
         let oversized = matches!(head.framing, BodyFraming::Length(n) if n > ctx.config.max_body);
         let close = !keep || err.closes() || oversized || unwanted_body_closes;
         let reply = reply::error(
@@ -359,6 +362,23 @@ fn live_stream(
     }
 }
 
+/// One line per refused host name and interval, naming the flag that would admit it.
+fn log_refused_host(head: &RequestHead<'_, '_>, ctx: &mut Context) {
+    let host = head.host.unwrap_or(b"");
+    // The name without its port: what --server-name takes.
+    let name = match host.iter().rposition(|&b| b == b':') {
+        Some(colon) if !host.starts_with(b"[") || host[..colon].ends_with(b"]") => &host[..colon],
+        _ => host,
+    };
+    if ctx.refused_hosts.allow(name, ctx.now) {
+        let name = String::from_utf8_lossy(name);
+        log::warn!(
+            "Host {name}: refused with 421, not a name this server answers; \
+             start sluice with --server-name {name} to answer it"
+        );
+    }
+}
+
 /// A route wants the body: the connection reads it into `sink`.
 fn read_body(sink: BodySink, keep: bool) -> Next {
     Next::ReadBody { sink, close: !keep }
@@ -387,6 +407,11 @@ fn error(head: &RequestHead<'_, '_>, ctx: &Context, out: &mut Vec<u8>, err: Requ
         head_only: head.method == Method::Head,
         http10_keep_alive: false,
     };
-    let reply = reply::error(out, ctx.reply.date(), err, framing);
+    let reply = match err {
+        RequestError::BodyTooLarge => {
+            reply::body_too_large(out, ctx.reply.date(), framing, ctx.config.max_body)
+        }
+        _ => reply::error(out, ctx.reply.date(), err, framing),
+    };
     Next::Reply { reply, close }
 }
