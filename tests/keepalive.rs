@@ -171,3 +171,22 @@ fn chunked_post_sent_one_byte_at_a_time_is_framed_correctly() {
     r.assert_status(200);
     assert_eq!(r.body, INDEX_HTML);
 }
+
+/// A reply already made goes out while a later pipelined request's body is still awaited (here
+/// one that is never sent): before, the GET's 200 waited for the POST's body timeout and came
+/// with its 408.
+#[test]
+fn a_reply_goes_out_while_a_later_body_is_awaited() {
+    let fx = start_basic(&["--body-timeout", "60"]);
+    let mut c = fx.connect();
+    c.send(
+        b"GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n\
+          POST /nosuch HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n",
+    );
+    let r = c.read_response();
+    r.assert_status(200);
+    assert_eq!(r.body, HELLO);
+    // The POST's own answer waits for its body, and goes out once the body is there.
+    c.send(b"12345");
+    c.read_response().assert_status(405);
+}

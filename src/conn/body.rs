@@ -43,11 +43,17 @@ impl<S: Transport> Connection<S> {
                 return Step::Continue;
             }
         }
-        if collect {
-            // Earlier replies and a `100 Continue` go out before the body is awaited.
-            if let Outcome::Closed = self.flush(ctx.now, false) {
-                return Step::Close;
-            }
+        // Earlier replies (and a `100 Continue`) go out before the body is awaited; a reply
+        // waiting for its own body to be discarded stays, since a bad body replaces it.
+        let flushed = match self.state {
+            State::ReadBody {
+                sink: Sink::Discard { reply_at, .. },
+                ..
+            } => self.flush_to(ctx.now, reply_at, false),
+            _ => self.flush(ctx.now, false),
+        };
+        if let Outcome::Closed = flushed {
+            return Step::Close;
         }
         if self.peer_eof {
             debug!("{}: body cut short", self.peer);

@@ -96,11 +96,24 @@ impl<S: Transport> Connection<S> {
 
     /// Writes `wbuf[wpos..]`. `Done` once all of it is sent.
     pub(super) fn flush(&mut self, now: Instant, more_follows: bool) -> Outcome {
-        while self.wpos < self.wbuf.len() {
+        match self.flush_to(now, self.wbuf.len(), more_follows) {
+            Outcome::Done(_) => {
+                self.wbuf.clear();
+                self.wpos = 0;
+                Outcome::Done(0)
+            }
+            other => other,
+        }
+    }
+
+    /// Writes `wbuf[wpos..end]`, keeping what follows (a reply that may still be replaced, while
+    /// the body of its request is read and discarded). `Done` once all of it is sent.
+    pub(super) fn flush_to(&mut self, now: Instant, end: usize, more_follows: bool) -> Outcome {
+        while self.wpos < end {
             if !self.writable {
                 return Outcome::WouldBlock;
             }
-            match io::write(&mut self.stream, &self.wbuf[self.wpos..], more_follows) {
+            match io::write(&mut self.stream, &self.wbuf[self.wpos..end], more_follows) {
                 Outcome::Done(n) => {
                     self.wpos += n;
                     self.last_progress = now;
@@ -112,8 +125,6 @@ impl<S: Transport> Connection<S> {
                 Outcome::Closed => return Outcome::Closed,
             }
         }
-        self.wbuf.clear();
-        self.wpos = 0;
         Outcome::Done(0)
     }
 
