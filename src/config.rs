@@ -148,6 +148,11 @@ pub struct Cli {
     /// Never generate directory listings
     #[arg(long = "no-listing")]
     pub no_listing: bool,
+
+    /// Serve and list dotfiles (.git/, .env, ...); without it they are 404 and not listed
+    /// (/.well-known/ is always served)
+    #[arg(long = "hidden")]
+    pub hidden: bool,
 }
 
 /// The validated configuration the server runs with.
@@ -171,6 +176,8 @@ pub struct Config {
     pub live_heartbeat: Duration,
     pub access_log: Option<PathBuf>,
     pub listing: bool,
+    /// Dotfiles are served and listed (`--hidden`).
+    pub hidden: bool,
     /// CGI scripts enabled (`--cgi`), and how long one may run.
     pub cgi: bool,
     pub cgi_timeout: Duration,
@@ -209,6 +216,7 @@ impl From<Cli> for Config {
             live_heartbeat: cli.live_heartbeat,
             access_log: cli.access_log,
             listing: !cli.no_listing,
+            hidden: cli.hidden,
             cgi: cli.cgi,
             cgi_timeout: cli.cgi_timeout,
             head_limits: HeadLimits {

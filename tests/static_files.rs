@@ -219,3 +219,51 @@ fn head_of_a_large_file_sends_no_body() {
     r.assert_status(200);
     assert_eq!(r.body, HELLO);
 }
+
+/// Dotfiles (`.git/config`, `.env`, `.htpasswd`) are not served or listed by default: 404, as if
+/// missing, also spelled `%2E`; `/.well-known/` always is (RFC 8615); `--hidden` serves and lists
+/// them all. `.` and `..` segments are path syntax, not dotfiles.
+#[test]
+fn dotfiles_are_hidden_unless_asked_for() {
+    let setup = |f: &Fixture| {
+        let root = f.root.path();
+        write_file(root, ".env", b"SECRET=1\n");
+        write_file(root, ".git/config", b"[core]\n");
+        write_file(root, "dir/.htpasswd", b"u:x\n");
+        write_file(root, ".well-known/security.txt", b"Contact: x\n");
+        write_file(root, "dir/visible.txt", b"v\n");
+    };
+    let f = start_basic(&[]);
+    setup(&f);
+    let mut c = f.connect();
+    for hidden in [
+        "/.env",
+        "/.git/config",
+        "/.git/",
+        "/dir/.htpasswd",
+        "/%2Eenv",
+        "/dir/%2ehtpasswd",
+    ] {
+        c.request(&get(hidden)).assert_status(404);
+    }
+    let r = c.request(&get("/.well-known/security.txt"));
+    r.assert_status(200);
+    assert_eq!(r.body, b"Contact: x\n");
+    assert_eq!(c.request(&get("/dir/./visible.txt")).body, b"v\n");
+    assert_eq!(c.request(&get("/dir/../dir/visible.txt")).body, b"v\n");
+    let listing = c.request(&get("/dir/")).body_str();
+    assert!(
+        listing.contains("visible.txt") && !listing.contains(".htpasswd"),
+        "{listing}"
+    );
+    let root = c.request(&get("/?format=json")).body_str();
+    assert!(!root.contains(".env") && !root.contains(".git"), "{root}");
+
+    let f = start_basic(&["--hidden"]);
+    setup(&f);
+    let mut c = f.connect();
+    assert_eq!(c.request(&get("/.env")).body, b"SECRET=1\n");
+    assert_eq!(c.request(&get("/dir/.htpasswd")).body, b"u:x\n");
+    let listing = c.request(&get("/dir/")).body_str();
+    assert!(listing.contains(".htpasswd"), "{listing}");
+}

@@ -45,15 +45,18 @@ pub struct Site {
     cache: FileCache,
     /// Directory listings are generated (no `--no-listing`).
     listing: bool,
+    /// Dotfiles are served and listed (`--hidden`); `/.well-known/` always is.
+    hidden: bool,
 }
 
 impl Site {
-    pub fn new(root: Root, listing: bool) -> Site {
+    pub fn new(root: Root, listing: bool, hidden: bool) -> Site {
         Site {
             root,
             scratch: Scratch::default(),
             cache: FileCache::default(),
             listing,
+            hidden,
         }
     }
 
@@ -68,6 +71,10 @@ impl Site {
         framing: Framing,
         clock: Clock,
     ) -> Result<Served, RequestError> {
+        if !self.hidden && names_a_dotfile(head.path) {
+            // Not served, not listed: as if it were not there.
+            return Err(RequestError::NotFound);
+        }
         // A `?download` answer names the file as path resolution found it: resolve every time.
         let cacheable = !query.download;
         let negotiates = head.header("accept-encoding").is_some();
@@ -112,6 +119,7 @@ impl Site {
                 let how = ListingOrder {
                     key: query.sort,
                     order: query.order,
+                    hidden: self.hidden,
                 };
                 if head.path == "/" && format == Format::Html {
                     // The home page: the listing of ROOT (unless disabled) in the page buffer.
@@ -125,10 +133,27 @@ impl Site {
                 if !self.listing {
                     return Err(RequestError::Forbidden);
                 }
-                listing(head, &dir, query, kit, out, framing).map(Served::Reply)
+                listing(head, &dir, query, kit, out, (framing, self.hidden)).map(Served::Reply)
             }
         }
     }
+}
+
+/// Whether `path` (percent-encoded, as requested) has a segment that names a dotfile: one that
+/// starts with `.` (or `%2E`) and is not `.` or `..`. `/.well-known/` is never hidden (RFC 8615).
+fn names_a_dotfile(path: &str) -> bool {
+    if path == "/.well-known" || path.starts_with("/.well-known/") {
+        return false;
+    }
+    path.split('/').any(|segment| {
+        let decoded = percent_encoding::percent_decode_str(segment);
+        let mut bytes = decoded.take(3);
+        match (bytes.next(), bytes.next(), bytes.next()) {
+            (Some(b'.'), None, _) | (Some(b'.'), Some(b'.'), None) => false,
+            (Some(b'.'), _, _) => true,
+            _ => false,
+        }
+    })
 }
 
 /// A directory listing: HTML, or JSON for `?format=json` or an `Accept` that prefers
@@ -139,11 +164,12 @@ fn listing(
     query: &FileQuery,
     kit: &mut ReplyKit,
     out: &mut Vec<u8>,
-    framing: Framing,
+    (framing, hidden): (Framing, bool),
 ) -> Result<Reply, RequestError> {
     let how = ListingOrder {
         key: query.sort,
         order: query.order,
+        hidden,
     };
     let mut body = std::mem::take(&mut kit.page);
     body.clear();

@@ -66,7 +66,7 @@ impl Context {
         registry: mio::Registry,
     ) -> Self {
         Context {
-            site: Site::new(roots.root, config.listing),
+            site: Site::new(roots.root, config.listing, config.hidden),
             config,
             data_root: roots.data,
             files_root: roots.files,

@@ -17,11 +17,13 @@ use crate::http::query::{Order, SortKey};
 pub use html::render_listing;
 pub use json::render_listing_json;
 
-/// How a listing is ordered.
+/// How a listing is ordered, and whether it shows dotfiles (`--hidden`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ListingOrder {
     pub key: SortKey,
     pub order: Order,
+    /// Entries whose names start with `.` are listed.
+    pub hidden: bool,
 }
 
 struct Entry {
@@ -36,12 +38,12 @@ struct Entry {
 /// The entries of `dir` (without `.` and `..`), in `how` order. Entries are stat'ed through
 /// symlinks; those that cannot be are kept as files without size or date.
 fn sorted_entries(dir: &std::fs::File, how: ListingOrder) -> io::Result<Vec<Entry>> {
-    let mut entries = read_entries(dir)?;
+    let mut entries = read_entries(dir, how.hidden)?;
     entries.sort_by(|a, b| compare(a, b, how));
     Ok(entries)
 }
 
-fn read_entries(dir: &std::fs::File) -> io::Result<Vec<Entry>> {
+fn read_entries(dir: &std::fs::File, hidden: bool) -> io::Result<Vec<Entry>> {
     // `read_from` opens the directory afresh, so the caller's file offset is left alone.
     let mut reader = Dir::read_from(dir)?;
     let mut entries = Vec::new();
@@ -49,7 +51,7 @@ fn read_entries(dir: &std::fs::File) -> io::Result<Vec<Entry>> {
         let entry = entry?;
         let name = entry.file_name();
         let bytes = name.to_bytes();
-        if bytes == b"." || bytes == b".." {
+        if bytes == b"." || bytes == b".." || (!hidden && bytes.starts_with(b".")) {
             continue;
         }
         let stat = statat(dir, name, AtFlags::empty()).ok();
@@ -157,7 +159,17 @@ mod tests {
     }
 
     fn names(mut entries: Vec<Entry>, key: SortKey, order: Order) -> Vec<String> {
-        entries.sort_by(|a, b| compare(a, b, ListingOrder { key, order }));
+        entries.sort_by(|a, b| {
+            compare(
+                a,
+                b,
+                ListingOrder {
+                    key,
+                    order,
+                    hidden: false,
+                },
+            )
+        });
         entries
             .iter()
             .map(|e| String::from_utf8_lossy(&e.name).into_owned())
