@@ -149,6 +149,10 @@ pub struct Cli {
     #[arg(long = "no-listing")]
     pub no_listing: bool,
 
+    /// Accept POST /files/{name} (uploads into --directory); also on when --directory is given
+    #[arg(long = "upload")]
+    pub upload: bool,
+
     /// Serve and list dotfiles (.git/, .env, ...); without it they are 404 and not listed
     /// (/.well-known/ is always served)
     #[arg(long = "hidden")]
@@ -178,6 +182,8 @@ pub struct Config {
     pub listing: bool,
     /// Dotfiles are served and listed (`--hidden`).
     pub hidden: bool,
+    /// `POST /files/{name}` stores uploads (`--upload`, or an explicit `--directory`).
+    pub upload: bool,
     /// CGI scripts enabled (`--cgi`), and how long one may run.
     pub cgi: bool,
     pub cgi_timeout: Duration,
@@ -194,6 +200,7 @@ impl From<Cli> for Config {
         } else {
             AllowList::only(cli.allow)
         };
+        let upload = cli.upload || cli.directory.is_some();
         Config {
             root: cli.root,
             directory: cli.directory,
@@ -217,6 +224,7 @@ impl From<Cli> for Config {
             access_log: cli.access_log,
             listing: !cli.no_listing,
             hidden: cli.hidden,
+            upload,
             cgi: cli.cgi,
             cgi_timeout: cli.cgi_timeout,
             head_limits: HeadLimits {
@@ -239,6 +247,24 @@ impl From<Cli> for Config {
 }
 
 impl Config {
+    /// Refuses directory choices that would mix device records with served pages: `--data`
+    /// equal to ROOT (a one-line message for a usage error).
+    pub fn check_dirs(&self) -> Result<(), String> {
+        let canonical = |p: &std::path::Path| {
+            std::fs::canonicalize(p).unwrap_or_else(|_| {
+                std::env::current_dir().map_or_else(|_| p.to_path_buf(), |cwd| cwd.join(p))
+            })
+        };
+        if canonical(&self.root) == canonical(&self.store.dir) {
+            return Err(format!(
+                "--data {} is ROOT: device records would be served as pages; give --data another \
+                 directory",
+                self.store.dir.display()
+            ));
+        }
+        Ok(())
+    }
+
     /// The defaults of README.md's "Usage" with `root` served, listening on `listen`.
     pub fn new(root: impl Into<PathBuf>, listen: SocketAddr) -> Self {
         let mut cli = Cli::parse_from(["sluice"]);

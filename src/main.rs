@@ -15,7 +15,12 @@ fn main() -> ExitCode {
         .format_timestamp_millis()
         .init();
     raise_descriptor_limit();
-    let server = match Server::bind(Config::from(cli)) {
+    let config = Config::from(cli);
+    if let Err(message) = config.check_dirs() {
+        eprintln!("sluice: {message}");
+        return ExitCode::from(2);
+    }
+    let server = match Server::bind(config) {
         Ok(server) => server,
         Err(message) => {
             eprintln!("sluice: {message}");

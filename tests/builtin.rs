@@ -2,7 +2,7 @@
 //! reads and atomic uploads, gzip of generated pages, and strict query parsing.
 mod common;
 
-use common::{Client, Response, Server};
+use common::{start_basic, Client, Response, Server};
 use std::io::Read;
 use std::time::Duration;
 
@@ -224,4 +224,25 @@ fn malformed_queries_are_400_and_unknown_parameters_ignored() {
         .assert_status(400);
     // The connection is still usable after a 400 for a query.
     c.request(&req("/hello.txt", &[])).assert_status(200);
+}
+
+/// Uploads are off unless asked for: `POST /files/{name}` is 403 naming `--upload`, and stores
+/// nothing; `--upload` turns them on (as an explicit `--directory` does).
+#[test]
+fn uploads_are_off_unless_asked_for() {
+    let body = b"hello";
+    let raw = format!(
+        "POST /files/new.txt HTTP/1.1\r\nHost: test\r\nContent-Length: {}\r\n\r\nhello",
+        body.len()
+    );
+    let f = start_basic(&[]);
+    let mut c = f.connect();
+    let r = c.request(raw.as_bytes());
+    r.assert_status(403);
+    assert!(r.body_str().contains("--upload"), "{}", r.body_str());
+    assert!(!f.root.path().join("new.txt").exists(), "nothing stored");
+    let f = start_basic(&["--upload"]);
+    let mut c = f.connect();
+    c.request(raw.as_bytes()).assert_status(201);
+    assert_eq!(std::fs::read(f.root.path().join("new.txt")).unwrap(), body);
 }

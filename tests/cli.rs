@@ -274,3 +274,15 @@ fn access_log_writes_one_combined_line_per_request() {
         assert_eq!(tail, rest, "access log line {line:?}");
     }
 }
+
+/// `--data` equal to ROOT would serve device records as pages: refused at start, exit 2.
+#[test]
+fn data_equal_to_root_is_a_usage_error() {
+    let root = basic_root();
+    let path = root.path().to_str().unwrap();
+    let out = run_to_exit(&["-l", "127.0.0.1:0", "--data", path, path]);
+    assert_eq!(out.status.code(), Some(2));
+    let line = one_line(&out.stderr);
+    assert!(line.contains("--data") && line.contains("ROOT"), "{line:?}");
+    assert!(out.stdout.is_empty(), "nothing is listening");
+}

@@ -68,6 +68,7 @@ all_errors![
     BadPath,
     BadDeviceId,
     NoRecord,
+    UploadsOff,
     BadIdempotencyKey,
     BadQuery,
     BadSort,

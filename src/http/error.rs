@@ -69,6 +69,8 @@ pub enum RequestError {
     BadPath,
     /// An `Idempotency-Key` that is not 1 to 255 visible ASCII characters: 400.
     BadIdempotencyKey,
+    /// `POST /files/{name}` while uploads are off: 403.
+    UploadsOff,
     /// A body to a device that holds no record (with lines framing, no non-empty line): 400.
     NoRecord,
     /// A device id outside the rules of README.md ("Device ingestion"): 400.
@@ -151,7 +153,7 @@ impl RequestError {
             UnknownExpectation => 417,
             HeaderTimeout | BodyTimeout => 408,
             MethodNotAllowed => 405,
-            Forbidden | CrossSiteWrite => 403,
+            Forbidden | CrossSiteWrite | UploadsOff => 403,
             NotFound => 404,
             MisdirectedRequest => 421,
             TokenRequired | CredentialsRequired => 401,
@@ -172,6 +174,7 @@ impl RequestError {
             self,
             UnknownMethod
                 | NoRecord
+                | UploadsOff
                 | BadIdempotencyKey
                 | MethodNotAllowed
                 | BadPath
@@ -231,6 +234,7 @@ impl RequestError {
             BadPath => "invalid path",
             BadDeviceId => "invalid device id",
             NoRecord => "the body holds no record (a record is a non-empty line)",
+            UploadsOff => "uploads are off; start sluice with --upload (or --directory DIR)",
             BadIdempotencyKey => "Idempotency-Key must be 1 to 255 visible ASCII characters",
             BadQuery => "malformed query string",
             BadSort => "?sort= takes name, size or modified",

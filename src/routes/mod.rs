@@ -176,6 +176,10 @@ pub fn dispatch(
                 Err(err) => refuse(head, ctx, out, err, (keep, ALLOW_STATIC)),
             };
         }
+        Route::Files(_) if post && !ctx.config.upload => {
+            let err = RequestError::UploadsOff;
+            return refuse(head, ctx, out, err, (keep, ALLOW_FILES));
+        }
         Route::Files(name) if post => {
             return match uploads::target(name) {
                 Ok(name) => read_body(BodySink::Upload { name, http10 }, keep),
