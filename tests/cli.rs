@@ -188,6 +188,29 @@ fn exits_zero_on(sig: Signal) {
     assert!(w.closed, "idle connection still open after exit");
 }
 
+/// A client that keeps its socket open after a `Connection: close` reply does not hold up
+/// shutdown: a lingering connection is closed at once, so sluice exits well before the
+/// lingering close would have ended (`LINGER_SECS`, 2 s).
+#[test]
+fn a_lingering_client_does_not_hold_up_shutdown() {
+    let root = basic_root();
+    let mut server = Server::start(root.path(), &[]);
+    let mut lingering = server.connect();
+    let r = lingering.request(b"GET /hello.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    r.assert_status(200);
+    // The client neither reads to the end nor closes: the server lingers on this connection.
+    let t0 = std::time::Instant::now();
+    server.signal(Signal::SIGTERM);
+    let status = server.wait_exit(IO_TIMEOUT).expect("sluice exits");
+    let took = t0.elapsed();
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        took < sluice::limits::LINGER_SECS,
+        "shutdown waited {took:?} for a lingering client"
+    );
+    drop(lingering);
+}
+
 #[test]
 fn sigterm_exits_zero() {
     exits_zero_on(Signal::SIGTERM);

@@ -282,6 +282,8 @@ impl<S: Transport> Connection<S> {
         match self.state {
             State::ReadHead => nothing_pending && self.rstart == self.rbuf.len(),
             State::Live => nothing_pending,
+            // Our last reply is out and our side shut down: only the client's leftovers remain.
+            State::Linger { .. } => true,
             _ => false,
         }
     }

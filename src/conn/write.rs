@@ -70,7 +70,8 @@ impl<S: Transport> Connection<S> {
 
     /// After the last reply on a closing connection: shut down our side and drain.
     pub(super) fn start_linger(&mut self, ctx: &Context) -> Step {
-        if self.peer_eof {
+        // At shutdown no connection lingers: the server stops at once.
+        if self.peer_eof || ctx.draining {
             return Step::Close;
         }
         if self.stream.shutdown_write().is_err() {
