@@ -36,16 +36,6 @@ pub fn script(
     rest: &str,
     root: &Root,
     scratch: &mut Scratch,
-    (peer, local): (SocketAddr, Option<SocketAddr>),
-) -> Result<CgiRequest, RequestError> {
-    prepare(head, rest, root, scratch, peer, local)
-}
-
-fn prepare(
-    head: &RequestHead<'_, '_>,
-    rest: &str,
-    root: &Root,
-    scratch: &mut Scratch,
     peer: SocketAddr,
     local: Option<SocketAddr>,
 ) -> Result<CgiRequest, RequestError> {

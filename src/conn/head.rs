@@ -194,13 +194,8 @@ impl<S: Transport> Connection<S> {
             head_only: self.head_request,
             http10_keep_alive: false,
         };
-        let date = ctx.reply.date();
-        let reply = match err {
-            RequestError::BodyTooLarge => {
-                reply::body_too_large(&mut self.wbuf, date, framing, ctx.config.max_body)
-            }
-            _ => reply::error(&mut self.wbuf, date, err, framing),
-        };
+        let (date, limit) = (ctx.reply.date(), ctx.config.max_body);
+        let reply = reply::error_within(&mut self.wbuf, date, err, framing, limit);
         log_access(ctx, self.peer, None, reply.status, reply.body_len);
         self.state = State::Respond { file: None, close };
     }

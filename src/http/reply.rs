@@ -179,9 +179,23 @@ pub fn error_with(
     Reply::buffered(status, body_len)
 }
 
+/// [`error`] for a caller that knows the body limit `max_body` (`--max-body`): a 413 states it.
+pub fn error_within(
+    out: &mut Vec<u8>,
+    date: &[u8],
+    err: RequestError,
+    framing: Framing,
+    max_body: u64,
+) -> Reply {
+    match err {
+        RequestError::BodyTooLarge => body_too_large(out, date, framing, max_body),
+        _ => error(out, date, err, framing),
+    }
+}
+
 /// 413 whose body states the limit: `request body too large: the limit is N bytes
 /// (--max-body)` (written without allocating).
-pub fn body_too_large(out: &mut Vec<u8>, date: &[u8], framing: Framing, limit: u64) -> Reply {
+fn body_too_large(out: &mut Vec<u8>, date: &[u8], framing: Framing, limit: u64) -> Reply {
     let err = RequestError::BodyTooLarge;
     let mut text = [0u8; 96];
     let mut n = 0;

@@ -170,7 +170,7 @@ pub fn dispatch(
     match route {
         Route::Cgi(script) if ctx.config.cgi => {
             let (site, peer, local) = (&mut ctx.site, ends.peer, ends.local);
-            let found = cgi::script(head, script, &site.root, &mut site.scratch, (peer, local));
+            let found = cgi::script(head, script, &site.root, &mut site.scratch, peer, local);
             return match found {
                 Ok(req) => read_body(BodySink::Cgi(Box::new(req)), keep),
                 Err(err) => refuse(head, ctx, out, err, (keep, ALLOW_STATIC)),
@@ -411,11 +411,6 @@ fn error(head: &RequestHead<'_, '_>, ctx: &Context, out: &mut Vec<u8>, err: Requ
         head_only: head.method == Method::Head,
         http10_keep_alive: false,
     };
-    let reply = match err {
-        RequestError::BodyTooLarge => {
-            reply::body_too_large(out, ctx.reply.date(), framing, ctx.config.max_body)
-        }
-        _ => reply::error(out, ctx.reply.date(), err, framing),
-    };
+    let reply = reply::error_within(out, ctx.reply.date(), err, framing, ctx.config.max_body);
     Next::Reply { reply, close }
 }

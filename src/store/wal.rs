@@ -53,6 +53,8 @@ pub struct Wal {
     len: u64,
     /// The entries of the batch being built.
     batch: Vec<u8>,
+    /// The data of a keys entry being built (reused).
+    keys: Vec<u8>,
 }
 
 impl Wal {
@@ -69,6 +71,7 @@ impl Wal {
             file,
             len,
             batch: Vec::new(),
+            keys: Vec::new(),
         })
     }
 
@@ -88,12 +91,12 @@ impl Wal {
         if keys.is_empty() {
             return;
         }
-        let mut data = Vec::with_capacity(keys.iter().map(|k| k.len() + 1).sum());
+        self.keys.clear();
         for key in keys {
-            data.extend_from_slice(key.as_bytes());
-            data.push(b'\n');
+            self.keys.extend_from_slice(key.as_bytes());
+            self.keys.push(b'\n');
         }
-        encode(&mut self.batch, KIND_KEYS, id.as_str(), 0, &data);
+        encode(&mut self.batch, KIND_KEYS, id.as_str(), 0, &self.keys);
     }
 
     /// Adds to the batch that device `id`'s file was cut back to `len`.
