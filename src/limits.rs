@@ -149,10 +149,6 @@ pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
 pub const KEY_RETENTION_SECS: Duration = Duration::from_secs(24 * 60 * 60);
 /// How many of the newest `Idempotency-Key` values are kept however old they are.
 pub const MIN_KEPT_KEYS: usize = 100_000;
-/// Threads running `fdatasync` at once, each on a different device file. On ext4 (2-CPU VM) at
-/// 1,000 and 100,000 devices 4 threads did best: 1.6x the POST rate of one thread; 16 no better,
-/// 64 worse and with more CPU per request (benches/README.md, "Device ingestion").
-pub const SYNC_THREADS: usize = 4;
 
 /// The fewest device files kept open when the cap is derived from the descriptor limit (unless
 /// that limit is below four times this: then a quarter of it), and the cap where none was
@@ -309,7 +305,6 @@ pub const ALL: &[(&str, Value)] = &[
     ),
     ("KEY_RETENTION_SECS", Value::Time(KEY_RETENTION_SECS)),
     ("MIN_KEPT_KEYS", Value::Count(MIN_KEPT_KEYS as u64)),
-    ("SYNC_THREADS", Value::Count(SYNC_THREADS as u64)),
     (
         "MIN_OPEN_DEVICE_FILES",
         Value::Count(MIN_OPEN_DEVICE_FILES as u64),

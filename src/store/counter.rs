@@ -4,7 +4,7 @@
 //! the dashboard shows the counts as they arrive. Only the bytes the file had at start are
 //! counted: records appended since are counted as they are stored.
 use super::id::DeviceId;
-use super::sync::Wake;
+use super::log_sync::Wake;
 use crate::limits::{COUNT_CHUNK_BYTES, COUNT_WAKE_BYTES, COUNT_WAKE_FILES};
 use log::warn;
 use std::fs::File;

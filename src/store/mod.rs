@@ -6,8 +6,9 @@
 //!   at once (`--ack buffer`) or registers a [`Waiter`].
 //! - At the end of each loop turn the reactor calls [`DeviceStore::commit`]: every device with
 //!   pending records is written with one `write` (group commit). In `--ack write` mode the
-//!   waiters are completed right there; in `--ack fsync` mode the file goes to the sync threads
-//!   and the waiters complete when [`DeviceStore::collect_reports`] reports its sync.
+//!   waiters are completed right there; in `--ack fsync` mode the batch goes to the write-ahead
+//!   log, and its records reach their files and complete when [`DeviceStore::collect_reports`]
+//!   reports the log's sync (`durable.rs`).
 //! - In `--ack buffer` mode a commit writes only once the flush interval is due, and then at most
 //!   [`BUFFER_FLUSH_DEVICES_PER_TURN`] devices (and about [`BUFFER_FLUSH_BYTES_PER_TURN`] bytes)
 //!   per turn: a flush round over more devices goes on in the next turns, and
@@ -17,14 +18,16 @@
 //!   are counted by a background thread, reported through [`DeviceStore::collect_reports`].
 //! - A failed write is truncated back so that no partial record stays in the file, and every
 //!   waiter of that write gets 507 (no space) or 500.
+mod checkpoint;
 mod counter;
+mod durable;
 mod handles;
 pub mod id;
 mod keys;
+mod log_sync;
 pub mod record;
 mod recovery;
 mod registry;
-mod sync;
 mod wal;
 mod watch;
 mod write;
@@ -37,7 +40,7 @@ pub use registry::{epoch_minute, DeviceStats};
 use crate::http::error::RequestError;
 use crate::limits::{
     BUFFER_FLUSH_BYTES_PER_TURN, BUFFER_FLUSH_DEVICES_PER_TURN, BUFFER_FLUSH_INTERVAL_SECS,
-    MIN_OPEN_DEVICE_FILES, SYNC_THREADS,
+    MIN_OPEN_DEVICE_FILES,
 };
 use counter::{CountJob, Counter};
 use handles::Handles;
@@ -48,7 +51,6 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
-use sync::SyncPool;
 
 /// When a POST is acknowledged (README.md, "Device ingestion").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -114,8 +116,14 @@ struct Device {
     checked: bool,
     /// In the batch being written (`write.rs`).
     batched: bool,
-    /// Length of the file as written by us.
+    /// Length of the file as written by us (`--ack fsync`: and logged to be written).
     len: Option<u64>,
+    /// `--ack fsync`: the first records of `pending`, in the log, not yet in the file.
+    logged: write::Portion,
+    /// Bumped when its logged records fail: their queued writes are skipped.
+    generation: u32,
+    /// `--ack fsync`: named in the current log (`Fsync::segment`).
+    in_segment: bool,
     stats: DeviceStats,
 }
 
@@ -138,15 +146,16 @@ pub struct DeviceStore {
     unsynced: u64,
     free_bytes: Option<u64>,
     last_buffer_flush: Instant,
-    sync: Option<SyncPool>,
+    /// `--ack fsync`: the log's sync thread, the batches it has not covered yet, checkpoints.
+    fsync: Option<durable::Fsync>,
     /// Counts the records of the files found at start (until it has reported them all).
     counter: Option<Counter>,
     /// Wakes the reactor. Kept here so that it lives as long as the store: the last owner of the
     /// reactor's waker closes its descriptor, and a thread that ends (the counter) must not be
     /// it, or a wake it just sent is lost with the descriptor.
-    wake: sync::Wake,
+    wake: log_sync::Wake,
     path_scratch: PathBuf,
-    /// The data directory, synced after a new device file was created (`--ack fsync`).
+    /// The data directory, synced with a new log file (`--ack fsync`).
     data_dir: Arc<std::fs::File>,
     /// The write-ahead log every batch goes through before the device files.
     wal: wal::Wal,
@@ -181,7 +190,13 @@ impl DeviceStore {
     /// Creates the data directory if missing, rebuilds the registry from it, and starts the sync
     /// threads for `--ack fsync` (`wake` is called from them when syncs finish).
     pub fn open(config: StoreConfig, wake: Box<dyn Fn() + Send + Sync>) -> io::Result<DeviceStore> {
-        std::fs::create_dir_all(&config.dir)?;
+        if !config.dir.exists() {
+            std::fs::create_dir_all(&config.dir)?;
+            // Its name in its parent survives a power cut.
+            if let Some(parent) = config.dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::File::open(parent)?.sync_all()?;
+            }
+        }
         // Before anything else reads the files: every device file becomes whole bodies again.
         let recovered = recovery::recover(&config.dir)?;
         let now_secs = SystemTime::now()
@@ -200,11 +215,14 @@ impl DeviceStore {
                 kept.map_or(String::new(), |p| format!(" (kept in {p})"))
             );
         }
-        let wake: sync::Wake = Arc::from(wake);
-        let sync = match config.ack {
-            AckMode::Fsync => Some(SyncPool::start(SYNC_THREADS, Arc::clone(&wake))?),
+        let wake: log_sync::Wake = Arc::from(wake);
+        let fsync = match config.ack {
+            AckMode::Fsync => Some(durable::Fsync::start(config.dir.clone(), &wake)?),
             _ => None,
         };
+        let wal = wal::Wal::open(&config.dir)?;
+        // The log's name (and the old log's removal) survive a power cut.
+        std::fs::File::open(&config.dir)?.sync_all()?;
         let mut store = DeviceStore {
             devices: Vec::new(),
             by_id: HashMap::new(),
@@ -218,12 +236,12 @@ impl DeviceStore {
             unsynced: 0,
             free_bytes: None,
             last_buffer_flush: Instant::now(),
-            sync,
+            fsync,
             counter: None,
             wake,
             path_scratch: config.dir.clone(),
             data_dir: Arc::new(std::fs::File::open(&config.dir)?),
-            wal: wal::Wal::open(&config.dir)?,
+            wal,
             keys,
             watch: watch::Watch::new(&config.dir),
             failing: false,
@@ -382,7 +400,7 @@ impl DeviceStore {
         self.write_devices(&round, done);
         for &index in &round {
             let device = &mut self.devices[index];
-            device.dirty = !device.pending.is_empty();
+            device.dirty = device.unlogged().bytes > 0;
             if device.dirty {
                 // The write failed: keep the records and try again in the next round.
                 self.dirty.push(index);
@@ -398,7 +416,7 @@ impl DeviceStore {
         self.write_devices(&dirty, done);
         dirty.retain(|&index| {
             let device = &mut self.devices[index];
-            device.dirty = !device.pending.is_empty();
+            device.dirty = device.unlogged().bytes > 0;
             device.dirty
         });
         self.dirty = dirty;
@@ -407,10 +425,7 @@ impl DeviceStore {
     /// Takes what the background threads reported (the waker's event): syncs that finished
     /// (`--ack fsync`), completing their waiters, and records counted in the files found at start.
     pub fn collect_reports(&mut self, done: &mut Vec<Completion>) {
-        while let Some(report) = self.sync.as_ref().and_then(SyncPool::try_done) {
-            self.unsynced = self.unsynced.saturating_sub(report.bytes);
-            done.extend(report.waiters.iter().map(|w| (*w, report.result)));
-        }
+        self.collect_fsync_reports(done);
         while let Some(counter) = &mut self.counter {
             match counter.try_done() {
                 counter::Poll::Counted(counted) => {
@@ -458,7 +473,7 @@ impl DeviceStore {
             if self.devices[index].dirty {
                 self.write_devices(&[index], done);
                 let device = &mut self.devices[index];
-                device.dirty = !device.pending.is_empty();
+                device.dirty = device.unlogged().bytes > 0;
             }
         }
     }
@@ -470,11 +485,7 @@ impl DeviceStore {
         all.append(&mut self.dirty);
         self.dirty = all;
         self.write_dirty(done);
-        if let Some(sync) = self.sync.as_mut() {
-            for report in sync.finish() {
-                done.extend(report.waiters.iter().map(|w| (*w, report.result)));
-            }
-        }
+        self.finish_fsync(done);
     }
 
     /// Whether written records are kept for [`DeviceStore::published`] (only worth it while
@@ -562,6 +573,9 @@ impl DeviceStore {
             checked: false,
             batched: false,
             len: None,
+            logged: write::Portion::default(),
+            generation: 0,
+            in_segment: false,
             stats: DeviceStats::default(),
         });
         self.by_id.insert(id, index);

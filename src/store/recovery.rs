@@ -2,7 +2,8 @@
 //! accepted. After it, every device file named in the log is a sequence of whole bodies:
 //!
 //! - the log is read up to its first torn or damaged entry (that batch was never acknowledged,
-//!   and none of its device writes had begun);
+//!   and none of its device writes had begun); after a rotation whose checkpoint had not
+//!   finished (`--ack fsync`), the old log first, then the new one;
 //! - each *append* entry is checked against its device file: bytes a torn write did not reach
 //!   are written again (restored), and the file's whole length is the end of the device's last
 //!   entry (a *cut* entry sets it back);
@@ -10,11 +11,11 @@
 //!   aside in `DATA/.recovered/ID.UNIX_MS` for inspection.
 //!
 //! Device files the log does not name were not being written since the last checkpoint and are
-//! left as they are. The repaired files and the directory are synced; the caller saves the
+//! left as they are. The files the log names and the directory are synced; the caller saves the
 //! `Idempotency-Key` values found in the log (`keys.rs`), then empties the log ([`empty_log`]).
 //! Modelled on Kafka's segment recovery and Redis's loading of a truncated AOF.
 use super::keys::parse_key;
-use super::wal::{decode, Entry, WAL_FILE};
+use super::wal::{decode, Entry, WAL_FILE, WAL_OLD_FILE};
 use super::DeviceId;
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -55,19 +56,8 @@ pub struct Recovered {
 
 /// Repairs the device files in `dir` from its log and empties the log (see the module docs).
 pub fn recover(dir: &Path) -> io::Result<Recovered> {
-    let log_path = dir.join(WAL_FILE);
-    let mut log = match OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&log_path)
-    {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Recovered::default()),
-        Err(e) => return Err(e),
-    };
-    let mut bytes = Vec::new();
-    log.read_to_end(&mut bytes)?;
-    let (entries, _whole) = decode(&bytes);
+    let logs = [read_log(dir, WAL_OLD_FILE)?, read_log(dir, WAL_FILE)?];
+    let entries = logs.iter().flat_map(|log| decode(log).0);
     // In log order, per device: where its bytes go, and how long its file must be.
     let mut plans: HashMap<&str, Plan<'_>> = HashMap::new();
     let mut order = Vec::new();
@@ -108,7 +98,7 @@ pub fn recover(dir: &Path) -> io::Result<Recovered> {
             found.repairs.push(repair);
         }
     }
-    if !found.repairs.is_empty() {
+    if !plans.is_empty() {
         File::open(dir)?.sync_all()?;
     }
     for (id, key, stands) in keys {
@@ -125,6 +115,11 @@ pub fn recover(dir: &Path) -> io::Result<Recovered> {
 
 /// Empties the log in `dir` (after recovery, once its keys are safe in the journal).
 pub fn empty_log(dir: &Path) -> io::Result<()> {
+    match fs::remove_file(dir.join(WAL_OLD_FILE)) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
     let log = OpenOptions::new()
         .write(true)
         .custom_flags(libc::O_NOFOLLOW)
@@ -141,6 +136,23 @@ pub fn empty_log(dir: &Path) -> io::Result<()> {
 }
 
 /// Brings device `id`'s file to what `plan` says; `None` if it already was.
+/// The bytes of the log file `name` in `dir` (none if it is missing); never through a symlink.
+fn read_log(dir: &Path, name: &str) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(dir.join(name))
+    {
+        Ok(mut file) => {
+            file.read_to_end(&mut bytes)?;
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    Ok(bytes)
+}
+
 fn repair_device(dir: &Path, id: &str, plan: &Plan<'_>) -> io::Result<Option<Repair>> {
     let path = dir.join(id);
     let file = OpenOptions::new()
@@ -180,10 +192,12 @@ fn repair_device(dir: &Path, id: &str, plan: &Plan<'_>) -> io::Result<Option<Rep
         repair.cut = len - whole;
         file.set_len(whole)?;
     }
+    // Synced even when it needed nothing: its bytes may be in the page cache only (`--ack
+    // fsync` writes device files unsynced), and the log that covers them is about to go.
+    file.sync_all()?;
     if repair.restored == 0 && repair.cut == 0 {
         return Ok(None);
     }
-    file.sync_all()?;
     Ok(Some(repair))
 }
 

@@ -10,18 +10,24 @@
 //! - kind 3, *keys*: the `Idempotency-Key` values of the bodies of the append entry before it
 //!   (`data`: the keys, each followed by `\n`; `offset` 0).
 //!
-//! A checkpoint empties the log once it holds more than `WAL_CHECKPOINT_BYTES`: every entry in
-//! it was applied to its device file by then (writes are synchronous), so after a process crash
-//! the files past a checkpoint need no log.
+//! A checkpoint starts once the log holds more than `WAL_CHECKPOINT_BYTES`. In `--ack write` and
+//! `--ack buffer` it empties the log at once: every entry in it was applied to its device file
+//! by then (writes are synchronous), so after a process crash the files need no log. In
+//! `--ack fsync` the files must also survive a power cut, so the log is rotated instead: it is
+//! renamed to `WAL_OLD_FILE` and a new one started; the checkpoint thread (`checkpoint.rs`)
+//! syncs the device files it names, then removes it. Recovery reads the old log, then the new.
 use crate::limits::WAL_CHECKPOINT_BYTES;
 use crate::store::DeviceId;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::sync::Arc;
 
 /// The log's file name in the data directory (a dotfile: never a device id).
 pub const WAL_FILE: &str = ".sluice-wal";
+/// The log before the last rotation, until its checkpoint has finished (`--ack fsync`).
+pub const WAL_OLD_FILE: &str = ".sluice-wal.old";
 
 /// Bytes of an entry before its payload: `len` and `crc`.
 const FRAME_BYTES: usize = 8;
@@ -48,7 +54,8 @@ pub enum Entry<'a> {
 
 /// The open log.
 pub struct Wal {
-    file: File,
+    /// Shared with the thread that syncs it (`--ack fsync`).
+    file: Arc<File>,
     /// Bytes in the log.
     len: u64,
     /// The entries of the batch being built.
@@ -60,15 +67,10 @@ pub struct Wal {
 impl Wal {
     /// Opens (creating) the log in `dir`, which recovery has emptied; never through a symlink.
     pub fn open(dir: &Path) -> io::Result<Wal> {
-        let file = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o644)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(dir.join(WAL_FILE))?;
+        let file = open_log(dir)?;
         let len = file.metadata()?.len();
         Ok(Wal {
-            file,
+            file: Arc::new(file),
             len,
             batch: Vec::new(),
             keys: Vec::new(),
@@ -76,9 +78,23 @@ impl Wal {
     }
 
     /// Bytes in the log.
-    #[cfg(test)]
     pub fn len(&self) -> u64 {
         self.len
+    }
+
+    /// The log file, for the thread that syncs it.
+    pub fn file(&self) -> &Arc<File> {
+        &self.file
+    }
+
+    /// `--ack fsync`: renames the log in `dir` to `WAL_OLD_FILE` (which must not exist: its
+    /// checkpoint has finished) and starts a new, empty one. Both names are durable after the
+    /// next sync of the directory.
+    pub fn rotate(&mut self, dir: &Path) -> io::Result<()> {
+        std::fs::rename(dir.join(WAL_FILE), dir.join(WAL_OLD_FILE))?;
+        self.file = Arc::new(open_log(dir)?);
+        self.len = 0;
+        Ok(())
     }
 
     /// Adds to the batch that `data` goes to `offset` of device `id`'s file.
@@ -110,7 +126,7 @@ impl Wal {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let result = (&self.file).write_all(&self.batch);
+        let result = (&*self.file).write_all(&self.batch);
         match result {
             Ok(()) => self.len += self.batch.len() as u64,
             Err(_) => {
@@ -124,7 +140,8 @@ impl Wal {
         result
     }
 
-    /// Empties the log once it holds more than `WAL_CHECKPOINT_BYTES` (see the module docs).
+    /// `--ack write` and `--ack buffer`: empties the log once it holds more than
+    /// `WAL_CHECKPOINT_BYTES` (see the module docs).
     pub fn checkpoint_if_full(&mut self) -> io::Result<()> {
         if self.len <= WAL_CHECKPOINT_BYTES {
             return Ok(());
@@ -133,6 +150,16 @@ impl Wal {
         self.len = 0;
         Ok(())
     }
+}
+
+/// Opens (creating) the log file in `dir` for appending; never through a symlink.
+fn open_log(dir: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(dir.join(WAL_FILE))
 }
 
 /// Appends the entry `kind` for device `id` to `out`.
