@@ -24,78 +24,9 @@ const ROUNDS: usize = 20;
 const CLIENTS: usize = 6;
 const DEVICES: usize = 3;
 
-/// A body of client `client`, number `seq`: lines of a pseudo-random length, then
-/// `sum <client> <seq> <lines> <crc32 of the lines>`.
+/// A body of client `client`, number `seq`: 300 KB to 1.5 MB, thousands of lines.
 fn body(client: usize, seq: usize) -> Vec<u8> {
-    let mut x = (client * 1_000_003 + seq * 7919 + 1) as u64;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    let target = 300_000 + (next() % 1_200_000) as usize;
-    let mut out = Vec::with_capacity(target + 100);
-    let prefix = format!("c{client} s{seq} l");
-    let pad = [b'x'; 80];
-    let mut lines = 0usize;
-    while out.len() < target {
-        out.extend_from_slice(prefix.as_bytes());
-        out.extend_from_slice(lines.to_string().as_bytes());
-        out.push(b' ');
-        out.extend_from_slice(&pad[..(next() % 80) as usize]);
-        out.push(b'\n');
-        lines += 1;
-    }
-    let crc = crc32fast::hash(&out);
-    writeln!(out, "sum {client} {seq} {lines} {crc:08x}").unwrap();
-    out
-}
-
-/// The bodies in a device file, as (client, seq), checked line by line; `Err` names the first
-/// damage (a checksum that does not match, lines of two bodies mixed, or a partial body at the
-/// end).
-fn bodies_in(file: &[u8]) -> Result<Vec<(usize, usize)>, String> {
-    let mut found = Vec::new();
-    let mut start = 0;
-    let mut lines = 0;
-    let mut pos = 0;
-    while pos < file.len() {
-        let Some(nl) = file[pos..].iter().position(|&b| b == b'\n') else {
-            return Err(format!(
-                "a partial line at byte {pos} ({} bytes)",
-                file.len() - pos
-            ));
-        };
-        let line = &file[pos..pos + nl];
-        if let Some(sum) = line.strip_prefix(b"sum ") {
-            let text = String::from_utf8_lossy(sum);
-            let f: Vec<&str> = text.split(' ').collect();
-            let (client, seq): (usize, usize) = (f[0].parse().unwrap(), f[1].parse().unwrap());
-            let want_lines: usize = f[2].parse().unwrap();
-            let crc = format!("{:08x}", crc32fast::hash(&file[start..pos]));
-            if want_lines != lines || crc != f[3] {
-                return Err(format!(
-                    "body c{client} s{seq} at byte {start}: {lines} lines (want {want_lines}), \
-                     crc {crc} (want {})",
-                    f[3]
-                ));
-            }
-            found.push((client, seq));
-            start = pos + nl + 1;
-            lines = 0;
-        } else {
-            lines += 1;
-        }
-        pos += nl + 1;
-    }
-    if start != file.len() {
-        return Err(format!(
-            "{} bytes of a partial body at the end",
-            file.len() - start
-        ));
-    }
-    Ok(found)
+    checked_body(client, seq, 300_000..1_500_000)
 }
 
 /// Posts bodies until the connection dies, two at a time (so that the server is often in the
