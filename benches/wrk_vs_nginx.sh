@@ -160,6 +160,28 @@ P99_LINE=""
 
 # run_wrk SERVER URL CONNS SCRIPT TIMEOUT: runs wrk pinned, under a watchdog; prints its output and
 # leaves the BENCH line's fields in R_* (empty when wrk produced none).
+# warm_devices PORT PATH CONNS SCRIPT: before the first measured run of a many-device scenario,
+# posts until every device file exists in sluice's data directory (at most two minutes), so that
+# the run measures appends to existing devices, not file creation (the first POST of each
+# device). Not measured; the output is kept out of the report.
+warm_devices() {
+    local port=$1 path=$2 conns=$3 script=$4 waited=0 have=0
+    say "warming up: posting until the ${POST_DEVICES} device files exist"
+    taskset -c "$CLIENT_CPU" wrk -t1 "-c$conns" -d150s -s "$script" "http://127.0.0.1:$port$path" \
+        </dev/null >/dev/null 2>&1 &
+    local warm_pid=$!
+    STARTED_PIDS+=("$warm_pid")
+    while [ "$waited" -lt 120 ]; do
+        sleep 2
+        waited=$(( waited + 2 ))
+        have=$( { find "$BENCH_TMP/sluice/data" -maxdepth 1 -type f -name '[!.]*' 2>/dev/null || true; } | wc -l)
+        [ "$have" -ge "$POST_DEVICES" ] && break
+    done
+    kill "$warm_pid" 2>/dev/null || true
+    wait "$warm_pid" 2>/dev/null || true
+    say "warm-up: ${have} device files after ${waited}s"
+}
+
 run_wrk() {
     local server=$1 url=$2 conns=$3 script=$4 timeout=$5
     local out="$BENCH_TMP/wrk-$server.out"
@@ -338,6 +360,9 @@ for CURRENT_SCENARIO in "${SCENARIOS[@]}"; do
             else
                 if [ "$path" != POST ] && [ "$PRE" != "$(http_probe "http://127.0.0.1:$NGINX_PORT$nginx_path")" ]; then
                     NOTES+=("$CURRENT_SCENARIO: sluice answered GET $sluice_path with '$PRE' (HTTP code, bytes), nginx with '$(http_probe "http://127.0.0.1:$NGINX_PORT$nginx_path")'")
+                fi
+                if [ "$round" = 1 ] && [ "${POST_DEVICES:-1}" -gt 1 ] && [ "${path}" = POST ]; then
+                    warm_devices "$SLUICE_PORT" "$sluice_path" "$conns" "$script_file"
                 fi
                 measure sluice "$SLUICE_PORT" "$sluice_path" "$conns" "$script_file" "$wrk_timeout"
                 s_rps=$M_rps s_mbps=$M_mbps s_p99=$M_p99 s_errs=$M_errs s_cpu=$M_cpu s_steal=$M_steal

@@ -141,8 +141,13 @@ pub const BUFFER_FLUSH_DEVICES_PER_TURN: usize = 64;
 pub const BUFFER_FLUSH_BYTES_PER_TURN: usize = 4 << 20;
 
 /// Size past which the write-ahead log is emptied (a checkpoint): what recovery reads at most
-/// at start, besides the last batch.
-pub const WAL_CHECKPOINT_BYTES: u64 = 16 << 20;
+/// at start, besides the last batch. In `--ack fsync` a checkpoint syncs every device file the
+/// log names; at 1,000 devices 16 MiB made that a tenth of the CPU, 64 MiB a thirtieth
+/// (benches/README.md, "Device ingestion").
+pub const WAL_CHECKPOINT_BYTES: u64 = 64 << 20;
+/// Device files past which a checkpoint or recovery makes them durable with one `syncfs(2)` of
+/// the data disk instead of one `fdatasync` each (100,000 syncs take minutes).
+pub const SYNCFS_FROM_FILES: usize = 1_000;
 /// Longest `Idempotency-Key` value, in bytes (400 beyond it).
 pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
 /// How long a device's `Idempotency-Key` values are kept at least (across restarts).
@@ -299,6 +304,7 @@ pub const ALL: &[(&str, Value)] = &[
         Value::Size(BUFFER_FLUSH_BYTES_PER_TURN as u64),
     ),
     ("WAL_CHECKPOINT_BYTES", Value::Size(WAL_CHECKPOINT_BYTES)),
+    ("SYNCFS_FROM_FILES", Value::Count(SYNCFS_FROM_FILES as u64)),
     (
         "MAX_IDEMPOTENCY_KEY_BYTES",
         Value::Size(MAX_IDEMPOTENCY_KEY_BYTES as u64),

@@ -9,8 +9,10 @@ use super::keys::KEYS_FILE;
 use super::log_sync::Wake;
 use super::wal::WAL_OLD_FILE;
 use super::DeviceId;
+use crate::limits::SYNCFS_FROM_FILES;
 use std::fs::{self, File, OpenOptions};
 use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -71,10 +73,9 @@ impl Drop for Checkpointer {
 
 /// Syncs what the old log in `dir` covers (see the module docs), then removes it.
 pub fn checkpoint(dir: &std::path::Path, ids: &[DeviceId]) -> io::Result<()> {
-    for id in ids {
-        sync_if_present(&dir.join(id.as_str()))?;
-    }
-    sync_if_present(&dir.join(KEYS_FILE))?;
+    let mut names: Vec<&str> = ids.iter().map(DeviceId::as_str).collect();
+    names.push(KEYS_FILE);
+    sync_files(dir, &names)?;
     let directory = File::open(dir)?;
     directory.sync_all()?;
     match fs::remove_file(dir.join(WAL_OLD_FILE)) {
@@ -85,6 +86,29 @@ pub fn checkpoint(dir: &std::path::Path, ids: &[DeviceId]) -> io::Result<()> {
     // So that the old log does not come back after a power cut and get replayed over files
     // changed since by other programs.
     directory.sync_all()
+}
+
+/// How [`sync_files`] made the files durable.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SyncedBy {
+    /// One `fdatasync` per file.
+    EachFile,
+    /// One `syncfs` of the filesystem.
+    WholeDisk,
+}
+
+/// Makes the files `names` of `dir` durable: one `fdatasync` each, or from `SYNCFS_FROM_FILES`
+/// files on one `syncfs` of the filesystem (which also syncs the directory).
+pub fn sync_files(dir: &std::path::Path, names: &[&str]) -> io::Result<SyncedBy> {
+    if names.len() >= SYNCFS_FROM_FILES {
+        let directory = File::open(dir)?;
+        nix::unistd::syncfs(directory.as_raw_fd()).map_err(io::Error::from)?;
+        return Ok(SyncedBy::WholeDisk);
+    }
+    for name in names {
+        sync_if_present(&dir.join(name))?;
+    }
+    Ok(SyncedBy::EachFile)
 }
 
 /// `fdatasync`s the file at `path` unless it is gone or a symlink (neither holds our records).
@@ -132,6 +156,16 @@ mod tests {
         assert!(checkpointer.try_done().expect("reported").is_ok());
         assert!(!dir.path().join(WAL_OLD_FILE).exists());
         assert_eq!(fs::read(dir.path().join("present")).unwrap(), b"r\n");
+    }
+
+    #[test]
+    fn from_the_limit_on_one_syncfs_replaces_the_file_syncs() {
+        let dir = tempfile::tempdir().unwrap();
+        let names: Vec<String> = (0..SYNCFS_FROM_FILES).map(|n| format!("d{n}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let below = &names[..SYNCFS_FROM_FILES - 1];
+        assert_eq!(sync_files(dir.path(), below).unwrap(), SyncedBy::EachFile);
+        assert_eq!(sync_files(dir.path(), &names).unwrap(), SyncedBy::WholeDisk);
     }
 
     #[test]

@@ -93,12 +93,15 @@ pub fn recover(dir: &Path) -> io::Result<Recovered> {
         plan.len = plan_len;
     }
     let mut found = Recovered::default();
-    for id in order {
+    for &id in &order {
         if let Some(repair) = repair_device(dir, id, &plans[id])? {
             found.repairs.push(repair);
         }
     }
+    // Every file the log names, also those that needed nothing: their bytes may be in the page
+    // cache only (`--ack fsync` writes device files unsynced), and the log is about to go.
     if !plans.is_empty() {
+        super::checkpoint::sync_files(dir, &order)?;
         File::open(dir)?.sync_all()?;
     }
     for (id, key, stands) in keys {
@@ -192,9 +195,6 @@ fn repair_device(dir: &Path, id: &str, plan: &Plan<'_>) -> io::Result<Option<Rep
         repair.cut = len - whole;
         file.set_len(whole)?;
     }
-    // Synced even when it needed nothing: its bytes may be in the page cache only (`--ack
-    // fsync` writes device files unsynced), and the log that covers them is about to go.
-    file.sync_all()?;
     if repair.restored == 0 && repair.cut == 0 {
         return Ok(None);
     }
