@@ -104,7 +104,7 @@ fn seed_corpus_passes() {
 fn a_mixed_batch_cut_at_every_byte() {
     let f = fixture();
     let batch = mixed_batch();
-    for ack in [AckMode::Write, AckMode::Buffer] {
+    for ack in [AckMode::Write, AckMode::Buffer, AckMode::Fsync] {
         for at in 1..batch.len() {
             let mut s = Script::new(&batch);
             s.ends = vec![at, batch.len()];

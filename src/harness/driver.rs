@@ -184,6 +184,9 @@ impl Driver {
         self.ctx
             .store
             .commit(self.ctx.now, &mut self.ctx.completions);
+        // `--ack fsync`: the log's sync runs on its thread; this loop has no waker, so the turn
+        // waits for it (as a reactor turn would end with the sync's wake).
+        self.ctx.store.wait_for_log_syncs(&mut self.ctx.completions);
         deliver_completions(&mut self.ctx, &mut self.conns, &mut self.ready);
         for _ in std::mem::take(&mut self.ready) {
             self.drive();

@@ -121,8 +121,9 @@ impl Script {
     /// Decodes fuzzer input: `[flags] [writes] [cuts] stream`.
     ///
     /// - flags: bit 0 the client half-closes at the end, bit 1 that FIN comes with the last
-    ///   read, bit 2 `--ack buffer` (else `write`), bit 3 `EINTR`s, bits 4-5 `--max-body` of
-    ///   1 MiB, 4096, 16 or 0 bytes.
+    ///   read, bit 2 `--ack buffer`, else bit 6 `--ack fsync`, else `write`, bit 3 `EINTR`s,
+    ///   bits 4-5 `--max-body` of 1 MiB, 4096, 16 or 0 bytes. `SLUICE_FUZZ_ACK` (`write`,
+    ///   `fsync`, `buffer`) sets the mode whatever the flags say, for a campaign in one mode.
     /// - writes: low nibble the bytes one send takes, high nibble the bytes per turn (tables
     ///   `PER_CALL` and `PER_TURN`, 0 meaning unlimited).
     /// - cuts: a [`Cuts`] mode cutting the reads further, 255 for none.
@@ -151,11 +152,13 @@ impl Script {
         let mut script = Script {
             fin: flags & 1 != 0,
             fin_with_last: flags & 2 != 0,
-            ack: if flags & 4 != 0 {
+            ack: forced_ack().unwrap_or(if flags & 4 != 0 {
                 AckMode::Buffer
+            } else if flags & 64 != 0 {
+                AckMode::Fsync
             } else {
                 AckMode::Write
-            },
+            }),
             interrupts: flags & 8 != 0,
             max_body: MAX_BODY[usize::from(flags >> 4) & 3],
             write_per_call: PER_CALL[usize::from(writes & 15)],
@@ -168,6 +171,17 @@ impl Script {
         }
         Some(script)
     }
+}
+
+/// The ack mode `SLUICE_FUZZ_ACK` names, read once.
+fn forced_ack() -> Option<AckMode> {
+    static FORCED: std::sync::OnceLock<Option<AckMode>> = std::sync::OnceLock::new();
+    *FORCED.get_or_init(|| match std::env::var("SLUICE_FUZZ_ACK").ok()?.as_str() {
+        "write" => Some(AckMode::Write),
+        "fsync" => Some(AckMode::Fsync),
+        "buffer" => Some(AckMode::Buffer),
+        other => panic!("SLUICE_FUZZ_ACK={other}: write, fsync or buffer"),
+    })
 }
 
 /// Every end of `ends` plus the ends of reads of the sizes `cuts` gives within each read.
@@ -247,6 +261,14 @@ mod tests {
         assert_eq!(s.write_per_call, usize::MAX);
         let s = Script::from_fuzz(b"\x00\x00\xff").unwrap();
         assert!(s.stream.is_empty() && s.ends.is_empty());
+        assert_eq!(
+            Script::from_fuzz(b"\x40\x00\xff").unwrap().ack,
+            AckMode::Fsync
+        );
+        assert_eq!(
+            Script::from_fuzz(b"\x44\x00\xff").unwrap().ack,
+            AckMode::Buffer
+        );
         assert!(Script::from_fuzz(b"\x00\x00").is_none());
     }
 

@@ -193,6 +193,23 @@ impl DeviceStore {
         self.collect_checkpoint();
     }
 
+    /// Waits for every logged batch's sync and writes the batches (for a driver without a
+    /// waker: the test harness). Nothing to do outside `--ack fsync`.
+    pub fn wait_for_log_syncs(&mut self, done: &mut Vec<Completion>) {
+        loop {
+            let Some(fsync) = self.fsync.as_ref() else {
+                return;
+            };
+            if fsync.logged.is_empty() {
+                return;
+            }
+            let Some(synced) = fsync.log_sync.wait_done() else {
+                return;
+            };
+            self.apply_synced(synced, done);
+        }
+    }
+
     /// At shutdown: waits for the log's outstanding syncs and writes their batches.
     pub(super) fn finish_fsync(&mut self, done: &mut Vec<Completion>) {
         let reports = match self.fsync.as_mut() {

@@ -102,6 +102,11 @@ impl LogSync {
         self.done.try_recv().ok()
     }
 
+    /// The next finished sync, waiting for it (None once the thread is gone).
+    pub fn wait_done(&self) -> Option<Synced> {
+        self.done.recv().ok()
+    }
+
     /// Stops taking requests, waits for the queued ones, and returns their reports.
     pub fn finish(&mut self) -> Vec<Synced> {
         self.shared.lock().closed = true;
