@@ -17,7 +17,9 @@ use proptest::prelude::*;
 use proptest::sample::{select, Index};
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 
-use sluice::http::request::{header_slots, parse_head, HeadLimits, HeadScanner, Version};
+use sluice::http::request::{
+    downgrade_minor_version, header_slots, parse_head, HeadLimits, HeadScanner, Version,
+};
 use sluice::http::Progress;
 
 /// Small limits, so that generated long lines and large heads reach them cheaply.
@@ -60,8 +62,11 @@ fn sluice_verdict(input: &[u8], limits: &HeadLimits) -> Verdict {
         Ok(Progress::NeedMore) => return Verdict::Incomplete,
         Err(e) => return Verdict::Reject(e.status()),
     };
+    // As the connection does: HTTP/1.x past 1.1 is read as HTTP/1.1.
+    let mut head = input[..head_len].to_vec();
+    downgrade_minor_version(&mut head);
     let mut fields = header_slots::<MAX_HEADERS>();
-    match parse_head(&input[..head_len], &mut fields) {
+    match parse_head(&head, &mut fields) {
         Ok(h) => Verdict::Accept(Parsed {
             head_len,
             method: h.method_str.as_bytes().to_vec(),
@@ -219,13 +224,12 @@ mod reference {
         if !major.is_ascii_digit() || !minor.is_ascii_digit() {
             return Err(400);
         }
-        // RFC 9110 section 15.6.6: 505 for a major version the server does not support. For
-        // HTTP/1.x with x > 1, RFC 9110 section 6.2 says a server SHOULD answer as HTTP/1.1;
-        // sluice is stricter and answers 505 to anything but HTTP/1.0 and HTTP/1.1 (ARCHITECTURE.md:
-        // "unsupported HTTP version"; the http12_is_unsupported test).
+        // RFC 9110 section 15.6.6: 505 for a major version the server does not support. HTTP/1.x
+        // with x > 1 is processed as HTTP/1.1 (RFC 9110 section 2.5: a recipient of a higher
+        // minor version it does not implement processes the message as the highest it does).
         match (major, minor) {
             (b'1', b'0') => Ok((method, target, 0)),
-            (b'1', b'1') => Ok((method, target, 1)),
+            (b'1', _) => Ok((method, target, 1)),
             _ => Err(505),
         }
     }
@@ -304,8 +308,9 @@ mod reference {
 
     /// Host (RFC 9112 section 3.2): a server MUST answer 400 to an HTTP/1.1 request without
     /// Host, to any request with more than one Host field line, and to an invalid value.
-    /// `Host = uri-host [ ":" port ]` (RFC 9110 section 7.2); empty is allowed (RFC 9112
-    /// section 3.2).
+    /// `Host = uri-host [ ":" port ]` (RFC 9110 section 7.2); an empty host (`Host:` or
+    /// `Host: :80`) is invalid for an `http` URI (RFC 9110 section 4.2.1: a recipient MUST reject
+    /// it), and sluice serves only `http`.
     fn check_host(fields: &[(Vec<u8>, Vec<u8>)], minor: u8) -> Result<(), u16> {
         let hosts: Vec<&[u8]> = fields
             .iter()
@@ -315,7 +320,7 @@ mod reference {
         match hosts[..] {
             [] if minor == 1 => Err(400),
             [] => Ok(()),
-            [value] if value.is_empty() || authority(value).is_some() => Ok(()),
+            [value] if authority(value).is_some_and(|(host, _)| !host.is_empty()) => Ok(()),
             _ => Err(400),
         }
     }

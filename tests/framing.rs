@@ -106,6 +106,32 @@ fn http_2_0_is_505_and_closes() {
     expect_error_close(&f.server, b"GET / HTTP/2.0\r\nHost: test\r\n\r\n", 505);
 }
 
+/// RFC 9110 section 2.5: a higher minor version of HTTP/1 is processed as HTTP/1.1, answered
+/// with HTTP/1.1 and kept alive as HTTP/1.1 would be.
+#[test]
+fn http_1_2_and_1_9_are_served_as_http_1_1() {
+    let f = start_basic(&[]);
+    let mut c = f.connect();
+    for v in ["HTTP/1.2", "HTTP/1.9"] {
+        let r = c.request(format!("GET /hello.txt {v}\r\nHost: test\r\n\r\n").as_bytes());
+        r.assert_status(200).assert_no_connection_close();
+        assert!(r.raw_head.starts_with("HTTP/1.1 200"), "{}", r.raw_head);
+        assert_eq!(r.body, HELLO);
+    }
+}
+
+/// RFC 9110 section 4.2.1: an `http` URI with an empty host is invalid, and RFC 9112 section 3.2
+/// answers an invalid Host with 400.
+#[test]
+fn an_empty_host_is_400_and_closes() {
+    let f = start_basic(&[]);
+    for host in ["Host:", "Host: ", "Host: :80", "Host: :"] {
+        let raw = format!("GET /hello.txt HTTP/1.1\r\n{host}\r\n\r\n");
+        expect_error_close(&f.server, raw.as_bytes(), 400);
+    }
+    expect_error_close(&f.server, b"GET /hello.txt HTTP/1.0\r\nHost:\r\n\r\n", 400);
+}
+
 #[test]
 fn malformed_version_is_400_and_closes() {
     let f = start_basic(&[]);

@@ -5,7 +5,9 @@ use super::{log_access, says_head, version_str, Connection, Fill, Sink, State, S
 use crate::http::body::BodyDecoder;
 use crate::http::error::RequestError;
 use crate::http::reply::{self, Framing};
-use crate::http::request::{header_slots, parse_head, BodyFraming, HeadScanner};
+use crate::http::request::{
+    downgrade_minor_version, header_slots, parse_head, BodyFraming, HeadScanner,
+};
 use crate::http::Progress;
 use crate::limits::{MAX_HEADERS, MAX_PENDING_WRITE_BYTES, REQUESTS_PER_TURN};
 use crate::routes::context::Context;
@@ -83,6 +85,7 @@ impl<S: Transport> Connection<S> {
     /// Parses the complete head `rbuf[rstart..rstart + len]`, has it dispatched, and picks the
     /// next state.
     fn handle_head(&mut self, ctx: &mut Context, len: usize) {
+        downgrade_minor_version(&mut self.rbuf[self.rstart..self.rstart + len]);
         let head_bytes = &self.rbuf[self.rstart..self.rstart + len];
         // Known from the request line even when the rest of the head is refused.
         self.head_request = says_head(head_bytes);

@@ -297,6 +297,29 @@ impl<'b> RequestLine<'b> {
     }
 }
 
+/// RFC 9110 section 2.5: a request of HTTP/1.x with x > 1 is processed as HTTP/1.1, the highest
+/// minor version sluice implements. Rewrites such a request line's version token in place
+/// (before [`parse_head`], which refuses it with 505 otherwise); one `memchr` per head.
+pub fn downgrade_minor_version(head: &mut [u8]) {
+    let mut start = 0;
+    while let Some(lf) = memchr(b'\n', &head[start..]) {
+        let end = start + lf;
+        // Empty lines before the request line are skipped (RFC 9112 section 2.2).
+        if end == start || (end == start + 1 && head[start] == b'\r') {
+            start = end + 1;
+            continue;
+        }
+        if end >= start + 10
+            && head[end - 1] == b'\r'
+            && &head[end - 10..end - 2] == b" HTTP/1."
+            && matches!(head[end - 2], b'2'..=b'9')
+        {
+            head[end - 2] = b'1';
+        }
+        return;
+    }
+}
+
 /// RFC 9112 section 2.3: `HTTP-version = "HTTP" "/" DIGIT "." DIGIT`, case-sensitive.
 fn parse_version(token: &[u8]) -> Result<Version, RequestError> {
     match token {

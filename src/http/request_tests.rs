@@ -334,7 +334,7 @@ head_cases! {
     // --- request line ---
     http10_request: b"GET / HTTP/1.0\r\n\r\n" => ok().version(Version::Http10).host(None).keep_alive(false);
     http2_is_unsupported: b"GET / HTTP/2.0\r\nHost: h\r\n\r\n" => err(UnsupportedVersion);
-    http12_is_unsupported: b"GET / HTTP/1.2\r\nHost: h\r\n\r\n" => err(UnsupportedVersion);
+    http12_unless_downgraded_is_unsupported: b"GET / HTTP/1.2\r\nHost: h\r\n\r\n" => err(UnsupportedVersion);
     version_junk: b"GET / HTTP/1.x junk\r\nHost: h\r\n\r\n" => err(MalformedVersion);
     version_trailing_junk: b"GET / HTTP/1.1 junk\r\nHost: h\r\n\r\n" => err(MalformedVersion);
     version_lowercase: b"GET / http/1.1\r\nHost: h\r\n\r\n" => err(MalformedVersion);
@@ -385,7 +385,9 @@ head_cases! {
     duplicate_host: b"GET / HTTP/1.1\r\nHost: h\r\nhost: h\r\n\r\n" => err(DuplicateHost);
     duplicate_host_http10: b"GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n" => err(DuplicateHost);
     host_any_case: b"GET / HTTP/1.1\r\nhOsT: h\r\n\r\n" => ok().host(Some(b"h"));
-    host_empty_is_allowed: b"GET / HTTP/1.1\r\nHost:\r\n\r\n" => ok().host(Some(b""));
+    host_empty: b"GET / HTTP/1.1\r\nHost:\r\n\r\n" => err(InvalidHost);
+    host_empty_http10: b"GET / HTTP/1.0\r\nHost: \r\n\r\n" => err(InvalidHost);
+    host_port_only: b"GET / HTTP/1.1\r\nHost: :80\r\n\r\n" => err(InvalidHost);
     host_with_port: b"GET / HTTP/1.1\r\nHost: a.b-c_d~e:8080\r\n\r\n" => ok().host(Some(b"a.b-c_d~e:8080"));
     host_ipv4: b"GET / HTTP/1.1\r\nHost: 192.168.1.2:80\r\n\r\n" => ok().host(Some(b"192.168.1.2:80"));
     host_ipv6: b"GET / HTTP/1.1\r\nHost: [fe80::1]:8080\r\n\r\n" => ok().host(Some(b"[fe80::1]:8080"));
@@ -533,4 +535,35 @@ fn no_panic_on_arbitrary_bytes() {
         let _ = parse_head(&input, &mut fields);
         let _ = HeadScanner::default().scan(&input, &tight);
     }
+}
+
+#[test]
+fn minor_versions_past_1_1_are_downgraded_in_place() {
+    for (before, after) in [
+        (
+            &b"GET / HTTP/1.2\r\nHost: h\r\n\r\n"[..],
+            &b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"[..],
+        ),
+        (
+            b"\r\n\r\nGET / HTTP/1.9\r\n\r\n",
+            b"\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+        ),
+        (b"GET / HTTP/1.0\r\n\r\n", b"GET / HTTP/1.0\r\n\r\n"),
+        (b"GET / HTTP/2.0\r\n\r\n", b"GET / HTTP/2.0\r\n\r\n"),
+        (b"GET / HTTP/1.10\r\n\r\n", b"GET / HTTP/1.10\r\n\r\n"),
+        (b"GET / HTTP/1.2\n\r\n", b"GET / HTTP/1.2\n\r\n"),
+        (b"HTTP/1.2\r\n", b"HTTP/1.2\r\n"),
+        (b"", b""),
+    ] {
+        let mut head = before.to_vec();
+        downgrade_minor_version(&mut head);
+        assert_eq!(head, after, "{}", before.escape_ascii());
+    }
+    let mut head = b"GET / HTTP/1.2\r\nHost: h\r\n\r\n".to_vec();
+    downgrade_minor_version(&mut head);
+    let mut fields = header_slots::<MAX_HEADERS>();
+    assert_eq!(
+        parse_head(&head, &mut fields).unwrap().version,
+        Version::Http11
+    );
 }

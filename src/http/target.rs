@@ -88,7 +88,8 @@ fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
 }
 
 /// Host (RFC 9112 section 3.2, RFC 9110 section 7.2): exactly one field, required in HTTP/1.1,
-/// whose value is `uri-host [ ":" port ]` or empty.
+/// whose value is `uri-host [ ":" port ]` with a host: an empty one (`Host:`, `Host: :80`) is
+/// invalid for an `http` URI (RFC 9110 section 4.2.1), the only scheme served.
 pub(super) fn check_host<'b>(
     headers: &[httparse::Header<'b>],
     version: Version,
@@ -102,7 +103,9 @@ pub(super) fn check_host<'b>(
     }
     match host {
         None if version == Version::Http11 => Err(RequestError::MissingHost),
-        Some(value) if parse_authority(value).is_none() => Err(RequestError::InvalidHost),
+        Some(value) if !parse_authority(value).is_some_and(|(host, _)| !host.is_empty()) => {
+            Err(RequestError::InvalidHost)
+        }
         _ => Ok(host),
     }
 }
