@@ -24,7 +24,7 @@ pub struct BodyDecoder {
     /// `Length`: body bytes still expected. `Size`: the chunk size read so far.
     /// `Data`: bytes left in the current chunk.
     remaining: u64,
-    /// Hex digits in the current chunk-size.
+    /// Hex digits in the current chunk-size from its first non-zero one (1 for zeros only).
     digits: u8,
     /// Bytes of the current chunk-size line (CRLF excluded), or of the trailer section.
     line: usize,
@@ -191,8 +191,14 @@ impl BodyDecoder {
             _ => {}
         }
         match self.state {
-            // chunk-size = 1*HEXDIG; at most 16 digits, so the value always fits in a u64.
+            // chunk-size = 1*HEXDIG; at most 16 significant digits, so the value always fits in
+            // a u64. Leading zeros are valid however many (the line's length still bounds them).
             State::Size => match hex_value(b) {
+                Some(d) if self.remaining == 0 => {
+                    self.digits = 1;
+                    self.remaining = d;
+                    Ok(State::Size)
+                }
                 Some(d) if self.digits < 16 => {
                     self.digits += 1;
                     self.remaining = self.remaining << 4 | d;

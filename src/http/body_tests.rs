@@ -210,7 +210,9 @@ body_cases! {
     chunked_error_after_data_keeps_data: b"5\r\nhello\r\n1\r\nab", Chunked => Want::Err(MalformedChunk);
     chunked_sixteen_digits_over_max: b"ffffffffffffffff\r\n", Chunked => Want::Err(BodyTooLarge);
     chunked_sixteen_digits_with_zeros: b"0000000000000001\r\nx\r\n0\r\n\r\n", Chunked => Done(b"x", 26);
-    chunked_seventeen_digits: b"00000000000000001\r\nx\r\n0\r\n\r\n", Chunked => Want::Err(MalformedChunk);
+    chunked_zeros_past_sixteen_digits: b"000000000000000000000001\r\nx\r\n00000000000000000000\r\n\r\n", Chunked => Done(b"x", 53);
+    chunked_seventeen_significant_digits: b"000100000000000000000\r\n", Chunked => Want::Err(MalformedChunk);
+    chunked_seventeen_digits_with_zeros: b"00000000000000001\r\nx\r\n0\r\n\r\n", Chunked => Done(b"x", 27);
     chunked_huge_size_overflow: b"123456789abcdef0123456789\r\n", Chunked => Want::Err(MalformedChunk);
     chunked_line_exact_cap: chunked_line_of(MAX_CHUNK_LINE_BYTES), Chunked => Done(b"x", MAX_CHUNK_LINE_BYTES + 10);
     chunked_line_over_cap: chunked_line_of(MAX_CHUNK_LINE_BYTES + 1), Chunked => Want::Err(MalformedChunk);

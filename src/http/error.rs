@@ -214,7 +214,7 @@ impl RequestError {
             TooManyHeaders => "too many header fields",
             UriTooLong => "request-target too long",
             InvalidContentLength => "invalid Content-Length",
-            ConflictingContentLength => "conflicting Content-Length values",
+            ConflictingContentLength => "more than one Content-Length value",
             ContentLengthWithTransferEncoding => "Content-Length with Transfer-Encoding",
             TransferEncodingInHttp10 => "Transfer-Encoding in an HTTP/1.0 request",
             TransferEncodingNotChunked => "final transfer coding is not chunked",

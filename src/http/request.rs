@@ -387,8 +387,9 @@ fn body_framing(
         }
         return Ok(BodyFraming::Chunked);
     }
-    // Content-Length = 1*DIGIT; repeated identical values (in one list or several fields) are
-    // one value (RFC 9110 section 8.6).
+    // Content-Length = 1*DIGIT, one value. RFC 9110 section 8.6 lets a recipient take repeated
+    // identical values (in one list or several fields) as one; nginx and HAProxy refuse them,
+    // and so does sluice, so that a proxy in front has one less way to disagree with it.
     let mut length = None;
     for h in headers
         .iter()
@@ -396,7 +397,7 @@ fn body_framing(
     {
         for element in h.value.split(|&b| b == b',') {
             let n = parse_decimal(trim_ows(element)).ok_or(RequestError::InvalidContentLength)?;
-            if length.is_some_and(|prev| prev != n) {
+            if length.is_some() {
                 return Err(RequestError::ConflictingContentLength);
             }
             length = Some(n);

@@ -417,8 +417,9 @@ head_cases! {
     content_length_empty: post_with(&["Content-Length:"]) => err(InvalidContentLength);
     content_length_hex: post_with(&["Content-Length: 0x10"]) => err(InvalidContentLength);
     content_length_empty_element: post_with(&["Content-Length: 5,"]) => err(InvalidContentLength);
-    content_length_same_list: post_with(&["Content-Length: 5 ,5,\t5"]) => ok().framing(BodyFraming::Length(5));
-    content_length_same_fields: post_with(&["Content-Length: 5", "content-length: 5"]) => ok().framing(BodyFraming::Length(5));
+    content_length_same_list: post_with(&["Content-Length: 5 ,5,\t5"]) => err(ConflictingContentLength);
+    content_length_same_pair: post_with(&["Content-Length: 5, 5"]) => err(ConflictingContentLength);
+    content_length_same_fields: post_with(&["Content-Length: 5", "content-length: 5"]) => err(ConflictingContentLength);
     content_length_differing_list: post_with(&["Content-Length: 5, 6"]) => err(ConflictingContentLength);
     content_length_differing_fields: post_with(&["Content-Length: 5", "Content-Length: 6"]) => err(ConflictingContentLength);
 
