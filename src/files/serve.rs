@@ -233,12 +233,17 @@ struct Common<'a> {
 }
 
 impl Common<'_> {
-    /// The validator and negotiation fields (also on 304).
-    fn write_validators(&self, out: &mut Vec<u8>) {
+    /// `Vary` and `ETag`: what a 304 carries (RFC 9110 section 15.4.5).
+    fn write_etag(&self, out: &mut Vec<u8>) {
         if self.vary {
             out.extend_from_slice(b"Vary: Accept-Encoding\r\n");
         }
         response::header(out, "ETag", self.etag.as_bytes());
+    }
+
+    /// The validator and negotiation fields of a 200 or 206.
+    fn write_validators(&self, out: &mut Vec<u8>) {
+        self.write_etag(out);
         out.extend_from_slice(b"Last-Modified: ");
         write_http_date(out, self.modified);
         out.extend_from_slice(b"\r\n");
@@ -260,10 +265,11 @@ impl Common<'_> {
     }
 }
 
-/// 304 (RFC 9110 section 15.4.5): the validators, no body and no `Content-Length`.
+/// 304 (RFC 9110 section 15.4.5): `ETag` (and `Vary`), no body and no `Content-Length`; no
+/// `Last-Modified` beside the `ETag` (SHOULD NOT: it is representation metadata).
 fn not_modified(out: &mut Vec<u8>, date: &[u8], common: &Common<'_>) -> Reply {
     response::start(out, 304, date);
-    common.write_validators(out);
+    common.write_etag(out);
     response::connection(out, common.framing.close, common.framing.http10_keep_alive);
     response::end(out);
     Reply::buffered(304, 0)
