@@ -267,3 +267,25 @@ fn dotfiles_are_hidden_unless_asked_for() {
     let listing = c.request(&get("/dir/")).body_str();
     assert!(listing.contains(".htpasswd"), "{listing}");
 }
+
+/// RFC 3986 section 5.2.4: `/dir/..` is `/` and `/dir/.` is `/dir/` once dot segments are
+/// removed, whether `dir` exists or not: served at once, not redirected to `/dir/../`.
+#[test]
+fn dot_segments_at_the_end_name_the_directory_without_a_redirect() {
+    let f = start_basic(&[]);
+    write_file(f.root.path(), "sub/index.html", b"<p>sub</p>");
+    let mut c = f.connect();
+    for (path, body) in [
+        ("/nosuch/..", INDEX_HTML),
+        ("/sub/..", INDEX_HTML),
+        ("/sub/.", &b"<p>sub</p>"[..]),
+        ("/nosuch/../sub/%2e", b"<p>sub</p>"),
+    ] {
+        let r = c.request(&get(path));
+        r.assert_status(200);
+        assert_eq!(r.body, body, "{path}");
+    }
+    let r = c.request(&get("/sub"));
+    r.assert_status(301);
+    assert_eq!(r.header("location"), Some("/sub/"));
+}

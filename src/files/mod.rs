@@ -156,12 +156,13 @@ pub fn resolve(
     scratch: &mut Scratch,
 ) -> Result<Resolved, RequestError> {
     let buf = &mut scratch.path;
-    path::normalize(raw_path, buf)?;
+    // `/a/..` and `/a/.` end with `/` once their dot segments are removed (RFC 3986 section
+    // 5.2.4), like `/a/`: no redirect to add a slash.
+    let wants_dir = path::normalize(raw_path, buf)?;
     let rel_len = buf.len();
     buf.push(0);
     let file = File::from(open_in_root(root, buf)?);
     let meta = file.metadata().map_err(|_| RequestError::Internal)?;
-    let wants_dir = raw_path.ends_with('/');
 
     if meta.is_file() {
         if wants_dir {

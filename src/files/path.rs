@@ -7,8 +7,10 @@
 use crate::http::error::RequestError;
 
 /// Decodes and normalizes `raw` (percent-encoded, starting with `/`, query removed) into `out`
-/// as a relative path (`a/b`, or `.` for the root). `out` is cleared first.
-pub(crate) fn normalize(raw: &str, out: &mut Vec<u8>) -> Result<(), RequestError> {
+/// as a relative path (`a/b`, or `.` for the root). `out` is cleared first. Returns whether the
+/// path names a directory: its last segment is empty, `.` or `..`, so that after dot-segment
+/// removal it ends with `/` (`/a/`, `/a/.` and `/a/b/..` all name `a/`).
+pub(crate) fn normalize(raw: &str, out: &mut Vec<u8>) -> Result<bool, RequestError> {
     out.clear();
     let raw = raw.as_bytes();
     if raw.first() != Some(&b'/') {
@@ -16,6 +18,7 @@ pub(crate) fn normalize(raw: &str, out: &mut Vec<u8>) -> Result<(), RequestError
     }
     // Splitting the still-encoded path on '/' is sound because an encoded slash is refused below,
     // so decoding never creates a separator.
+    let mut names_dir = false;
     for segment in raw[1..].split(|&b| b == b'/') {
         let start = out.len();
         if start != 0 {
@@ -23,6 +26,7 @@ pub(crate) fn normalize(raw: &str, out: &mut Vec<u8>) -> Result<(), RequestError
         }
         let name_start = out.len();
         decode_segment(segment, out)?;
+        names_dir = matches!(&out[name_start..], b"" | b"." | b"..");
         match &out[name_start..] {
             b"" | b"." => out.truncate(start),
             b".." => {
@@ -39,7 +43,7 @@ pub(crate) fn normalize(raw: &str, out: &mut Vec<u8>) -> Result<(), RequestError
     if out.is_empty() {
         out.push(b'.');
     }
-    Ok(())
+    Ok(names_dir)
 }
 
 /// Appends the percent-decoded `segment` to `out`, refusing malformed escapes, NUL and `/`.
@@ -92,7 +96,7 @@ mod tests {
 
     fn norm(raw: &str) -> Result<Vec<u8>, RequestError> {
         let mut out = Vec::new();
-        normalize(raw, &mut out).map(|()| out)
+        normalize(raw, &mut out).map(|_| out)
     }
 
     macro_rules! cases {
@@ -149,6 +153,24 @@ mod tests {
             "/%4" => Err(RequestError::BadPath),
             "/a%g0" => Err(RequestError::BadPath),
             "/%%41" => Err(RequestError::BadPath),
+        }
+    }
+
+    #[test]
+    fn a_path_names_a_directory_when_its_last_segment_is_empty_or_a_dot_segment() {
+        for (raw, dir) in [
+            ("/", true),
+            ("/a", false),
+            ("/a/", true),
+            ("/a/.", true),
+            ("/a/b/..", true),
+            ("/a/%2e", true),
+            ("/a/%2E%2e", true),
+            ("/a/..b", false),
+            ("/a/.b", false),
+            ("/a/./b", false),
+        ] {
+            assert_eq!(normalize(raw, &mut Vec::new()), Ok(dir), "{raw}");
         }
     }
 

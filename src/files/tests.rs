@@ -161,9 +161,14 @@ fn directories_redirect_index_and_list() {
             resolve(root, "/sub/deeper", s),
             Ok(Resolved::RedirectToSlash)
         ));
+        // `/sub/.` and `/sub/deeper/..` are `/sub/` once dot segments are removed (RFC 3986
+        // section 5.2.4): its index, no redirect.
+        for dotted in ["/sub/.", "/sub/deeper/..", "/nosuch/../sub/."] {
+            assert_eq!(body(resolve(root, dotted, s), dotted), "<h1>sub</h1>");
+        }
         assert!(matches!(
-            resolve(root, "/sub/.", s),
-            Ok(Resolved::RedirectToSlash)
+            resolve(root, "/nosuch/..", s),
+            Ok(Resolved::Directory(_))
         ));
         match resolve(root, "/sub/", s) {
             Ok(Resolved::File(f)) => {
