@@ -373,14 +373,15 @@ fn no_listing_flag_forbids_listings_in_every_format() {
     for target in ["/d/", "/d/?format=json", "/?format=json"] {
         c.request(&get(target)).assert_status(403);
     }
-    // The home page stays, without the listing of ROOT.
+    // The home page stays, without the listing of ROOT: a whole page that says why.
     let home = c.request(&get("/"));
     home.assert_status(200);
-    assert!(
-        !home.body_str().contains("hello.txt"),
-        "{}",
-        home.body_str()
-    );
+    let page = home.body_str();
+    assert!(!page.contains("hello.txt"), "{page}");
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+    assert!(page.contains("<title>") && page.contains("name=\"viewport\""), "{page}");
+    assert!(page.contains("--no-listing") && page.contains("href=\"/devices\""), "{page}");
+    assert!(page.trim_end().ends_with("</html>"), "{page}");
     // files are still served
     assert_eq!(c.request(&get("/hello.txt")).body, HELLO);
 }
