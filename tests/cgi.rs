@@ -3,7 +3,7 @@
 //! the timeout, kill when the client leaves, HTTP/1.0 framing, and 100 scripts at once.
 mod common;
 
-use common::{Server, IO_TIMEOUT};
+use common::{stderr_of_server, Client, Server, IO_TIMEOUT};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
@@ -205,6 +205,7 @@ fn request_body_on_stdin_and_meta_variables() {
         "env",
         "printf 'Content-Type: text/plain\\n\\n'\n\
          for v in GATEWAY_INTERFACE SERVER_PROTOCOL REQUEST_METHOD SCRIPT_NAME PATH_INFO \\\n\
+                  SCRIPT_FILENAME DOCUMENT_ROOT \\\n\
                   QUERY_STRING CONTENT_LENGTH CONTENT_TYPE REMOTE_ADDR SERVER_NAME SERVER_PORT \\\n\
                   HTTP_USER_AGENT HTTP_X_MULTI HTTP_PROXY HTTP_AUTHORIZATION; do\n\
            eval \"echo $v=\\${$v-unset}\"\n\
@@ -220,7 +221,16 @@ fn request_body_on_stdin_and_meta_variables() {
          Content-Type: text/csv\r\nContent-Length: 11\r\n\r\nhello stdin",
     );
     let text = String::from_utf8(reply.body).unwrap();
+    let (script_file, doc_root) = (
+        format!(
+            "SCRIPT_FILENAME={}",
+            root.path().join("cgi-bin/env").display()
+        ),
+        format!("DOCUMENT_ROOT={}", root.path().display()),
+    );
     for want in [
+        script_file.as_str(),
+        doc_root.as_str(),
         "GATEWAY_INTERFACE=CGI/1.1",
         "SERVER_PROTOCOL=HTTP/1.1",
         "REQUEST_METHOD=POST",
@@ -347,6 +357,25 @@ fn a_script_past_the_timeout_is_killed_with_what_it_started_and_gets_504() {
     assert!(
         wait_gone(read_pid(&cgi.join("child.pid"))),
         "its child killed too"
+    );
+}
+
+#[test]
+fn a_timeout_is_logged_with_the_script_and_the_flag() {
+    let root = tempfile::tempdir().unwrap();
+    script(root.path(), "slow", "sleep 300\n");
+    let log = stderr_of_server(root.path(), &["--cgi", "--cgi-timeout", "0.5"], |addr| {
+        let mut c = Client::connect(addr);
+        let r = c.request(b"GET /cgi-bin/slow HTTP/1.1\r\nHost: x\r\n\r\n");
+        r.assert_status(504);
+    });
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("cgi slow")).collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(
+        lines[0].contains("WARN")
+            && lines[0].contains("--cgi-timeout")
+            && lines[0].contains("0.5 s"),
+        "{log}"
     );
 }
 

@@ -376,10 +376,17 @@ fn differing_content_lengths_are_400_and_close() {
 #[test]
 fn identical_content_lengths_are_400_and_close() {
     let f = start_basic(&[]);
-    for fields in ["Content-Length: 5\r\nContent-Length: 5", "Content-Length: 5, 5"] {
+    for fields in [
+        "Content-Length: 5\r\nContent-Length: 5",
+        "Content-Length: 5, 5",
+    ] {
         let raw = format!("POST /hello.txt HTTP/1.1\r\nHost: test\r\n{fields}\r\n\r\nhello");
         let r = expect_error_close(&f.server, raw.as_bytes(), 400);
-        assert!(r.body_str().contains("more than one Content-Length"), "{}", r.body_str());
+        assert!(
+            r.body_str().contains("more than one Content-Length"),
+            "{}",
+            r.body_str()
+        );
     }
 }
 

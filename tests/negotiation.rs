@@ -379,8 +379,14 @@ fn no_listing_flag_forbids_listings_in_every_format() {
     let page = home.body_str();
     assert!(!page.contains("hello.txt"), "{page}");
     assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
-    assert!(page.contains("<title>") && page.contains("name=\"viewport\""), "{page}");
-    assert!(page.contains("--no-listing") && page.contains("href=\"/devices\""), "{page}");
+    assert!(
+        page.contains("<title>") && page.contains("name=\"viewport\""),
+        "{page}"
+    );
+    assert!(
+        page.contains("--no-listing") && page.contains("href=\"/devices\""),
+        "{page}"
+    );
     assert!(page.trim_end().ends_with("</html>"), "{page}");
     // files are still served
     assert_eq!(c.request(&get("/hello.txt")).body, HELLO);

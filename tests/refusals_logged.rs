@@ -7,51 +7,11 @@ mod common;
 use common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// Runs sluice with `args` (stderr captured, default log level), lets `poke` talk to it, stops it
-/// with SIGTERM and returns what it wrote to stderr.
 fn stderr_of(args: &[&str], poke: impl FnOnce(std::net::SocketAddr)) -> String {
     let root = basic_root();
-    let data = tempfile::tempdir().unwrap();
-    let mut child = Command::new(bin())
-        .args(["-l", "127.0.0.1:0", "--data"])
-        .arg(data.path())
-        .args(args)
-        .arg(root.path())
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn sluice");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut line = Vec::new();
-    let mut byte = [0u8; 1];
-    while !line.ends_with(b"\n") {
-        assert_eq!(
-            stdout.read(&mut byte).unwrap(),
-            1,
-            "sluice printed no listening line"
-        );
-        line.push(byte[0]);
-    }
-    let text = String::from_utf8(line).unwrap();
-    let addr = text
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap()
-        .parse()
-        .unwrap();
-    poke(addr);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    stderr_of_server(root.path(), args, poke)
 }
 
 #[test]

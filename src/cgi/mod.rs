@@ -62,7 +62,10 @@ pub fn script(
     }
     let dir = root.path().join("cgi-bin");
     let program = dir.join(name);
-    let env = meta_variables(head, script_path, path_info, root, peer, local);
+    let mut env = meta_variables(head, script_path, path_info, root, peer, local);
+    // Not in RFC 3875, but what Apache and nginx's fastcgi_params set, and php-cgi needs.
+    env.push(("SCRIPT_FILENAME".into(), program.clone().into_os_string()));
+    env.push(("DOCUMENT_ROOT".into(), root.path().as_os_str().to_owned()));
     Ok(CgiRequest {
         program,
         dir,

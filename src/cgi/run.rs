@@ -142,6 +142,11 @@ impl CgiRun {
     }
 
     /// Whether the response head went to the client already (after that, errors can only close).
+    /// The script's name under `cgi-bin/`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     pub fn head_sent(&self) -> bool {
         self.head_sent
     }

@@ -4,7 +4,7 @@ use super::io::Transport;
 use super::{says_head, Connection, Drive, Sink, State};
 use crate::http::error::RequestError;
 use crate::routes::context::Context;
-use log::debug;
+use log::{debug, warn};
 use std::time::Instant;
 
 impl<S: Transport> Connection<S> {
@@ -45,8 +45,17 @@ impl<S: Transport> Connection<S> {
             self.idle_since = ctx.now;
             return self.drive(ctx);
         }
-        if let State::Cgi { run, .. } = &self.state {
-            debug!("{}: CGI script timed out or client stalled", self.peer);
+        if let State::Cgi { run, started, .. } = &self.state {
+            if ctx.now >= *started + ctx.config.cgi_timeout {
+                warn!(
+                    "cgi {}: killed after --cgi-timeout ({} s) for {}",
+                    run.name(),
+                    ctx.config.cgi_timeout.as_secs_f64(),
+                    self.peer
+                );
+            } else {
+                debug!("{}: client stalled reading CGI output", self.peer);
+            }
             if run.head_sent() {
                 return Drive::Close;
             }

@@ -137,11 +137,13 @@ fn counted(n: u64, what: &str) -> String {
 }
 
 /// The home page's document when listings are off, before and after the devices summary.
-const NO_LISTING_START: &str = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+const NO_LISTING_START: &str =
+    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>sluice</title>\n\
 <style>:root{color-scheme:light dark}body{font:16px/1.5 system-ui,sans-serif;margin:0 auto;\
 padding:1rem;max-width:60rem}</style>\n</head>\n<body>\n<h1>sluice</h1>\n";
-const NO_LISTING_END: &str = "\n<p>This folder has no <code>index.html</code>, and folder listings are \
+const NO_LISTING_END: &str =
+    "\n<p>This folder has no <code>index.html</code>, and folder listings are \
 off (<code>--no-listing</code>). <a href=\"/devices\">The dashboard</a> shows what devices \
 send.</p>\n</body>\n</html>\n";
 

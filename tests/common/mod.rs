@@ -940,3 +940,50 @@ pub fn start_basic(extra: &[&str]) -> Fixture {
     let server = Server::start(root.path(), extra);
     Fixture { server, root }
 }
+
+/// Runs sluice on `root` with `args` (stderr captured, default log level), lets `poke` talk to it, stops it
+/// with SIGTERM and returns what it wrote to stderr.
+pub fn stderr_of_server(
+    root: &Path,
+    args: &[&str],
+    poke: impl FnOnce(SocketAddr),
+) -> String {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(bin())
+        .args(["-l", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .args(args)
+        .arg(root)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sluice");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while !line.ends_with(b"\n") {
+        assert_eq!(
+            stdout.read(&mut byte).unwrap(),
+            1,
+            "sluice printed no listening line"
+        );
+        line.push(byte[0]);
+    }
+    let text = String::from_utf8(line).unwrap();
+    let addr = text
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap()
+        .parse()
+        .unwrap();
+    poke(addr);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
