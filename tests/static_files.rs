@@ -289,3 +289,47 @@ fn dot_segments_at_the_end_name_the_directory_without_a_redirect() {
     r.assert_status(301);
     assert_eq!(r.header("location"), Some("/sub/"));
 }
+
+/// Issue 15: a data directory inside ROOT is neither served nor listed there, under any
+/// spelling of its path; the records stay readable at `/devices/`.
+#[test]
+fn a_data_directory_inside_root_is_neither_served_nor_listed() {
+    let root = basic_root();
+    // No index.html: `/` shows ROOT's listing.
+    std::fs::remove_file(root.path().join("index.html")).unwrap();
+    std::fs::create_dir_all(root.path().join("var")).unwrap();
+    for data_rel in ["data", "var/data"] {
+        let data = root.path().join(data_rel);
+        let data_arg = data.to_str().unwrap();
+        let server = Server::start(root.path(), &["--data", data_arg]);
+        let mut c = server.connect();
+        let post = b"POST /devices/probe HTTP/1.1\r\nHost: test\r\nContent-Length: 3\r\n\r\nt=1";
+        c.request(post).assert_status(204);
+        assert_eq!(std::fs::read(data.join("probe")).unwrap(), b"t=1\n");
+        let under = format!("/{data_rel}");
+        let encoded = under.replacen("data", "d%61ta", 1);
+        for path in [
+            under.clone(),
+            format!("{under}/"),
+            format!("{under}/probe"),
+            format!("{encoded}/probe"),
+            format!("{under}/../{data_rel}/probe"),
+            format!("{under}/?format=json"),
+        ] {
+            c.request(&get(&path)).assert_status(404);
+        }
+        let parent = if data_rel == "data" { "/" } else { "/var/" };
+        let listing = c.request(&get(parent));
+        listing.assert_status(200);
+        assert!(
+            !listing.body_str().contains("data"),
+            "{parent}: {}",
+            listing.body_str()
+        );
+        let json = c.request(&get(&format!("{parent}?format=json")));
+        assert!(!json.body_str().contains("data"), "{}", json.body_str());
+        assert_eq!(c.request(&get("/devices/probe")).body, b"t=1\n");
+        // Files beside it are still served.
+        assert_eq!(c.request(&get("/hello.txt")).body, HELLO);
+    }
+}

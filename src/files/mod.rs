@@ -47,6 +47,7 @@ pub const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALP
     .remove(b'~');
 
 pub use listing::{render_listing, render_listing_json, ListingOrder};
+pub use site::Private;
 pub use mime::ContentType;
 
 /// Flags for every file or directory opened to be served. `NONBLOCK` so that opening a FIFO can
@@ -97,6 +98,20 @@ impl Root {
     /// The canonical path of the root directory.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// `other` as a [`Private`] directory of this root when it lies inside it (not when it is
+    /// the root itself).
+    pub fn private(&self, other: &Root) -> Option<Private> {
+        let rel = other.path.strip_prefix(&self.path).ok()?;
+        if rel.as_os_str().is_empty() {
+            return None;
+        }
+        let stat = rustix::fs::fstat(&other.fd).ok()?;
+        Some(Private {
+            rel: rel.as_os_str().as_encoded_bytes().into(),
+            id: listing::identity(&stat),
+        })
     }
 
     /// Makes this root behave as on a kernel without `openat2`.

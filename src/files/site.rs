@@ -37,6 +37,16 @@ pub enum Served {
     Home,
 }
 
+/// The data directory (DATA) when it lies inside ROOT: neither served nor listed there (devices
+/// have `/devices/`).
+#[derive(Debug, Clone)]
+pub struct Private {
+    /// Its path relative to ROOT, normalized (`data`, `var/data`).
+    pub rel: Box<[u8]>,
+    /// Its device and inode, to leave it out of listings also under another name.
+    pub id: (u64, u64),
+}
+
 /// The served directory with its cache and the scratch space of path resolution.
 pub struct Site {
     pub root: Root,
@@ -47,17 +57,30 @@ pub struct Site {
     listing: bool,
     /// Dotfiles are served and listed (`--hidden`); `/.well-known/` always is.
     hidden: bool,
+    private: Option<Private>,
 }
 
 impl Site {
-    pub fn new(root: Root, listing: bool, hidden: bool) -> Site {
+    pub fn new(root: Root, listing: bool, hidden: bool, private: Option<Private>) -> Site {
         Site {
             root,
             scratch: Scratch::default(),
             cache: FileCache::default(),
             listing,
             hidden,
+            private,
         }
+    }
+
+    /// Whether the path the last resolve found lies in the data directory. Checked before a
+    /// file is cached, so a cache hit never needs it.
+    fn found_private(&self) -> bool {
+        let Some(private) = &self.private else {
+            return false;
+        };
+        let path = self.scratch.path.strip_suffix(b"\0").unwrap_or(&self.scratch.path);
+        path.strip_prefix(&*private.rel)
+            .is_some_and(|rest| rest.is_empty() || rest[0] == b'/')
     }
 
     /// Answers GET or HEAD of `head.path` under ROOT.
@@ -93,7 +116,11 @@ impl Site {
                 }
             }
         }
-        match super::resolve(&self.root, head.path, &mut self.scratch)? {
+        let resolved = super::resolve(&self.root, head.path, &mut self.scratch)?;
+        if self.found_private() {
+            return Err(RequestError::NotFound);
+        }
+        match resolved {
             Resolved::File(file) => {
                 let siblings =
                     negotiates.then(|| serve::find_siblings(&self.root, &mut self.scratch, &file));
@@ -116,10 +143,12 @@ impl Site {
             ))),
             Resolved::Directory(dir) => {
                 let format = listing_format(head, query);
+                let private = self.private.as_ref().map(|p| p.id);
                 let how = ListingOrder {
                     key: query.sort,
                     order: query.order,
                     hidden: self.hidden,
+                    private,
                 };
                 if head.path == "/" && format == Format::Html {
                     // The home page: the listing of ROOT (unless disabled) in the page buffer.
@@ -133,7 +162,7 @@ impl Site {
                 if !self.listing {
                     return Err(RequestError::Forbidden);
                 }
-                listing(head, &dir, query, kit, out, (framing, self.hidden)).map(Served::Reply)
+                listing(head, &dir, query, kit, out, (framing, how)).map(Served::Reply)
             }
         }
     }
@@ -164,13 +193,8 @@ fn listing(
     query: &FileQuery,
     kit: &mut ReplyKit,
     out: &mut Vec<u8>,
-    (framing, hidden): (Framing, bool),
+    (framing, how): (Framing, ListingOrder),
 ) -> Result<Reply, RequestError> {
-    let how = ListingOrder {
-        key: query.sort,
-        order: query.order,
-        hidden,
-    };
     let mut body = std::mem::take(&mut kit.page);
     body.clear();
     let content_type: &[u8] = match listing_format(head, query) {

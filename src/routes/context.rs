@@ -66,7 +66,11 @@ impl Context {
         registry: mio::Registry,
     ) -> Self {
         Context {
-            site: Site::new(roots.root, config.listing, config.hidden),
+            site: {
+                // DATA inside ROOT is neither served nor listed there (devices have /devices/).
+                let private = roots.root.private(&roots.data);
+                Site::new(roots.root, config.listing, config.hidden, private)
+            },
             config,
             data_root: roots.data,
             files_root: roots.files,

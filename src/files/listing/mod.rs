@@ -24,6 +24,8 @@ pub struct ListingOrder {
     pub order: Order,
     /// Entries whose names start with `.` are listed.
     pub hidden: bool,
+    /// The device and inode of a directory never listed (the data directory inside ROOT).
+    pub private: Option<(u64, u64)>,
 }
 
 struct Entry {
@@ -38,12 +40,12 @@ struct Entry {
 /// The entries of `dir` (without `.` and `..`), in `how` order. Entries are stat'ed through
 /// symlinks; those that cannot be are kept as files without size or date.
 fn sorted_entries(dir: &std::fs::File, how: ListingOrder) -> io::Result<Vec<Entry>> {
-    let mut entries = read_entries(dir, how.hidden)?;
+    let mut entries = read_entries(dir, how)?;
     entries.sort_by(|a, b| compare(a, b, how));
     Ok(entries)
 }
 
-fn read_entries(dir: &std::fs::File, hidden: bool) -> io::Result<Vec<Entry>> {
+fn read_entries(dir: &std::fs::File, how: ListingOrder) -> io::Result<Vec<Entry>> {
     // `read_from` opens the directory afresh, so the caller's file offset is left alone.
     let mut reader = Dir::read_from(dir)?;
     let mut entries = Vec::new();
@@ -51,10 +53,13 @@ fn read_entries(dir: &std::fs::File, hidden: bool) -> io::Result<Vec<Entry>> {
         let entry = entry?;
         let name = entry.file_name();
         let bytes = name.to_bytes();
-        if bytes == b"." || bytes == b".." || (!hidden && bytes.starts_with(b".")) {
+        if bytes == b"." || bytes == b".." || (!how.hidden && bytes.starts_with(b".")) {
             continue;
         }
         let stat = statat(dir, name, AtFlags::empty()).ok();
+        if stat.as_ref().is_some_and(|s| Some(identity(s)) == how.private) {
+            continue;
+        }
         let is_dir = match &stat {
             Some(stat) => FileType::from_raw_mode(stat.st_mode) == FileType::Directory,
             None => entry.file_type() == FileType::Directory,
@@ -71,6 +76,13 @@ fn read_entries(dir: &std::fs::File, hidden: bool) -> io::Result<Vec<Entry>> {
         });
     }
     Ok(entries)
+}
+
+/// Device and inode.
+// The field types of `struct stat` differ between architectures; on some these casts are no-ops.
+#[allow(clippy::unnecessary_cast, trivial_numeric_casts)]
+pub fn identity(stat: &rustix::fs::Stat) -> (u64, u64) {
+    (stat.st_dev as u64, stat.st_ino as u64)
 }
 
 // The field types of `struct stat` differ between architectures; on some these casts are no-ops.
@@ -167,6 +179,7 @@ mod tests {
                     key,
                     order,
                     hidden: false,
+                    private: None,
                 },
             )
         });
