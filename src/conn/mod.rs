@@ -288,6 +288,17 @@ impl<S: Transport> Connection<S> {
         }
     }
 
+    /// How readily the connection may be closed to make room at `--max-connections`, lowest
+    /// first, and since when it has waited: an idle keep-alive connection (0), then one that has
+    /// sent nothing since it was opened (1). `None` while it has a request or a reply under way
+    /// or part of a head (or is a live stream).
+    pub fn eviction_rank(&self) -> Option<(u8, Instant)> {
+        let waiting = matches!(self.state, State::ReadHead)
+            && self.wpos == self.wbuf.len()
+            && self.rstart == self.rbuf.len();
+        waiting.then(|| (u8::from(self.fresh), self.idle_since))
+    }
+
     /// The memory the connection holds now, to check against its caps (tests and fuzzing).
     pub fn buffer_use(&self) -> BufferUse {
         BufferUse {

@@ -88,6 +88,7 @@ pub static BYTES_RECEIVED: Counter = Counter::new();
 pub static BYTES_SENT: Counter = Counter::new();
 pub static CONNECTIONS_ACCEPTED: Counter = Counter::new();
 pub static CONNECTIONS_REFUSED: Counter = Counter::new();
+pub static CONNECTIONS_EVICTED: Counter = Counter::new();
 pub static RECORDS_INGESTED: Counter = Counter::new();
 pub static BYTES_INGESTED: Counter = Counter::new();
 pub static LIVE_DROPPED: Counter = Counter::new();
@@ -136,7 +137,7 @@ pub fn render(out: &mut Vec<u8>, gauges: &Gauges) {
         out,
         "# HELP sluice_up 1 while the server answers.\n# TYPE sluice_up gauge\nsluice_up 1"
     );
-    let counters: [(&str, &str, &Counter); 7] = [
+    let counters: [(&str, &str, &Counter); 8] = [
         (
             "sluice_received_bytes_total",
             "Bytes read from clients.",
@@ -156,6 +157,11 @@ pub fn render(out: &mut Vec<u8>, gauges: &Gauges) {
             "sluice_connections_refused_total",
             "Connections refused at admission or by a cap.",
             &CONNECTIONS_REFUSED,
+        ),
+        (
+            "sluice_connections_evicted_total",
+            "Idle connections closed at --max-connections to make room for a new one.",
+            &CONNECTIONS_EVICTED,
         ),
         (
             "sluice_records_total",

@@ -9,29 +9,45 @@ use crate::limits::{ACCEPT_RETRY_MS, LISTEN_BACKLOG_CONNECTIONS};
 use crate::observe::metrics;
 use crate::store::Waiter;
 use log::{debug, error, warn};
-use mio::net::TcpListener;
+use mio::net::{TcpListener, TcpStream};
 use mio::Interest;
 use socket2::{Domain, Socket, Type};
 use std::io;
 use std::net::SocketAddr;
 
 impl Server {
-    /// Accepts until the listener is drained, the limit is reached, or descriptors run out.
+    /// Accepts until the listener is drained, the limit is reached with every connection busy,
+    /// or descriptors run out. At `--max-connections` an admitted connection takes the place of
+    /// an idle one (`make_room`), or waits in `waiting` while all are busy.
     pub(super) fn accept(&mut self, index: usize) {
         if self.accept_paused || self.shutdown_deadline.is_some() {
             return;
         }
         loop {
-            if self.conns.len() >= self.ctx.config.max_connections {
-                debug!("connection limit reached; accepting paused");
+            let (stream, peer) = match self.waiting.take() {
+                Some(waiting) => waiting,
+                None => match self.accept_admitted(index) {
+                    Some(accepted) => accepted,
+                    None => return,
+                },
+            };
+            if self.conns.len() >= self.ctx.config.max_connections && !self.make_room() {
+                debug!("connection limit reached with every connection busy; accepting paused");
+                self.waiting = Some((stream, peer));
                 self.accept_paused = true;
                 return;
             }
-            let Some(listener) = self.listeners.get(index) else {
-                return;
-            };
+            self.register(stream, peer);
+        }
+    }
+
+    /// The next connection of listener `index` that passes admission (the allow list and the
+    /// per-peer cap); None once the listener is drained or descriptors run out.
+    fn accept_admitted(&mut self, index: usize) -> Option<(TcpStream, SocketAddr)> {
+        loop {
+            let listener = self.listeners.get(index)?;
             match listener.accept() {
-                Ok((mut stream, peer)) => {
+                Ok((stream, peer)) => {
                     // Dropping `stream` closes it before a byte is read. Only the socket's peer
                     // address counts, never anything the client sends (X-Forwarded-For).
                     if !self.ctx.config.allow.admits(peer.ip()) {
@@ -53,43 +69,72 @@ impl Server {
                         debug!("{peer}: refused (at its connection cap)");
                         continue;
                     }
-                    self.accepted += 1;
-                    metrics::CONNECTIONS_ACCEPTED.add(1);
-                    if let Err(e) = stream.set_nodelay(true) {
-                        debug!("{peer}: set_nodelay: {e}");
-                    }
-                    let entry = self.conns.vacant_entry();
-                    let key = entry.key();
-                    let token = tokens::connection(key);
-                    if let Err(e) = self.poll.registry().register(
-                        &mut stream,
-                        token,
-                        Interest::READABLE | Interest::WRITABLE,
-                    ) {
-                        warn!("{peer}: register: {e}");
-                        self.peers.release(peer.ip());
-                        continue;
-                    }
-                    debug!("{peer}: accepted");
-                    let waiter = Waiter {
-                        key,
-                        conn: self.next_serial,
-                    };
-                    self.next_serial += 1;
-                    entry.insert(Connection::new(stream, peer, waiter, self.ctx.now));
-                    self.ctx.connections_open = self.conns.len();
+                    return Some((stream, peer));
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if out_of_descriptors(&e) => {
                     warn!("accept: {e}; pausing");
                     self.accept_paused = true;
                     self.accept_retry_at = Some(self.ctx.now + ACCEPT_RETRY_MS);
-                    return;
+                    return None;
                 }
                 Err(e) => debug!("accept: {e}"),
             }
         }
+    }
+
+    /// Registers an admitted connection with the poll and the slab.
+    fn register(&mut self, mut stream: TcpStream, peer: SocketAddr) {
+        self.accepted += 1;
+        metrics::CONNECTIONS_ACCEPTED.add(1);
+        if let Err(e) = stream.set_nodelay(true) {
+            debug!("{peer}: set_nodelay: {e}");
+        }
+        let entry = self.conns.vacant_entry();
+        let key = entry.key();
+        let token = tokens::connection(key);
+        if let Err(e) = self.poll.registry().register(
+            &mut stream,
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            warn!("{peer}: register: {e}");
+            self.peers.release(peer.ip());
+            return;
+        }
+        debug!("{peer}: accepted");
+        let waiter = Waiter {
+            key,
+            conn: self.next_serial,
+        };
+        self.next_serial += 1;
+        entry.insert(Connection::new(stream, peer, waiter, self.ctx.now));
+        self.ctx.connections_open = self.conns.len();
+    }
+
+    /// At `--max-connections`, closes the connection that loses least, as nginx does: the idle
+    /// keep-alive connection that has waited longest, else the one that has sent nothing for the
+    /// longest time. False if every connection is busy. One scan of the connections, only at
+    /// the limit.
+    fn make_room(&mut self) -> bool {
+        let victim = self
+            .conns
+            .iter()
+            .filter_map(|(key, conn)| conn.eviction_rank().map(|rank| (rank, key)))
+            .min();
+        let Some(((rank, since), key)) = victim else {
+            return false;
+        };
+        debug!(
+            "connection limit reached: closing {} ({}, {:.1} s)",
+            self.conns[key].peer(),
+            if rank == 0 { "idle keep-alive" } else { "sent nothing" },
+            self.ctx.now.saturating_duration_since(since).as_secs_f64()
+        );
+        metrics::CONNECTIONS_EVICTED.add(1);
+        self.close(key);
+        true
     }
 
     /// Accepts what queued up while paused (the kernel raises no new edge for it).

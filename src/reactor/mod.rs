@@ -36,6 +36,9 @@ pub struct Server {
     /// Accepting is paused (connection limit or no descriptors) until this is cleared.
     accept_paused: bool,
     accept_retry_at: Option<Instant>,
+    /// A connection accepted and admitted at `--max-connections` when no connection could make
+    /// room: it waits here, unserved, for the next slot (`accept.rs`).
+    waiting: Option<(mio::net::TcpStream, SocketAddr)>,
     next_sweep: Instant,
     sweep_every: Duration,
     shutdown_deadline: Option<Instant>,
@@ -128,6 +131,7 @@ impl Server {
             again: Vec::new(),
             accept_paused: false,
             accept_retry_at: None,
+            waiting: None,
             sweep_every,
             shutdown_deadline: None,
             next_free_space: Instant::now() + FREE_SPACE_CHECK_SECS,
@@ -312,9 +316,13 @@ impl Server {
         }
     }
 
-    /// Expires the connections whose deadline has passed.
+    /// Expires the connections whose deadline has passed; at `--max-connections` with every
+    /// connection busy, looks again for one that has become idle since (`make_room`).
     fn sweep(&mut self) {
         self.next_sweep = self.ctx.now + self.sweep_every;
+        if self.accept_paused && self.accept_retry_at.is_none() {
+            self.resume_accepting();
+        }
         let now = self.ctx.now;
         let expired: Vec<usize> = self
             .conns
