@@ -309,3 +309,74 @@ fn data_equal_to_root_is_a_usage_error() {
     assert!(line.contains("--data") && line.contains("ROOT"), "{line:?}");
     assert!(out.stdout.is_empty(), "nothing is listening");
 }
+
+/// Issue 15: the access log counts the body bytes really sent: a download cut short logs what
+/// went out, not the file's length, and a CGI answer logs its own status and body length.
+#[test]
+fn access_log_counts_bytes_really_sent() {
+    use std::io::Read;
+    let root = basic_root();
+    let big_len: u64 = 256 << 20;
+    std::fs::File::create(root.path().join("big.bin"))
+        .unwrap()
+        .set_len(big_len)
+        .unwrap();
+    let cgi = root.path().join("cgi-bin");
+    std::fs::create_dir(&cgi).unwrap();
+    std::fs::write(
+        cgi.join("made"),
+        "#!/bin/sh\nprintf 'Status: 201 Created\\nContent-Type: text/plain\\n\\nhello\\n'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        cgi.join("made"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let logdir = tempfile::tempdir().unwrap();
+    let log = logdir.path().join("access.log");
+    let mut server = Server::start(
+        root.path(),
+        &["--cgi", "--access-log", log.to_str().unwrap()],
+    );
+
+    let mut c = server.connect();
+    c.send(&get("/big.bin"));
+    let mut got = vec![0u8; 1 << 20];
+    let mut read = 0;
+    while read < got.len() {
+        read += c.stream.read(&mut got[read..]).unwrap();
+    }
+    drop(c); // unread data: the kernel resets the connection
+    let mut c = server.connect();
+    // HTTP/1.0: the answer ends with the connection (no chunked framing to read).
+    c.send(b"GET /cgi-bin/made HTTP/1.0\r\n\r\n");
+    let answer = c.read_to_eof();
+    assert!(
+        answer.starts_with(b"HTTP/1.1 201"),
+        "{}",
+        answer.escape_ascii()
+    );
+    drop(c);
+    // The cut download is noticed on the server's next send; then stop it to flush the log.
+    std::thread::sleep(Duration::from_millis(300));
+    server.signal(Signal::SIGTERM);
+    assert!(server.wait_exit(IO_TIMEOUT).is_some());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let field = |line: &str, n: usize| line.rsplitn(5, ' ').nth(n).unwrap().to_string();
+    let big = text
+        .lines()
+        .find(|l| l.contains("GET /big.bin"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let (status, bytes) = (field(big, 3), field(big, 2).parse::<u64>().unwrap());
+    assert_eq!(status, "200", "{big}");
+    assert!(
+        bytes > 0 && bytes < big_len,
+        "cut download logged {bytes} bytes: {big}"
+    );
+    let made = text
+        .lines()
+        .find(|l| l.contains("GET /cgi-bin/made"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(made.contains("\" 201 6 \""), "{made}");
+}

@@ -23,7 +23,10 @@ fn the_oldest_idle_keep_alive_connection_makes_room() {
     let r = third.request(&get("/hello.txt"));
     r.assert_status(200);
     assert_eq!(r.body, HELLO);
-    assert!(a.wait_for_close(IO_TIMEOUT).closed, "the oldest idle one was closed");
+    assert!(
+        a.wait_for_close(IO_TIMEOUT).closed,
+        "the oldest idle one was closed"
+    );
     expect_still_open(&mut b);
     expect_still_open(&mut third);
 }
@@ -40,7 +43,10 @@ fn a_connection_that_sent_nothing_makes_room_when_none_is_idle() {
     let mut third = f.connect();
     let r = third.request(&get("/hello.txt"));
     r.assert_status(200);
-    assert!(silent.wait_for_close(IO_TIMEOUT).closed, "the silent one was closed");
+    assert!(
+        silent.wait_for_close(IO_TIMEOUT).closed,
+        "the silent one was closed"
+    );
     busy.send(b"Host: test\r\n\r\n");
     let r = busy.read_response();
     r.assert_status(200);
@@ -65,7 +71,10 @@ fn with_every_connection_busy_a_new_one_waits_for_a_slot() {
     let r = third.read_response();
     r.assert_status(200);
     assert_eq!(r.body, HELLO);
-    assert!(a.wait_for_close(IO_TIMEOUT).closed, "the idle one made room");
+    assert!(
+        a.wait_for_close(IO_TIMEOUT).closed,
+        "the idle one made room"
+    );
     b.send(b"Host: test\r\n\r\n");
     b.read_response().assert_status(200);
 }
@@ -80,7 +89,9 @@ fn evictions_are_counted() {
     let mut third = f.connect();
     let metrics = third.request(&get("/metrics"));
     assert!(
-        metrics.body_str().contains("sluice_connections_evicted_total 1\n"),
+        metrics
+            .body_str()
+            .contains("sluice_connections_evicted_total 1\n"),
         "{}",
         metrics.body_str()
     );

@@ -50,6 +50,10 @@ pub struct CgiRun {
     /// Script output received before its header section was complete.
     head: Vec<u8>,
     head_sent: bool,
+    /// The status of the answer, once its header section was read.
+    status: u16,
+    /// Body bytes relayed (without chunk framing).
+    body_bytes: u64,
     chunked: bool,
     head_only: bool,
     stderr_line: Vec<u8>,
@@ -133,6 +137,8 @@ impl CgiRun {
             input_pos: 0,
             head: Vec::new(),
             head_sent: false,
+            status: 0,
+            body_bytes: 0,
             chunked: !req.http10,
             head_only: req.head_only,
             stderr_line: Vec::new(),
@@ -142,6 +148,16 @@ impl CgiRun {
     }
 
     /// Whether the response head went to the client already (after that, errors can only close).
+    /// The answer's status (0 before its header section was read).
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// Body bytes relayed so far (without chunk framing).
+    pub fn body_bytes(&self) -> u64 {
+        self.body_bytes
+    }
+
     /// The script's name under `cgi-bin/`.
     pub fn name(&self) -> &str {
         &self.name
@@ -216,6 +232,7 @@ impl CgiRun {
             Ok(Progress::NeedMore) => true,
             Ok(Progress::Complete((head, used))) => {
                 http::response::start(out, head.status, date);
+                self.status = head.status;
                 out.extend_from_slice(&head.fields);
                 if self.chunked {
                     out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
@@ -236,10 +253,11 @@ impl CgiRun {
         }
     }
 
-    fn push_body(&self, data: &[u8], out: &mut Vec<u8>) {
+    fn push_body(&mut self, data: &[u8], out: &mut Vec<u8>) {
         if data.is_empty() || self.head_only {
             return;
         }
+        self.body_bytes += data.len() as u64;
         if self.chunked {
             let _ = write!(out, "{:x}\r\n", data.len());
             out.extend_from_slice(data);

@@ -1,7 +1,8 @@
 //! Reading a request head and starting what it asks for: the head is parsed, handed to
 //! `routes::dispatch`, and the [`Next`] it returns becomes the connection's next state.
 use super::io::{Outcome, Transport};
-use super::{log_access, says_head, version_str, Connection, Fill, Sink, State, Step};
+use super::logline::Deferred;
+use super::{log_access, says_head, Connection, Fill, Sink, State, Step};
 use crate::http::body::BodyDecoder;
 use crate::http::error::RequestError;
 use crate::http::reply::{self, Framing};
@@ -101,23 +102,22 @@ impl<S: Transport> Connection<S> {
                 // The access log line is written now, or for a body's reply, written later,
                 // from what is kept of the head here.
                 match &next {
+                    // A file body is logged when it ends, with the bytes really sent.
+                    Next::Reply { reply, .. } if reply.file.is_some() => {
+                        let (status, planned) = (reply.status, reply.body_len);
+                        let kind = Deferred::File { status, planned };
+                        self.pending_log.defer(ctx, &head, kind);
+                    }
                     Next::Reply { reply, .. } => {
                         log_access(ctx, self.peer, Some(&head), reply.status, reply.body_len);
                     }
-                    Next::Live { .. }
-                    | Next::ReadBody {
+                    Next::ReadBody {
                         sink: BodySink::Cgi(_),
                         ..
-                    } => log_access(ctx, self.peer, Some(&head), 200, 0),
+                    } => self.pending_log.defer(ctx, &head, Deferred::Cgi),
+                    Next::Live { .. } => log_access(ctx, self.peer, Some(&head), 200, 0),
                     Next::ReadBody { .. } => {
-                        if ctx.access_log.is_some() {
-                            let (referer, agent) =
-                                (head.header("referer"), head.header("user-agent"));
-                            let version = version_str(&head);
-                            let (method, target) = (head.method_str, head.target);
-                            self.summary
-                                .capture(method, target, version, referer, agent);
-                        }
+                        self.pending_log.defer(ctx, &head, Deferred::AfterBody);
                     }
                 }
                 let body = BodyAhead {
@@ -199,7 +199,17 @@ impl<S: Transport> Connection<S> {
         };
         let (date, limit) = (ctx.reply.date(), ctx.config.max_body);
         let reply = reply::error_within(&mut self.wbuf, date, err, framing, limit);
-        log_access(ctx, self.peer, None, reply.status, reply.body_len);
+        if let Some(waiting) = self.pending_log.waiting() {
+            // A body or CGI script that failed or timed out: the request is known.
+            if waiting == Deferred::AfterBody {
+                crate::observe::metrics::count_request("-", reply.status);
+            }
+            let peer = self.peer.ip();
+            self.pending_log
+                .write(ctx, peer, reply.status, reply.body_len);
+        } else {
+            log_access(ctx, self.peer, None, reply.status, reply.body_len);
+        }
         self.state = State::Respond { file: None, close };
     }
 }

@@ -13,6 +13,7 @@ mod body;
 mod deadline;
 mod head;
 pub mod io;
+mod logline;
 mod read;
 mod stream;
 pub mod tokens;
@@ -25,7 +26,7 @@ use crate::http::reply::{FileBody, Framing, Reply};
 use crate::http::request::{HeadScanner, RequestHead, Version};
 use crate::limits::MAX_LIVE_BACKLOG_BYTES;
 use crate::live::Topic;
-use crate::observe::access_log::{Entry, RequestSummary};
+use crate::observe::access_log::Entry;
 use crate::observe::metrics;
 use crate::routes::context::Context;
 use crate::routes::{self, BodySink};
@@ -139,8 +140,8 @@ pub struct Connection<S = TcpStream> {
     waiter: Waiter,
     /// The body being collected for a device (reused; bounded by `--max-body`).
     body: Vec<u8>,
-    /// The request whose reply is written later (ingest), for the access log.
-    summary: RequestSummary,
+    /// The access log line of a reply written or ended later (ingest, a file body, CGI).
+    pending_log: logline::PendingLog,
     /// The live topic this connection subscribed to (kept after a drop, to unsubscribe).
     subscribed: Option<Topic>,
     /// Read buffer: `rbuf[rstart..]` is received and not yet consumed.
@@ -180,7 +181,7 @@ impl<S: Transport> Connection<S> {
             peer,
             waiter,
             body: Vec::new(),
-            summary: RequestSummary::default(),
+            pending_log: logline::PendingLog::default(),
             subscribed: None,
             rbuf: Vec::new(),
             rstart: 0,
@@ -231,14 +232,8 @@ impl<S: Transport> Connection<S> {
     /// logged from the request summary captured with the head.
     fn send_deferred(&mut self, ctx: &mut Context, reply: &Reply, close: bool) {
         metrics::count_request("POST", reply.status);
-        if let Some(log) = ctx.access_log.as_mut() {
-            let entry = self
-                .summary
-                .entry(self.peer.ip(), reply.status, reply.body_len);
-            if let Err(e) = log.record(&entry, ctx.wall) {
-                warn!("access log: {e}");
-            }
-        }
+        self.pending_log
+            .write(ctx, self.peer.ip(), reply.status, reply.body_len);
         self.state = State::Respond { file: None, close };
     }
 

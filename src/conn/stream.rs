@@ -53,9 +53,12 @@ impl<S: Transport> Connection<S> {
                 Pumped::Wait => break,
                 Pumped::Finished => {
                     let close = *close || !run.keeps_connection();
+                    let (status, bytes) = (run.status(), run.body_bytes());
                     self.state = State::Respond { file: None, close };
+                    self.pending_log.write(ctx, self.peer.ip(), status, bytes);
                     return Step::Continue;
                 }
+                // Logged by the reactor's close, with what the script sent.
                 Pumped::Failed if run.head_sent() => return Step::Close,
                 Pumped::Failed => {
                     self.state = State::Closed;

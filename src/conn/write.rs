@@ -45,6 +45,7 @@ impl<S: Transport> Connection<S> {
                     Outcome::Done(n) => {
                         body.remaining -= n as u64;
                         *file_bytes += n as u64;
+                        self.pending_log.body_sent += n as u64;
                         self.last_progress = ctx.now;
                     }
                     Outcome::WouldBlock => {
@@ -58,6 +59,7 @@ impl<S: Transport> Connection<S> {
                 break;
             }
         }
+        self.log_file_sent(ctx);
         let State::Respond { close, .. } = self.state else {
             return Step::Close;
         };

@@ -47,8 +47,8 @@ pub const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALP
     .remove(b'~');
 
 pub use listing::{render_listing, render_listing_json, ListingOrder};
-pub use site::Private;
 pub use mime::ContentType;
+pub use site::Private;
 
 /// Flags for every file or directory opened to be served. `NONBLOCK` so that opening a FIFO can
 /// never block the reactor; `NOCTTY` so that a terminal device can never become ours.

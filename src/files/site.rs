@@ -78,7 +78,11 @@ impl Site {
         let Some(private) = &self.private else {
             return false;
         };
-        let path = self.scratch.path.strip_suffix(b"\0").unwrap_or(&self.scratch.path);
+        let path = self
+            .scratch
+            .path
+            .strip_suffix(b"\0")
+            .unwrap_or(&self.scratch.path);
         path.strip_prefix(&*private.rel)
             .is_some_and(|rest| rest.is_empty() || rest[0] == b'/')
     }

@@ -129,7 +129,11 @@ impl Server {
         debug!(
             "connection limit reached: closing {} ({}, {:.1} s)",
             self.conns[key].peer(),
-            if rank == 0 { "idle keep-alive" } else { "sent nothing" },
+            if rank == 0 {
+                "idle keep-alive"
+            } else {
+                "sent nothing"
+            },
             self.ctx.now.saturating_duration_since(since).as_secs_f64()
         );
         metrics::CONNECTIONS_EVICTED.add(1);

@@ -943,11 +943,7 @@ pub fn start_basic(extra: &[&str]) -> Fixture {
 
 /// Runs sluice on `root` with `args` (stderr captured, default log level), lets `poke` talk to it, stops it
 /// with SIGTERM and returns what it wrote to stderr.
-pub fn stderr_of_server(
-    root: &Path,
-    args: &[&str],
-    poke: impl FnOnce(SocketAddr),
-) -> String {
+pub fn stderr_of_server(root: &Path, args: &[&str], poke: impl FnOnce(SocketAddr)) -> String {
     let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(bin())
         .args(["-l", "127.0.0.1:0", "--data"])

@@ -57,7 +57,10 @@ fn read_entries(dir: &std::fs::File, how: ListingOrder) -> io::Result<Vec<Entry>
             continue;
         }
         let stat = statat(dir, name, AtFlags::empty()).ok();
-        if stat.as_ref().is_some_and(|s| Some(identity(s)) == how.private) {
+        if stat
+            .as_ref()
+            .is_some_and(|s| Some(identity(s)) == how.private)
+        {
             continue;
         }
         let is_dir = match &stat {
