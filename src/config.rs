@@ -102,6 +102,16 @@ pub struct Cli {
     #[arg(long = "max-body", value_name = "SIZE", default_value = "1M", value_parser = parse_size)]
     pub max_body: u64,
 
+    /// Request bodies held in memory by all connections together, e.g. 64M; past it a new body
+    /// gets 503 with Retry-After
+    #[arg(long = "max-body-memory", value_name = "SIZE", default_value = "256M", value_parser = parse_size)]
+    pub max_body_memory: u64,
+
+    /// Slowest average rate a body may arrive at once it has taken longer than --body-timeout,
+    /// in bytes per second (e.g. 1K); slower gets 408; 0 turns the check off
+    #[arg(long = "min-body-rate", value_name = "SIZE", default_value = "1K", value_parser = parse_size)]
+    pub min_body_rate: u64,
+
     /// Simultaneous connections
     #[arg(long = "max-connections", value_name = "N", default_value_t = 10_000,
           value_parser = clap::value_parser!(u32).range(1..))]
@@ -168,6 +178,10 @@ pub struct Config {
     pub listen: Vec<SocketAddr>,
     pub allow: AllowList,
     pub max_body: u64,
+    /// Bytes all request bodies in memory may hold together (`--max-body-memory`).
+    pub max_body_memory: u64,
+    /// Bytes per second a slow body must average past the body timeout (`--min-body-rate`).
+    pub min_body_rate: u64,
     pub max_connections: usize,
     /// Simultaneous connections from one client address.
     pub max_connections_per_peer: u32,
@@ -207,6 +221,8 @@ impl From<Cli> for Config {
             listen: cli.listen,
             allow,
             max_body: cli.max_body,
+            max_body_memory: cli.max_body_memory,
+            min_body_rate: cli.min_body_rate,
             max_connections: cli.max_connections as usize,
             max_connections_per_peer: cli
                 .max_connections_per_peer

@@ -53,6 +53,9 @@ pub const READ_BUFFER_MAX_BYTES: usize = MAX_HEAD_BYTES + 1024;
 
 /// Buffers whose capacity grew past this are given back once the connection is idle.
 pub const KEEP_BUFFER_BYTES: usize = 64 * 1024;
+/// Capacity a connection's body buffer keeps between bodies (not counted in
+/// `--max-body-memory` until its next body begins); a larger one is given back.
+pub const BODY_BUFFER_KEEP_BYTES: usize = 4 << 10;
 
 /// Unsent response bytes after which a pipelining client's further requests wait.
 pub const MAX_PENDING_WRITE_BYTES: usize = 256 * 1024;
@@ -233,6 +236,10 @@ pub const ALL: &[(&str, Value)] = &[
         Value::Size(READ_BUFFER_MAX_BYTES as u64),
     ),
     ("KEEP_BUFFER_BYTES", Value::Size(KEEP_BUFFER_BYTES as u64)),
+    (
+        "BODY_BUFFER_KEEP_BYTES",
+        Value::Size(BODY_BUFFER_KEEP_BYTES as u64),
+    ),
     (
         "MAX_PENDING_WRITE_BYTES",
         Value::Size(MAX_PENDING_WRITE_BYTES as u64),

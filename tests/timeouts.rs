@@ -126,3 +126,40 @@ fn client_that_never_reads_a_large_file_is_disconnected_after_the_send_timeout()
     let r = other.request(&get("/hello.txt"));
     r.assert_status(200);
 }
+
+/// Issue 15: `--body-timeout` measures silence, so a byte per interval kept a body alive for
+/// ever. Past the body timeout a body must average `--min-body-rate`: a drip gets 408.
+#[test]
+fn a_body_dripping_slower_than_the_minimum_rate_gets_408() {
+    let f = start_basic(&["--body-timeout", "1", "--min-body-rate", "100"]);
+    let mut c = f.connect();
+    c.send(b"POST /devices/drip HTTP/1.1\r\nHost: test\r\nContent-Length: 10000\r\n\r\n");
+    // 10 bytes every 200 ms: 50 bytes a second, never silent for a whole body timeout.
+    let mut drip = c.stream.try_clone().unwrap();
+    let dripper = thread::spawn(move || {
+        for _ in 0..40 {
+            if std::io::Write::write_all(&mut drip, &[b'x'; 10]).is_err() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(200));
+        }
+    });
+    let r = c.read_response();
+    r.assert_status(408).assert_connection_close();
+    dripper.join().unwrap();
+    assert!(r.body_str().contains("--min-body-rate"), "{}", r.body_str());
+}
+
+/// A body that is slow but above the minimum rate is read whole.
+#[test]
+fn a_slow_body_above_the_minimum_rate_is_read() {
+    let f = start_basic(&["--body-timeout", "1", "--min-body-rate", "100"]);
+    let mut c = f.connect();
+    c.send(b"POST /devices/slow HTTP/1.1\r\nHost: test\r\nContent-Length: 480\r\n\r\n");
+    // 30 bytes every 100 ms: 300 bytes a second for 1.6 s, three times the minimum.
+    for _ in 0..16 {
+        c.send(&[b'y'; 30]);
+        thread::sleep(Duration::from_millis(100));
+    }
+    c.read_response().assert_status(204);
+}

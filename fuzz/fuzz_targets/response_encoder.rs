@@ -63,6 +63,8 @@ all_errors![
     UnknownExpectation,
     HeaderTimeout,
     BodyTimeout,
+    BodyTooSlow,
+    BodyMemoryFull,
     UnknownMethod,
     MethodNotAllowed,
     BadPath,
@@ -154,7 +156,7 @@ fuzz_target!(|input: &[u8]| {
             let e = ERRORS[usize::from(raw_status) % ERRORS.len()];
             let status = e.status();
             let allow = (e == MethodNotAllowed).then_some("GET, HEAD, OPTIONS");
-            let retry_after = (e == Overloaded).then_some("1");
+            let retry_after = matches!(e, Overloaded | BodyMemoryFull).then_some("1");
             let opts = ReplyOptions {
                 head_only,
                 close,

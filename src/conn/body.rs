@@ -5,7 +5,7 @@ use super::io::{Outcome, Transport};
 use super::{deferred_framing, tokens, Connection, Fill, Sink, State, Step};
 use crate::cgi::run::{CgiRun, Slot};
 use crate::http::error::RequestError;
-use crate::limits::{MAX_CGI_PROCESSES, MAX_PENDING_WRITE_BYTES};
+use crate::limits::{BODY_BUFFER_KEEP_BYTES, MAX_CGI_PROCESSES, MAX_PENDING_WRITE_BYTES};
 use crate::routes::context::Context;
 use crate::routes::{self, BodySink};
 use crate::store::Appended;
@@ -27,6 +27,13 @@ impl<S: Transport> Connection<S> {
         match decoded {
             Ok(decoded) => {
                 self.rstart += decoded.consumed;
+                self.body_bytes_in += decoded.consumed as u64;
+                if collect && !self.account_body(ctx) {
+                    debug!("{}: body memory full (--max-body-memory)", self.peer);
+                    self.release_body(ctx);
+                    self.fail(ctx, RequestError::BodyMemoryFull, self.wbuf.len());
+                    return Step::Continue;
+                }
                 if decoded.done {
                     self.body_done(ctx);
                     return Step::Continue;
@@ -34,11 +41,11 @@ impl<S: Transport> Connection<S> {
             }
             Err(err) => {
                 debug!("{}: body: {err}", self.peer);
-                self.body.clear();
                 let reply_at = match sink {
                     Sink::Discard { reply_at, .. } => *reply_at,
                     Sink::Route(_) => self.wbuf.len(),
                 };
+                self.release_body(ctx);
                 self.fail(ctx, err, reply_at);
                 return Step::Continue;
             }
@@ -66,7 +73,7 @@ impl<S: Transport> Connection<S> {
             {
                 self.wbuf.truncate(reply_at.max(self.wpos));
             }
-            self.body.clear();
+            self.release_body(ctx);
             self.state = State::Respond {
                 file: None,
                 close: true,
@@ -99,12 +106,13 @@ impl<S: Transport> Connection<S> {
             }
             Sink::Route(BodySink::Cgi(req)) => {
                 let Some(slot) = Slot::take(&ctx.cgi_running, MAX_CGI_PROCESSES) else {
-                    self.body.clear();
+                    self.release_body(ctx);
                     self.fail(ctx, RequestError::Overloaded, self.wbuf.len());
                     return;
                 };
                 let close = close || req.http10;
                 let body = std::mem::take(&mut self.body);
+                self.release_body(ctx);
                 let base = tokens::cgi_pipe_base(self.waiter.key);
                 match CgiRun::spawn(*req, body, &ctx.registry, base, slot) {
                     Ok(run) => {
@@ -123,7 +131,7 @@ impl<S: Transport> Connection<S> {
             Sink::Route(BodySink::Upload { name, http10 }) => {
                 let dir = ctx.files_root.path();
                 let result = crate::files::upload::store(dir, &name, &self.body);
-                self.body.clear();
+                self.release_body(ctx);
                 let framing = deferred_framing(close, http10, result);
                 let date = ctx.reply.date();
                 let reply = routes::upload_reply(&mut self.wbuf, date, &name, result, framing);
@@ -134,7 +142,7 @@ impl<S: Transport> Connection<S> {
                 let appended = ctx
                     .store
                     .append(id, body, self.peer.ip(), ctx.wall, self.waiter);
-                self.body.clear();
+                self.release_body(ctx);
                 self.state = State::AwaitCommit { close, http10 };
                 // Refused (no record), or acknowledged at once (`--ack buffer`): the reply goes
                 // out now; otherwise at the commit.
@@ -147,5 +155,51 @@ impl<S: Transport> Connection<S> {
                 }
             }
         }
+    }
+
+    /// Counts this connection's body buffer (its capacity) in the server-wide total of
+    /// `--max-body-memory`. False if it grew past what the total allows (the buffer is then still
+    /// counted; the caller releases it).
+    pub(super) fn account_body(&mut self, ctx: &mut Context) -> bool {
+        let held = self.body.capacity();
+        let others = ctx.body_memory - self.body_held;
+        ctx.body_memory = others + held;
+        let grew = held > self.body_held;
+        self.body_held = held;
+        !(grew && ctx.body_memory as u64 > ctx.config.max_body_memory)
+    }
+
+    /// Empties the body buffer and stops counting it: a buffer of up to `BODY_BUFFER_KEEP_BYTES`
+    /// is kept for the next body (counted again when that begins), a larger one given back.
+    pub(super) fn release_body(&mut self, ctx: &mut Context) {
+        self.body.clear();
+        if self.body.capacity() > BODY_BUFFER_KEEP_BYTES {
+            self.body = Vec::new();
+        }
+        ctx.body_memory -= self.body_held;
+        self.body_held = 0;
+    }
+
+    /// Gives back everything this connection counts in the server-wide body memory (it closes).
+    pub fn forget_body(&mut self, ctx: &mut Context) {
+        self.release_body(ctx);
+    }
+
+    /// Starts counting a body: its rate from now, and for a declared length its whole buffer at
+    /// once. False if that length would pass `--max-body-memory`.
+    pub(super) fn begin_body(&mut self, ctx: &mut Context, declared: Option<u64>) -> bool {
+        self.body_started = ctx.now;
+        self.body_bytes_in = 0;
+        let Some(len) = declared else {
+            return true;
+        };
+        let len = len.min(ctx.config.max_body);
+        let others = ctx.body_memory - self.body_held;
+        if others as u64 + len > ctx.config.max_body_memory {
+            return false;
+        }
+        self.body
+            .reserve_exact(usize::try_from(len).unwrap_or(usize::MAX));
+        self.account_body(ctx)
     }
 }

@@ -5,7 +5,7 @@ use super::{says_head, Connection, Drive, Sink, State};
 use crate::http::error::RequestError;
 use crate::routes::context::Context;
 use log::{debug, warn};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 impl<S: Transport> Connection<S> {
     /// When this connection's current wait expires, derived from its state.
@@ -18,9 +18,10 @@ impl<S: Transport> Connection<S> {
                 None if self.fresh => self.idle_since + c.header_timeout,
                 None => self.idle_since + c.idle_timeout,
             },
-            State::ReadBody { .. } | State::AwaitCommit { .. } => {
-                self.last_progress + c.body_timeout
+            State::ReadBody { .. } => {
+                (self.last_progress + c.body_timeout).min(self.too_slow_at(c))
             }
+            State::AwaitCommit { .. } => self.last_progress + c.body_timeout,
             State::Respond { .. } => self.last_progress + c.send_timeout,
             State::Live if self.wpos < self.wbuf.len() => self.last_progress + c.send_timeout,
             State::Live => self.idle_since + c.live_heartbeat,
@@ -31,6 +32,16 @@ impl<S: Transport> Connection<S> {
             State::Linger { until, .. } => until,
             State::Closed => ctx.now,
         }
+    }
+
+    /// When a body that keeps arriving is too slow: past the body timeout, once fewer bytes
+    /// have come than `--min-body-rate` gives for the time since it began.
+    fn too_slow_at(&self, c: &crate::config::Config) -> Instant {
+        if c.min_body_rate == 0 {
+            return self.body_started + Duration::from_secs(u64::from(u32::MAX));
+        }
+        let earned = Duration::from_secs_f64(self.body_bytes_in as f64 / c.min_body_rate as f64);
+        self.body_started + earned.max(c.body_timeout)
     }
 
     /// Handles an expired deadline: a 408 where the client deserves one, else a silent close.
@@ -70,13 +81,19 @@ impl<S: Transport> Connection<S> {
                 self.fail(ctx, RequestError::HeaderTimeout, self.wbuf.len());
             }
             State::ReadBody { sink, .. } => {
-                debug!("{}: body timeout", self.peer);
-                self.body.clear();
+                let err = if ctx.now >= self.last_progress + ctx.config.body_timeout {
+                    debug!("{}: body timeout", self.peer);
+                    RequestError::BodyTimeout
+                } else {
+                    debug!("{}: body slower than --min-body-rate", self.peer);
+                    RequestError::BodyTooSlow
+                };
+                self.release_body(ctx);
                 let reply_at = match sink {
                     Sink::Discard { reply_at, .. } => reply_at,
                     Sink::Route(_) => self.wbuf.len(),
                 };
-                self.fail(ctx, RequestError::BodyTimeout, reply_at);
+                self.fail(ctx, err, reply_at);
             }
             _ => {
                 debug!("{}: timed out", self.peer);

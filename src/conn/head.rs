@@ -156,19 +156,32 @@ impl<S: Transport> Connection<S> {
         self.state = match next {
             // After a reply that does not want the request body: read and discard the body if
             // the connection stays open (the reply, at `reply_at`, waits for that).
-            Next::Reply { reply, close } if has_body && !close => State::ReadBody {
-                decoder: BodyDecoder::new(body.framing, ctx.config.max_body),
-                sink: Sink::Discard {
-                    reply_at,
-                    file: reply.file,
-                },
-                close,
-            },
+            Next::Reply { reply, close } if has_body && !close => {
+                self.begin_body(ctx, None);
+                State::ReadBody {
+                    decoder: BodyDecoder::new(body.framing, ctx.config.max_body),
+                    sink: Sink::Discard {
+                        reply_at,
+                        file: reply.file,
+                    },
+                    close,
+                }
+            }
             Next::Reply { reply, close } => State::Respond {
                 file: reply.file,
                 close,
             },
             Next::ReadBody { sink, close } => {
+                let declared = match body.framing {
+                    BodyFraming::Length(n) => Some(n),
+                    _ => None,
+                };
+                if !self.begin_body(ctx, declared) {
+                    // Refused before a byte of it is read: the 100 Continue is not sent.
+                    self.state = State::Closed;
+                    self.fail(ctx, RequestError::BodyMemoryFull, reply_at);
+                    return;
+                }
                 if has_body && body.expect_continue {
                     self.wbuf.extend_from_slice(CONTINUE);
                 }

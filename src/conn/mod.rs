@@ -140,6 +140,11 @@ pub struct Connection<S = TcpStream> {
     waiter: Waiter,
     /// The body being collected for a device (reused; bounded by `--max-body`).
     body: Vec<u8>,
+    /// What `body` counts in the server-wide `Context::body_memory`.
+    body_held: usize,
+    /// When the current body began, and its bytes so far (for `--min-body-rate`).
+    body_started: Instant,
+    body_bytes_in: u64,
     /// The access log line of a reply written or ended later (ingest, a file body, CGI).
     pending_log: logline::PendingLog,
     /// The live topic this connection subscribed to (kept after a drop, to unsubscribe).
@@ -181,6 +186,9 @@ impl<S: Transport> Connection<S> {
             peer,
             waiter,
             body: Vec::new(),
+            body_held: 0,
+            body_started: now,
+            body_bytes_in: 0,
             pending_log: logline::PendingLog::default(),
             subscribed: None,
             rbuf: Vec::new(),

@@ -59,6 +59,11 @@ pub enum RequestError {
     HeaderTimeout,
     /// The body stopped arriving for longer than the body timeout: 408, close.
     BodyTimeout,
+    /// The body arrived slower than `--min-body-rate` on average: 408, close.
+    BodyTooSlow,
+    /// The bodies held in memory by all connections would pass `--max-body-memory`: 503 with
+    /// `Retry-After`, close (the rest of this body is not read).
+    BodyMemoryFull,
 
     // --- request semantics: the connection stays usable ---
     /// A method this server does not know: 501.
@@ -144,14 +149,14 @@ impl RequestError {
             | BadOrder
             | BadFormat
             | BadTail => 400,
-            Overloaded => 503,
+            Overloaded | BodyMemoryFull => 503,
             UnsupportedVersion => 505,
             HeadTooLarge | TooManyHeaders | TrailersTooLarge => 431,
             UriTooLong => 414,
             UnknownTransferCoding | UnknownMethod => 501,
             BodyTooLarge => 413,
             UnknownExpectation => 417,
-            HeaderTimeout | BodyTimeout => 408,
+            HeaderTimeout | BodyTimeout | BodyTooSlow => 408,
             MethodNotAllowed => 405,
             Forbidden | CrossSiteWrite | UploadsOff => 403,
             NotFound => 404,
@@ -229,6 +234,8 @@ impl RequestError {
             UnknownExpectation => "expectation not supported",
             HeaderTimeout => "request head not received in time",
             BodyTimeout => "request body not received in time",
+            BodyTooSlow => "request body arrived slower than --min-body-rate",
+            BodyMemoryFull => "too many request bodies in memory (--max-body-memory); retry later",
             UnknownMethod => "method not implemented",
             MethodNotAllowed => "method not allowed",
             BadPath => "invalid path",
@@ -311,6 +318,8 @@ mod tests {
             ContentLengthWithTransferEncoding,
             HeaderTimeout,
             BodyTimeout,
+            BodyTooSlow,
+            BodyMemoryFull,
         ] {
             assert!(e.closes(), "{e:?}");
         }

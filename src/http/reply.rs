@@ -171,7 +171,8 @@ pub fn error_with(
             close: framing.close,
             http10_keep_alive: framing.http10_keep_alive,
             allow: (err == RequestError::MethodNotAllowed).then_some(allow),
-            retry_after: (err == RequestError::Overloaded).then_some(RETRY_AFTER_SECS),
+            retry_after: matches!(err, RequestError::Overloaded | RequestError::BodyMemoryFull)
+                .then_some(RETRY_AFTER_SECS),
             www_authenticate: err.challenge(),
         },
         extra,

@@ -303,6 +303,7 @@ impl Server {
     fn close(&mut self, key: usize) {
         let mut conn = self.conns.remove(key);
         conn.log_unfinished(&mut self.ctx);
+        conn.forget_body(&mut self.ctx);
         self.ctx.connections_open = self.conns.len();
         if let Some(topic) = conn.live_topic() {
             self.ctx.live.unsubscribe(topic, conn.waiter());

@@ -47,6 +47,8 @@ pub struct Context {
     pub cgi_running: std::rc::Rc<std::cell::Cell<usize>>,
     /// Host names refused with 421, for one log line per name per interval.
     pub refused_hosts: PerKey<Vec<u8>>,
+    /// Bytes held by request body buffers of all connections (`--max-body-memory`).
+    pub body_memory: usize,
 }
 
 /// The directories a [`Context`] serves: ROOT, the data directory and `--directory`.
@@ -88,6 +90,7 @@ impl Context {
             registry,
             cgi_running: Default::default(),
             refused_hosts: PerKey::new(REFUSAL_LOG_INTERVAL_SECS),
+            body_memory: 0,
         }
     }
 
