@@ -1,5 +1,5 @@
 //! The mio token space of the reactor, in one place: listeners from 0, then the signal pipe,
-//! the waker and the data directory's watch at the very top, connections from [`CONN_BASE`] (slab key plus the base), and the
+//! the waker and the watches of the data directory and of ROOT at the very top, connections from [`CONN_BASE`] (slab key plus the base), and the
 //! pipes of CGI scripts from [`PIPE_BASE`] (four per connection), above every connection token.
 use mio::Token;
 
@@ -9,6 +9,8 @@ pub const SIGNAL: Token = Token(usize::MAX - 1);
 pub const WAKER: Token = Token(usize::MAX - 2);
 /// Token of the store's inotify watch on the data directory.
 pub const DATA_WATCH: Token = Token(usize::MAX - 3);
+/// Token of the open-file cache's inotify watch on ROOT's directories.
+pub const SITE_WATCH: Token = Token(usize::MAX - 4);
 /// Connection tokens are slab keys plus this offset; listener tokens are below it.
 pub const CONN_BASE: usize = 1024;
 /// CGI pipe tokens: `PIPE_BASE + key * PIPES_PER_CONNECTION + pipe`.
@@ -23,6 +25,7 @@ pub enum Named {
     Signal,
     Waker,
     DataWatch,
+    SiteWatch,
     /// A connection's socket, by slab key.
     Connection(usize),
     /// A pipe of the CGI script run by the connection with this slab key.
@@ -45,6 +48,7 @@ pub fn name(token: Token) -> Named {
         SIGNAL => Named::Signal,
         WAKER => Named::Waker,
         DATA_WATCH => Named::DataWatch,
+        SITE_WATCH => Named::SiteWatch,
         Token(t) if t < CONN_BASE => Named::Listener(t),
         Token(t) if t >= PIPE_BASE => Named::CgiPipe((t - PIPE_BASE) / PIPES_PER_CONNECTION),
         Token(t) => Named::Connection(t - CONN_BASE),
@@ -61,6 +65,7 @@ mod tests {
         assert_eq!(name(SIGNAL), Named::Signal);
         assert_eq!(name(WAKER), Named::Waker);
         assert_eq!(name(DATA_WATCH), Named::DataWatch);
+        assert_eq!(name(SITE_WATCH), Named::SiteWatch);
         assert_eq!(name(connection(0)), Named::Connection(0));
         assert_eq!(name(connection(70_000)), Named::Connection(70_000));
         for pipe in 0..PIPES_PER_CONNECTION {

@@ -1,28 +1,27 @@
-//! A short-lived cache of resolved static files, so that a hot file is served without resolving
-//! its path, and a small one without any system call at all (nginx's `open_file_cache`, plus the
-//! bytes of small files).
+//! A cache of resolved static files, so that a hot file is served without resolving its path,
+//! and a small one without any system call at all (nginx's `open_file_cache`, plus the bytes of
+//! small files).
 //!
-//! Freshness:
-//! - What a path names, and which precompressed siblings it has, is trusted for
-//!   [`FILE_CACHE_TTL_SECS`]; after that the path is resolved again, so a file created, replaced by
-//!   rename or removed is seen within that time.
-//! - A cached file's metadata is read again (`fstat`) in every loop turn that uses it: a file
-//!   changed in place is seen from the next turn on, with its new length and validators, and its
-//!   cached bytes are read again. All requests of one turn share one snapshot, so a busy loop pays
-//!   one `fstat` per hot file per turn instead of one per request.
-//! - Files up to [`SMALL_FILE_MAX_BYTES`] keep their bytes (at most [`FILE_CACHE_BYTES`] in all), which
-//!   are served while the metadata stays the same. A rewrite that keeps both the length and the
-//!   modification time (same timestamp tick) cannot be told apart by `fstat`; it is seen once the
-//!   entry expires.
+//! Freshness: every directory leading to a cached file is watched (`watch.rs`), and the reactor
+//! hands the changes to [`FileCache::apply_changes`] before the requests of each loop turn. A
+//! file created, written, truncated, renamed, replaced or removed (or a directory on its way)
+//! is dropped from the cache, so the very next request resolves it again. A hit reads nothing:
+//! no `stat`, no `read`. A file that cannot be watched is not cached. As a safety net for
+//! filesystems that report no events (NFS, FUSE), a path is resolved again at the latest
+//! [`FILE_CACHE_TTL_SECS`] after it was cached.
 //!
+//! Files up to [`SMALL_FILE_MAX_BYTES`] keep their bytes (at most [`FILE_CACHE_BYTES`] in all).
 //! Requests for `?download` do not use the cache (the file name comes from path resolution), and
 //! device files never go through it.
+use super::watch::{Changed, SiteWatch};
 use crate::files::OpenFile;
 use crate::limits::{
     FILE_CACHE_BYTES, FILE_CACHE_ENTRIES, FILE_CACHE_TTL_SECS, SMALL_FILE_MAX_BYTES,
 };
 use std::collections::HashMap;
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::fd::RawFd;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -33,7 +32,7 @@ pub struct Siblings {
     pub gzip: Option<OpenFile>,
 }
 
-/// A cached file, fresh as of this loop turn.
+/// A cached file, as it is now.
 #[derive(Debug)]
 pub struct Hit {
     pub file: OpenFile,
@@ -42,38 +41,45 @@ pub struct Hit {
 }
 
 /// Resolved files by request path.
-#[derive(Default)]
 pub struct FileCache {
     entries: HashMap<Box<str>, Entry>,
     /// Bytes of contents held by `entries`.
     content_bytes: usize,
+    watch: SiteWatch,
+    /// Request paths to drop (reused).
+    stale: Vec<Box<str>>,
 }
 
 struct Entry {
     file: OpenFile,
     siblings: Option<Siblings>,
+    /// The root-relative path the request path resolved to (`a/b.txt`, `dir/index.html`).
+    rel: Box<[u8]>,
     /// `FILE_CACHE_TTL_SECS` after the path was resolved.
     expires: Instant,
-    /// The loop turn in which the metadata was last read.
-    checked_turn: u64,
 }
 
 impl FileCache {
-    /// The file that `path` named less than `FILE_CACHE_TTL_SECS` before `now`, its metadata and bytes
-    /// current as of loop turn `turn`, if any. A file whose metadata cannot be read is dropped.
-    pub fn get(&mut self, path: &str, now: Instant, turn: u64) -> Option<Hit> {
-        let entry = self.entries.get_mut(path)?;
-        let mut fresh = now < entry.expires;
-        if fresh && entry.checked_turn != turn {
-            entry.checked_turn = turn;
-            fresh = revalidate(&mut entry.file, &mut self.content_bytes);
-            if let Some(siblings) = &mut entry.siblings {
-                for sibling in [&mut siblings.br, &mut siblings.gzip].into_iter().flatten() {
-                    fresh &= revalidate(sibling, &mut self.content_bytes);
-                }
-            }
+    /// An empty cache for files under `root` (its canonical path).
+    pub fn new(root: &Path) -> FileCache {
+        FileCache {
+            entries: HashMap::new(),
+            content_bytes: 0,
+            watch: SiteWatch::new(root),
+            stale: Vec::new(),
         }
-        if !fresh {
+    }
+
+    /// The descriptor of the watch, for the reactor to poll.
+    pub fn watch_fd(&self) -> Option<RawFd> {
+        self.watch.fd()
+    }
+
+    /// The file that `path` named when it was cached, less than `FILE_CACHE_TTL_SECS` before
+    /// `now`, unchanged since (as far as the watch has reported).
+    pub fn get(&mut self, path: &str, now: Instant) -> Option<Hit> {
+        let entry = self.entries.get(path)?;
+        if now >= entry.expires {
             self.remove(path);
             return None;
         }
@@ -84,25 +90,28 @@ impl FileCache {
     }
 
     /// Remembers `file` (and `siblings`, if they were looked for) as what `path` named at `now`,
-    /// in turn `turn`. Returns the file with its bytes attached when they were cached.
+    /// found at `rel` under the root. Returns the file with its bytes attached when they were
+    /// cached; a file whose directories cannot be watched is not cached.
     pub fn put(
         &mut self,
         path: &str,
+        rel: &[u8],
         file: OpenFile,
         siblings: Option<Siblings>,
         now: Instant,
-        turn: u64,
     ) -> OpenFile {
         if self.entries.len() >= FILE_CACHE_ENTRIES && !self.entries.contains_key(path) {
-            self.entries.clear();
-            self.content_bytes = 0;
+            self.clear();
         }
         self.remove(path);
+        if !self.watch.watch_dirs_of(rel) {
+            return file;
+        }
         let mut entry = Entry {
             file,
             siblings,
+            rel: rel.into(),
             expires: now + FILE_CACHE_TTL_SECS,
-            checked_turn: turn,
         };
         load_contents(&mut entry.file, &mut self.content_bytes);
         if let Some(siblings) = &mut entry.siblings {
@@ -115,9 +124,41 @@ impl FileCache {
         file
     }
 
+    /// Drops what the changes reported since the last call make stale: an entry whose file, or
+    /// one of its directories, or one of its precompressed siblings changed. Call before the
+    /// requests of each loop turn in which the watch's descriptor was ready.
+    pub fn apply_changes(&mut self) {
+        let (entries, stale) = (&self.entries, &mut self.stale);
+        let mut everything = false;
+        self.watch.changes(|changed| match changed {
+            Changed::Everything => everything = true,
+            Changed::Path(p) => {
+                for (path, entry) in entries {
+                    if is_affected(&entry.rel, p) {
+                        stale.push(path.clone());
+                    }
+                }
+            }
+        });
+        if everything {
+            self.clear();
+        }
+        let mut stale = std::mem::take(&mut self.stale);
+        for path in stale.drain(..) {
+            self.remove(&path);
+        }
+        self.stale = stale;
+    }
+
     /// Bytes of file contents held now.
     pub fn content_bytes(&self) -> usize {
         self.content_bytes
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.content_bytes = 0;
+        self.watch.clear();
     }
 
     fn remove(&mut self, path: &str) {
@@ -132,21 +173,16 @@ impl FileCache {
     }
 }
 
-/// Reads `file`'s metadata from its descriptor; if it changed, takes the new values and reads the
-/// bytes again. False when the metadata cannot be read.
-fn revalidate(file: &mut OpenFile, content_bytes: &mut usize) -> bool {
-    let Ok(meta) = file.file.metadata() else {
-        return false;
-    };
-    let modified = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
-    if (meta.len(), modified, meta.ino()) != (file.len, file.modified, file.inode) {
-        drop_contents(file, content_bytes);
-        file.len = meta.len();
-        file.modified = modified;
-        file.inode = meta.ino();
-        load_contents(file, content_bytes);
+/// Whether a change at `changed` touches the file at `rel`: the file itself, a directory on its
+/// way, or a precompressed sibling (`rel.gz`, `rel.br`: one created or removed changes what is
+/// served).
+fn is_affected(rel: &[u8], changed: &[u8]) -> bool {
+    if let Some(rest) = rel.strip_prefix(changed) {
+        return rest.is_empty() || rest[0] == b'/';
     }
-    true
+    changed
+        .strip_prefix(rel)
+        .is_some_and(|suffix| suffix == b".gz" || suffix == b".br")
 }
 
 /// Attaches the bytes of a small file, within the cache's byte budget. A file that yields fewer
@@ -176,19 +212,48 @@ fn drop_contents(file: &mut OpenFile, content_bytes: &mut usize) {
 mod tests {
     use super::*;
     use crate::files::ContentType;
-    use std::io::Write;
+    use std::os::unix::fs::MetadataExt;
 
-    fn open_file(len: u64) -> OpenFile {
-        let mut file = tempfile::tempfile().unwrap();
-        file.write_all(&vec![b'x'; len as usize]).unwrap();
-        let meta = file.metadata().unwrap();
-        OpenFile {
-            file: Rc::new(file),
-            len,
-            modified: meta.modified().unwrap(),
-            inode: meta.ino(),
-            content_type: ContentType::OCTET_STREAM,
-            contents: None,
+    /// A served directory with a cache over it.
+    struct Site {
+        dir: tempfile::TempDir,
+        cache: FileCache,
+    }
+
+    impl Site {
+        fn new() -> Site {
+            let dir = tempfile::tempdir().unwrap();
+            let cache = FileCache::new(dir.path());
+            Site { dir, cache }
+        }
+
+        /// Writes `rel` with `len` bytes and opens it as resolution would.
+        fn file(&self, rel: &str, len: u64) -> OpenFile {
+            let path = self.dir.path().join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, vec![b'x'; len as usize]).unwrap();
+            self.open(rel, len)
+        }
+
+        /// Opens `rel` as resolution would.
+        fn open(&self, rel: &str, len: u64) -> OpenFile {
+            let file = std::fs::File::open(self.dir.path().join(rel)).unwrap();
+            let meta = file.metadata().unwrap();
+            OpenFile {
+                file: Rc::new(file),
+                len,
+                modified: meta.modified().unwrap(),
+                inode: meta.ino(),
+                content_type: ContentType::OCTET_STREAM,
+                contents: None,
+            }
+        }
+
+        /// Caches `rel` as request path `/rel`.
+        fn put(&mut self, rel: &str, len: u64, now: Instant) -> OpenFile {
+            let file = self.file(rel, len);
+            self.cache
+                .put(&format!("/{rel}"), rel.as_bytes(), file, None, now)
         }
     }
 
@@ -198,99 +263,97 @@ mod tests {
 
     #[test]
     fn entries_expire_after_the_ttl() {
-        let mut cache = FileCache::default();
+        let mut site = Site::new();
         let t0 = Instant::now();
-        cache.put("/a", open_file(5), None, t0, 1);
-        assert_eq!(
-            cache
-                .get("/a", t0 + FILE_CACHE_TTL_SECS / 2, 2)
-                .map(|h| h.file.len),
-            Some(5)
-        );
-        assert!(cache.get("/a", t0 + FILE_CACHE_TTL_SECS, 3).is_none());
-        assert!(
-            cache.get("/a", t0, 4).is_none(),
-            "an expired entry is dropped"
-        );
-        assert!(cache.get("/b", t0, 4).is_none());
+        site.put("a", 5, t0);
+        let cache = &mut site.cache;
+        let half = t0 + FILE_CACHE_TTL_SECS / 2;
+        assert_eq!(cache.get("/a", half).map(|h| h.file.len), Some(5));
+        assert!(cache.get("/a", t0 + FILE_CACHE_TTL_SECS).is_none());
+        assert!(cache.get("/a", t0).is_none(), "an expired entry is dropped");
+        assert!(cache.get("/b", t0).is_none());
         assert_eq!(cache.content_bytes(), 0, "its bytes went with it");
     }
 
     #[test]
     fn small_files_are_served_from_memory_and_large_ones_are_not() {
-        let mut cache = FileCache::default();
+        let mut site = Site::new();
         let t0 = Instant::now();
-        let small = cache.put("/s", open_file(SMALL_FILE_MAX_BYTES), None, t0, 1);
+        let small = site.put("s", SMALL_FILE_MAX_BYTES, t0);
         assert_eq!(small.contents.as_deref().map(<[u8]>::len), Some(16 * 1024));
-        let large = cache.put("/l", open_file(SMALL_FILE_MAX_BYTES + 1), None, t0, 1);
+        let large = site.put("l", SMALL_FILE_MAX_BYTES + 1, t0);
         assert!(large.contents.is_none());
-        assert_eq!(cache.content_bytes(), SMALL_FILE_MAX_BYTES as usize);
+        assert_eq!(site.cache.content_bytes(), SMALL_FILE_MAX_BYTES as usize);
     }
 
     #[test]
-    fn a_change_in_place_is_seen_in_the_next_turn_not_within_this_one() {
-        let mut cache = FileCache::default();
+    fn a_file_changed_in_place_is_dropped_once_the_changes_are_applied() {
+        let mut site = Site::new();
         let t0 = Instant::now();
-        let file = open_file(3);
-        let handle = Rc::clone(&file.file);
-        cache.put("/a", file, None, t0, 1);
-        (&*handle).write_all(b"more").unwrap();
-        let same_turn = cache.get("/a", t0, 1).unwrap();
-        assert_eq!(same_turn.file.len, 3, "one snapshot per turn");
-        assert_eq!(same_turn.file.contents.as_deref(), Some(&b"xxx"[..]));
-        assert_eq!(contents(cache.get("/a", t0, 2)), Some(b"xxxmore".to_vec()));
-        assert_eq!(cache.content_bytes(), 7);
+        site.put("a", 3, t0);
+        std::fs::write(site.dir.path().join("a"), b"xxx").unwrap(); // same length and bytes
+        assert_eq!(contents(site.cache.get("/a", t0)), Some(b"xxx".to_vec()));
+        site.cache.apply_changes();
+        assert!(site.cache.get("/a", t0).is_none());
+        assert_eq!(site.cache.content_bytes(), 0);
     }
 
     #[test]
-    fn siblings_are_kept_and_revalidated_with_their_file() {
-        let mut cache = FileCache::default();
+    fn replaced_removed_renamed_and_sibling_changes_drop_the_entries_they_touch() {
+        let mut site = Site::new();
         let t0 = Instant::now();
-        let gzip = open_file(2);
-        let handle = Rc::clone(&gzip.file);
-        let siblings = Siblings {
-            br: None,
-            gzip: Some(gzip),
-        };
-        cache.put("/a", open_file(10), Some(siblings), t0, 1);
-        assert_eq!(cache.content_bytes(), 12);
-        (&*handle).write_all(b"zz").unwrap();
-        let hit = cache.get("/a", t0, 2).unwrap();
-        let siblings = hit.siblings.unwrap();
-        assert!(siblings.br.is_none());
-        let gzip = siblings.gzip.unwrap();
-        assert_eq!(
-            (gzip.len, gzip.contents.as_deref()),
-            (4, Some(&b"xxzz"[..]))
-        );
-        assert_eq!(cache.content_bytes(), 14);
+        let rels = ["a", "b", "d/c", "d/e/f", "g"];
+        // Written before anything is watched, so that no change is pending when they are cached.
+        for rel in rels {
+            site.file(rel, 1);
+        }
+        for rel in rels {
+            let file = site.open(rel, 1);
+            let path = format!("/{rel}");
+            site.cache.put(&path, rel.as_bytes(), file, None, t0);
+        }
+        let root = site.dir.path().to_path_buf();
+        std::fs::write(root.join("new"), b"n").unwrap();
+        std::fs::rename(root.join("new"), root.join("a")).unwrap(); // replaced
+        std::fs::remove_file(root.join("b")).unwrap(); // removed
+        std::fs::rename(root.join("d/e"), root.join("d/x")).unwrap(); // a directory moved
+        std::fs::write(root.join("g.gz"), b"z").unwrap(); // a sibling appeared
+        site.cache.apply_changes();
+        for gone in ["/a", "/b", "/d/e/f", "/g"] {
+            assert!(site.cache.get(gone, t0).is_none(), "{gone}");
+        }
+        assert!(site.cache.get("/d/c", t0).is_some(), "untouched");
+    }
+
+    #[test]
+    fn a_file_whose_directory_cannot_be_watched_is_not_cached() {
+        let mut site = Site::new();
+        let t0 = Instant::now();
+        let file = site.file("here", 1);
+        let served = site.cache.put("/gone/x", b"gone/x", file, None, t0);
+        assert_eq!(served.len, 1);
+        assert!(site.cache.get("/gone/x", t0).is_none());
     }
 
     #[test]
     fn contents_stay_within_the_byte_budget() {
-        let mut cache = FileCache::default();
+        let mut site = Site::new();
         let t0 = Instant::now();
         let files = FILE_CACHE_BYTES / SMALL_FILE_MAX_BYTES as usize;
         for i in 0..files {
-            let file = cache.put(
-                &format!("/{i}"),
-                open_file(SMALL_FILE_MAX_BYTES),
-                None,
-                t0,
-                1,
-            );
+            let file = site.put(&i.to_string(), SMALL_FILE_MAX_BYTES, t0);
             assert!(file.contents.is_some());
         }
-        assert_eq!(cache.content_bytes(), FILE_CACHE_BYTES);
-        let over = cache.put("/over", open_file(1), None, t0, 1);
+        assert_eq!(site.cache.content_bytes(), FILE_CACHE_BYTES);
+        let over = site.put("over", 1, t0);
         assert!(
             over.contents.is_none(),
             "one byte past the budget is not kept"
         );
-        assert_eq!(cache.get("/over", t0, 2).map(|h| h.file.len), Some(1));
-        cache.put("/0", open_file(0), None, t0, 1);
+        assert_eq!(site.cache.get("/over", t0).map(|h| h.file.len), Some(1));
+        site.put("0", 0, t0);
         assert_eq!(
-            cache.content_bytes(),
+            site.cache.content_bytes(),
             FILE_CACHE_BYTES - SMALL_FILE_MAX_BYTES as usize,
             "replacing an entry gives its bytes back"
         );
@@ -298,15 +361,26 @@ mod tests {
 
     #[test]
     fn a_full_cache_starts_over() {
-        let mut cache = FileCache::default();
+        let mut site = Site::new();
         let t0 = Instant::now();
         for i in 0..FILE_CACHE_ENTRIES {
-            cache.put(&format!("/{i}"), open_file(1), None, t0, 1);
+            site.put(&i.to_string(), 1, t0);
         }
-        assert!(cache.get("/0", t0, 1).is_some());
-        cache.put("/new", open_file(1), None, t0, 1);
-        assert!(cache.get("/0", t0, 1).is_none());
-        assert!(cache.get("/new", t0, 1).is_some());
-        assert_eq!(cache.content_bytes(), 1);
+        assert!(site.cache.get("/0", t0).is_some());
+        site.put("new", 1, t0);
+        assert!(site.cache.get("/0", t0).is_none());
+        assert!(site.cache.get("/new", t0).is_some());
+        assert_eq!(site.cache.content_bytes(), 1);
+    }
+
+    #[test]
+    fn what_a_change_touches() {
+        assert!(is_affected(b"a/b.txt", b"a/b.txt"));
+        assert!(is_affected(b"a/b.txt", b"a"));
+        assert!(is_affected(b"a/b.txt", b"a/b.txt.gz"));
+        assert!(is_affected(b"a/b.txt", b"a/b.txt.br"));
+        assert!(!is_affected(b"a/b.txt", b"a/b"));
+        assert!(!is_affected(b"a/b.txt", b"a/b.txt.bak"));
+        assert!(!is_affected(b"ab/c", b"a"));
     }
 }

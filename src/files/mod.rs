@@ -21,6 +21,7 @@ pub mod site;
 #[cfg(test)]
 mod tests;
 pub mod upload;
+mod watch;
 
 use crate::limits::OPEN_EAGAIN_RETRIES;
 use std::ffi::{CStr, OsStr};

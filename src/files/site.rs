@@ -63,9 +63,9 @@ pub struct Site {
 impl Site {
     pub fn new(root: Root, listing: bool, hidden: bool, private: Option<Private>) -> Site {
         Site {
+            cache: FileCache::new(root.path()),
             root,
             scratch: Scratch::default(),
-            cache: FileCache::default(),
             listing,
             hidden,
             private,
@@ -85,6 +85,16 @@ impl Site {
             .unwrap_or(&self.scratch.path);
         path.strip_prefix(&*private.rel)
             .is_some_and(|rest| rest.is_empty() || rest[0] == b'/')
+    }
+
+    /// The descriptor of the open-file cache's watch, for the reactor to poll.
+    pub fn watch_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.cache.watch_fd()
+    }
+
+    /// Takes the changes to served files reported since the last call (see `cache.rs`).
+    pub fn apply_changes(&mut self) {
+        self.cache.apply_changes();
     }
 
     /// Answers GET or HEAD of `head.path` under ROOT.
@@ -113,7 +123,7 @@ impl Site {
             date: kit.date.as_bytes(),
         };
         if cacheable {
-            if let Some(hit) = self.cache.get(head.path, clock.now, clock.turn) {
+            if let Some(hit) = self.cache.get(head.path, clock.now) {
                 // Siblings that nobody looked for yet: resolve, look, and cache what was found.
                 if !negotiates || hit.siblings.is_some() {
                     return serve::serve(&req, hit.file, hit.siblings, out).map(Served::Reply);
@@ -126,11 +136,16 @@ impl Site {
         }
         match resolved {
             Resolved::File(file) => {
+                // Where the file was found, for the cache's watch (a miss: copied, not hot).
+                let rel: Box<[u8]> = match &self.scratch.path[..] {
+                    [rel @ .., 0] => rel.into(),
+                    rel => rel.into(),
+                };
                 let siblings =
                     negotiates.then(|| serve::find_siblings(&self.root, &mut self.scratch, &file));
                 let file = if cacheable {
-                    let (now, turn) = (clock.now, clock.turn);
-                    self.cache.put(head.path, file, siblings.clone(), now, turn)
+                    let now = clock.now;
+                    self.cache.put(head.path, &rel, file, siblings.clone(), now)
                 } else {
                     file
                 };

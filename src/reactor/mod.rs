@@ -120,6 +120,15 @@ impl Server {
             files: files_root,
         };
         let ctx = Context::new(config, roots, store, access_log, registry);
+        if let Some(fd) = ctx.site.watch_fd() {
+            poll.registry()
+                .register(
+                    &mut mio::unix::SourceFd(&fd),
+                    tokens::SITE_WATCH,
+                    Interest::READABLE,
+                )
+                .map_err(|e| format!("cannot watch the served directory: {e}"))?;
+        }
         Ok(Server {
             poll,
             listeners,
@@ -177,6 +186,17 @@ impl Server {
                 return Err(e);
             }
             self.ctx.tick();
+            // Changes to served files first: a request sent after a change must not get the
+            // old file, and the change's event was queued before the request was sent (so it
+            // is among these events, unless they filled the buffer).
+            let (mut count, mut site_changed) = (0, false);
+            for event in events.iter() {
+                count += 1;
+                site_changed |= event.token() == tokens::SITE_WATCH;
+            }
+            if site_changed || count >= EVENTS_PER_POLL {
+                self.ctx.site.apply_changes();
+            }
             for event in events.iter() {
                 match tokens::name(event.token()) {
                     Named::Signal => {
@@ -186,6 +206,7 @@ impl Server {
                     }
                     Named::Waker => self.ctx.store.collect_reports(&mut self.ctx.completions),
                     Named::DataWatch => self.ctx.store.collect_changes(),
+                    Named::SiteWatch => {}
                     Named::Listener(i) => self.accept(i),
                     Named::CgiPipe(key) => self.drive(key),
                     Named::Connection(key) => {
