@@ -32,6 +32,23 @@ pub struct Cli {
           value_parser = parse_listen)]
     pub listen: Vec<SocketAddr>,
 
+    /// Port to listen on, with --bind (default 0.0.0.0); the same as --listen ADDR:PORT
+    #[arg(
+        short = 'p',
+        long = "port",
+        value_name = "PORT",
+        conflicts_with = "listen"
+    )]
+    pub port: Option<u16>,
+
+    /// Address for --port
+    #[arg(long = "bind", value_name = "ADDR", requires = "port")]
+    pub bind: Option<std::net::IpAddr>,
+
+    /// No per-request line on stderr (printed only when stderr is a terminal)
+    #[arg(long = "quiet")]
+    pub quiet: bool,
+
     /// Directory behind /files/ (default: ROOT)
     #[arg(long = "directory", value_name = "DIR")]
     pub directory: Option<PathBuf>,
@@ -176,6 +193,8 @@ pub struct Config {
     /// The folder behind `/files/`; ROOT when `None`.
     pub directory: Option<PathBuf>,
     pub listen: Vec<SocketAddr>,
+    /// A line per request and one at shutdown on stderr, when it is a terminal (no `--quiet`).
+    pub console: bool,
     pub allow: AllowList,
     pub max_body: u64,
     /// Bytes all request bodies in memory may hold together (`--max-body-memory`).
@@ -218,7 +237,14 @@ impl From<Cli> for Config {
         Config {
             root: cli.root,
             directory: cli.directory,
-            listen: cli.listen,
+            listen: match cli.port {
+                Some(port) => {
+                    let ip = cli.bind.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
+                    vec![SocketAddr::new(ip, port)]
+                }
+                None => cli.listen,
+            },
+            console: !cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
             allow,
             max_body: cli.max_body,
             max_body_memory: cli.max_body_memory,
@@ -318,10 +344,33 @@ fn parse_listen(s: &str) -> Result<SocketAddr, String> {
     if let Ok(addr) = s.parse() {
         return Ok(addr);
     }
+    // `:8080`: every interface.
+    if let Some(port) = s.strip_prefix(':').and_then(|p| p.parse::<u16>().ok()) {
+        return Ok(SocketAddr::new(
+            std::net::Ipv4Addr::UNSPECIFIED.into(),
+            port,
+        ));
+    }
     s.to_socket_addrs()
         .ok()
         .and_then(|mut addrs| addrs.next())
         .ok_or_else(|| format!("'{s}' is not host:port (e.g. 127.0.0.1:8080 or [::1]:8080)"))
+}
+
+/// `sluice 8000`, a bare number as the only argument, serves the current directory on that port
+/// as `python3 -m http.server 8000` does: the arguments become `--port 8000` (unless `cwd` has
+/// a directory of that name, which stays ROOT).
+pub fn bare_port(
+    mut args: Vec<std::ffi::OsString>,
+    cwd: &std::path::Path,
+) -> Vec<std::ffi::OsString> {
+    if let [_, only] = &args[..] {
+        let is_port = only.to_str().and_then(|s| s.parse::<u16>().ok()).is_some();
+        if is_port && !cwd.join(only).exists() {
+            args.insert(1, "--port".into());
+        }
+    }
+    args
 }
 
 /// A byte size: digits with an optional K, M or G suffix (powers of 1024), e.g. `512K`.
@@ -357,6 +406,32 @@ pub fn parse_secs(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bare_number_alone_is_a_port_unless_a_directory_has_that_name() {
+        let args = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        let dir = tempfile::tempdir().unwrap();
+        let cwd = dir.path();
+        let port = |v: &[&str]| bare_port(args(v), cwd);
+        assert_eq!(
+            port(&["sluice", "8000"]),
+            args(&["sluice", "--port", "8000"])
+        );
+        assert_eq!(port(&["sluice", "site"]), args(&["sluice", "site"]));
+        assert_eq!(port(&["sluice", "70000"]), args(&["sluice", "70000"]));
+        assert_eq!(
+            port(&["sluice", "-l", "8000"]),
+            args(&["sluice", "-l", "8000"])
+        );
+        std::fs::create_dir(cwd.join("8001")).unwrap();
+        assert_eq!(port(&["sluice", "8001"]), args(&["sluice", "8001"]));
+    }
+
+    #[test]
+    fn listen_accepts_a_bare_colon_port_for_every_interface() {
+        assert_eq!(parse_listen(":8080"), Ok("0.0.0.0:8080".parse().unwrap()));
+        assert!(parse_listen(":x").is_err());
+    }
 
     #[test]
     fn sizes() {

@@ -7,7 +7,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let args = sluice::config::bare_port(std::env::args_os().collect(), &cwd);
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(err) => return usage_error(err),
     };
@@ -16,6 +18,7 @@ fn main() -> ExitCode {
         .init();
     raise_descriptor_limit();
     let config = Config::from(cli);
+    let root = std::fs::canonicalize(&config.root).unwrap_or_else(|_| config.root.clone());
     if let Err(message) = config.check_dirs() {
         eprintln!("sluice: {message}");
         return ExitCode::from(2);
@@ -33,6 +36,13 @@ fn main() -> ExitCode {
     }
     let _ = stdout.flush();
     drop(stdout);
+    // For people: where a wildcard listener can be reached (a phone cannot open 0.0.0.0).
+    for addr in server.local_addrs() {
+        if addr.ip().is_unspecified() {
+            let urls = sluice::reactor::urls_for(*addr).join("  ");
+            eprintln!("sluice: serving {} at {urls}", root.display());
+        }
+    }
     match server.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -8,7 +8,6 @@ use crate::http::request::RequestHead;
 use crate::observe::access_log::RequestSummary;
 use crate::observe::metrics;
 use crate::routes::context::Context;
-use log::warn;
 use std::net::IpAddr;
 
 /// A reply whose log line waits for its end.
@@ -40,7 +39,7 @@ impl PendingLog {
             Deferred::Cgi => metrics::count_request(head.method_str, 200),
             Deferred::AfterBody => {}
         }
-        if ctx.access_log.is_none() {
+        if ctx.access_log.is_none() && !ctx.config.console {
             return;
         }
         let (referer, agent) = (head.header("referer"), head.header("user-agent"));
@@ -60,12 +59,8 @@ impl PendingLog {
         if self.deferred.take().is_none() {
             return;
         }
-        if let Some(log) = ctx.access_log.as_mut() {
-            let entry = self.summary.entry(peer, status, bytes);
-            if let Err(e) = log.record(&entry, ctx.wall) {
-                warn!("access log: {e}");
-            }
-        }
+        let entry = self.summary.entry(peer, status, bytes);
+        super::record(ctx, &entry);
     }
 }
 

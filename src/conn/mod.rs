@@ -377,9 +377,9 @@ fn log_access(
     bytes: u64,
 ) {
     metrics::count_request(head.map_or("-", |h| h.method_str), status);
-    let Some(log) = ctx.access_log.as_mut() else {
+    if ctx.access_log.is_none() && !ctx.config.console {
         return;
-    };
+    }
     let entry = Entry {
         peer: peer.ip(),
         request: head.map(|h| (h.method_str, h.target, version_str(h))),
@@ -388,8 +388,18 @@ fn log_access(
         referer: head.and_then(|h| h.header("referer")),
         user_agent: head.and_then(|h| h.header("user-agent")),
     };
-    if let Err(e) = log.record(&entry, ctx.wall) {
-        warn!("access log: {e}");
+    record(ctx, &entry);
+}
+
+/// Writes `entry` to the access log and, on a terminal, the console.
+fn record(ctx: &mut Context, entry: &Entry<'_>) {
+    if ctx.config.console {
+        crate::observe::console::request(entry, ctx.wall);
+    }
+    if let Some(log) = ctx.access_log.as_mut() {
+        if let Err(e) = log.record(entry, ctx.wall) {
+            warn!("access log: {e}");
+        }
     }
 }
 

@@ -92,6 +92,8 @@ impl Fixture {
         // Whatever the environment says (SLUICE_AUTH, SLUICE_INGEST_TOKEN): no credentials.
         config.security.basic = None;
         config.security.ingest_token = None;
+        // Never a line per request on the fuzzer's terminal.
+        config.console = false;
         let poll = mio::Poll::new()?;
         let registry = poll.registry().try_clone()?;
         let store = DeviceStore::open(config.store.clone(), Box::new(|| {}))?;

@@ -144,7 +144,7 @@ fn sink(path: &Path) -> io::Result<Box<dyn Write + Send>> {
 }
 
 /// Copies `bytes`, escaping `"`, `\`, control characters and non-ASCII as `\xHH`.
-fn write_escaped(out: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
+pub fn write_escaped(out: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         if b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b) {

@@ -197,3 +197,58 @@ fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     }
     Ok(TcpListener::from_std(listener))
 }
+
+/// The URLs a person can open for a listener: for a wildcard address (`0.0.0.0`, `::`), one per
+/// address of this machine in that family (loopback last; IPv6 link-local left out, as it
+/// needs a zone), else the listener's own.
+pub fn urls_for(listener: SocketAddr) -> Vec<String> {
+    let port = listener.port();
+    if !listener.ip().is_unspecified() {
+        return vec![format!("http://{listener}/")];
+    }
+    let mut addrs: Vec<std::net::IpAddr> = nix::ifaddrs::getifaddrs()
+        .map(|ifs| {
+            ifs.filter_map(|i| {
+                let a = i.address?;
+                if let Some(v4) = a.as_sockaddr_in() {
+                    return Some(std::net::IpAddr::V4(v4.ip()));
+                }
+                a.as_sockaddr_in6().map(|v6| std::net::IpAddr::V6(v6.ip()))
+            })
+            .collect()
+        })
+        .unwrap_or_default();
+    addrs.retain(|ip| {
+        ip.is_ipv4() == listener.is_ipv4()
+            && !matches!(ip, std::net::IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80)
+    });
+    addrs.sort_by_key(|ip| (ip.is_loopback(), *ip));
+    addrs.dedup();
+    addrs
+        .into_iter()
+        .map(|ip| format!("http://{}/", SocketAddr::new(ip, port)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wildcard_listener_has_a_url_per_local_address_with_loopback_last() {
+        let urls = urls_for("0.0.0.0:8080".parse().unwrap());
+        assert!(
+            urls.contains(&"http://127.0.0.1:8080/".to_string()),
+            "{urls:?}"
+        );
+        assert_eq!(
+            urls.last().map(String::as_str),
+            Some("http://127.0.0.1:8080/")
+        );
+        assert!(urls.iter().all(|u| !u.contains("0.0.0.0")), "{urls:?}");
+        assert_eq!(
+            urls_for("192.168.1.20:8080".parse().unwrap()),
+            vec!["http://192.168.1.20:8080/".to_string()]
+        );
+    }
+}

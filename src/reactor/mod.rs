@@ -6,9 +6,11 @@ use crate::conn::{deliver_completions, Connection, Drive};
 use crate::files::Root;
 use crate::limits::{EVENTS_PER_POLL, FREE_SPACE_CHECK_SECS, LINGER_SECS, SHUTDOWN_GRACE_SECS};
 use crate::observe::access_log::AccessLog;
+use crate::observe::metrics;
 use crate::routes::context::{Context, Roots};
 use crate::store::DeviceStore;
 mod accept;
+pub use accept::urls_for;
 mod peers;
 
 use log::{debug, error, info, warn};
@@ -429,6 +431,10 @@ impl Server {
             "accepted {} connections, refused {} (allow list) and {} (per-peer cap)",
             self.accepted, self.refused, self.refused_over_cap
         );
+        if self.ctx.config.console {
+            let requests = metrics::REQUESTS.iter().flatten().map(metrics::Counter::get).sum();
+            crate::observe::console::stopped(requests, self.accepted);
+        }
         Ok(())
     }
 }
