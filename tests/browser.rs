@@ -262,6 +262,23 @@ fn chromium_downloads_resumes_and_renders_the_listing() {
             ]),
             "rows as the browser sees them (escaped names come out as text)"
         );
+        let crumbs = b.eval(
+            &session,
+            "Array.from(document.querySelectorAll('h1 a'), a => a.getAttribute('href'))",
+            STEP,
+        );
+        assert_eq!(crumbs, json!(["/", "/dl/"]), "breadcrumbs");
+        // The filter box narrows the rows as one types (the parent link stays).
+        let shown = b.eval(
+            &session,
+            "(() => { const f = document.getElementById('filter'); f.value = 'NO'; \
+             f.dispatchEvent(new Event('input')); \
+             const v = Array.from(document.querySelectorAll('tbody tr'), r => r) \
+               .filter(r => !r.hidden).map(r => r.querySelector('td.n').textContent); \
+             f.value = ''; f.dispatchEvent(new Event('input')); return v; })()",
+            STEP,
+        );
+        assert_eq!(shown, json!(["../", "notes.txt"]), "filtered rows");
         let overflow = b.eval(
             &session,
             "document.documentElement.scrollWidth <= window.innerWidth",

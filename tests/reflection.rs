@@ -58,7 +58,7 @@ fn listing_escapes_names_and_the_path() {
     let r = c.request(&get_raw("/%3Cscript%3Ealert(1)%3C/"));
     r.assert_status(200);
     let page = r.body_str();
-    for raw in ["<script>", "<img", "a\"b'c&d", "href=\"javascript:"] {
+    for raw in ["<script>alert", "<img", "a\"b'c&d", "href=\"javascript:"] {
         assert!(!page.contains(raw), "raw {raw:?} in the listing:\n{page}");
     }
     for escaped in [

@@ -432,7 +432,11 @@ impl Server {
             self.accepted, self.refused, self.refused_over_cap
         );
         if self.ctx.config.console {
-            let requests = metrics::REQUESTS.iter().flatten().map(metrics::Counter::get).sum();
+            let requests = metrics::REQUESTS
+                .iter()
+                .flatten()
+                .map(metrics::Counter::get)
+                .sum();
             crate::observe::console::stopped(requests, self.accepted);
         }
         Ok(())

@@ -1,6 +1,8 @@
-//! The HTML directory listing: one self-contained HTML5 page (inline CSS, no scripts, no external
-//! assets) that reads well on a phone: a viewport, a fluid table, the date column hidden on narrow
-//! screens. Names are HTML-escaped and links percent-encoded (RFC 3986 section 2.1).
+//! The HTML directory listing: one self-contained HTML5 page (inline CSS, no external assets)
+//! that reads well on a phone: a viewport, a fluid table, the date column hidden on narrow
+//! screens; the heading's path is breadcrumbs (each folder a link). A filter box narrows the rows
+//! as one types; it is an inline script's, shown only when scripts run, and the page is whole
+//! without it. Names are HTML-escaped and links percent-encoded (RFC 3986 section 2.1).
 
 use std::io::{self, Write};
 
@@ -36,8 +38,10 @@ pub fn render_listing(
     out.extend_from_slice(b"</title>\n");
     out.extend_from_slice(STYLE.as_bytes());
     out.extend_from_slice(b"</head>\n<body>\n<h1>Index of ");
-    escape_html(display_path.as_bytes(), out);
-    out.extend_from_slice(b"</h1>\n<table>\n<thead><tr>");
+    breadcrumbs(url_path, out);
+    out.extend_from_slice(b"</h1>\n");
+    out.extend_from_slice(FILTER.as_bytes());
+    out.extend_from_slice(b"<table>\n<thead><tr>");
     column_header(out, how, SortKey::Name, "n", "Name");
     column_header(out, how, SortKey::Size, "s", "Size");
     column_header(out, how, SortKey::Modified, "m", "Modified (UTC)");
@@ -52,6 +56,21 @@ pub fn render_listing(
     }
     out.extend_from_slice(b"</tbody>\n</table>\n</body>\n</html>\n");
     Ok(())
+}
+
+/// The path `url_path` (percent-encoded, ending in `/`) with each folder on it a link to that
+/// folder: `/`, `a/`, `b/` for `/a/b/`.
+fn breadcrumbs(url_path: &str, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"<a href=\"/\">/</a>");
+    let mut end = 1;
+    for segment in url_path[1..].split_terminator('/') {
+        end += segment.len() + 1;
+        out.extend_from_slice(b"<a href=\"");
+        escape_html(&url_path.as_bytes()[..end], out);
+        out.extend_from_slice(b"\">");
+        escape_html(&percent_decode_str(segment).collect::<Vec<u8>>(), out);
+        out.extend_from_slice(b"</a>/");
+    }
 }
 
 /// A `<th>` whose link sorts by `key`: the active column's link flips the direction and shows an
@@ -161,10 +180,22 @@ fn write_utc_minutes(secs: i64, out: &mut Vec<u8>) -> io::Result<()> {
 const HEAD_START: &str = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
 
+/// The filter box: hidden until its script runs; typing hides the rows whose name does not
+/// contain the text (ignoring case).
+const FILTER: &str = "<input type=\"search\" id=\"filter\" placeholder=\"Filter names\" \
+aria-label=\"Filter names\" autocomplete=\"off\" hidden>\n\
+<script>(function(){var f=document.getElementById('filter');f.hidden=false;\
+f.addEventListener('input',function(){var q=f.value.toLowerCase();\
+document.querySelectorAll('tbody tr').forEach(function(r){var n=r.querySelector('td.n');\
+r.hidden=!!q&&n.textContent!=='../'&&n.textContent.toLowerCase().indexOf(q)<0;});});})();\
+</script>\n";
+
 const STYLE: &str = "<style>\n\
 :root{color-scheme:light dark}\n\
 body{font:16px/1.5 system-ui,-apple-system,\"Segoe UI\",Roboto,sans-serif;margin:0 auto;padding:1rem;max-width:60rem}\n\
 h1{font-size:1.25rem;font-weight:600;margin:.5rem 0 1rem;overflow-wrap:anywhere}\n\
+h1 a{color:inherit}\n\
+#filter{font:inherit;width:100%;max-width:20rem;box-sizing:border-box;padding:.3rem .5rem;margin:0 0 .5rem}\n\
 table{width:100%;border-collapse:collapse}\n\
 th,td{padding:.4rem .5rem;text-align:left;border-bottom:1px solid #8883}\n\
 th{font-weight:600}th a{color:inherit;opacity:.75}th[aria-sort] a{opacity:1}\n\
@@ -189,6 +220,21 @@ mod tests {
         let mut out = Vec::new();
         write_utc_minutes(secs, &mut out).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn breadcrumbs_link_every_folder_on_the_path() {
+        let crumbs = |path: &str| {
+            let mut out = Vec::new();
+            breadcrumbs(path, &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(crumbs("/"), "<a href=\"/\">/</a>");
+        assert_eq!(
+            crumbs("/a%20b/%3Cc%3E/"),
+            "<a href=\"/\">/</a><a href=\"/a%20b/\">a b</a>/\
+             <a href=\"/a%20b/%3Cc%3E/\">&lt;c&gt;</a>/"
+        );
     }
 
     #[test]

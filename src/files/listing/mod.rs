@@ -113,11 +113,40 @@ fn compare(a: &Entry, b: &Entry, how: ListingOrder) -> Ordering {
     b.is_dir.cmp(&a.is_dir).then(by_key)
 }
 
-/// By name ignoring ASCII case, then by exact bytes.
+/// By name in natural order (ignoring ASCII case, runs of digits by their value: `img2` before
+/// `img10`), then by exact bytes.
 fn by_name(a: &Entry, b: &Entry) -> Ordering {
-    let fold_a = a.name.iter().map(u8::to_ascii_lowercase);
-    let fold_b = b.name.iter().map(u8::to_ascii_lowercase);
-    fold_a.cmp(fold_b).then_with(|| a.name.cmp(&b.name))
+    natural(&a.name, &b.name).then_with(|| a.name.cmp(&b.name))
+}
+
+/// Natural order of two names: digit runs compare by value (then by length, so `01` after `1`),
+/// everything else byte by byte ignoring ASCII case.
+pub(super) fn natural(a: &[u8], b: &[u8]) -> Ordering {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i].is_ascii_digit() && b[j].is_ascii_digit() {
+            let end_a = i + a[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+            let end_b = j + b[j..].iter().take_while(|c| c.is_ascii_digit()).count();
+            let (da, db) = (&a[i..end_a], &b[j..end_b]);
+            // Without leading zeros, a longer run is a larger number.
+            let trim = |d: &[u8]| -> usize { d.iter().take_while(|&&c| c == b'0').count() };
+            let (va, vb) = (&da[trim(da)..], &db[trim(db)..]);
+            let by_value = va.len().cmp(&vb.len()).then_with(|| va.cmp(vb));
+            match by_value.then_with(|| da.len().cmp(&db.len())) {
+                Ordering::Equal => {}
+                other => return other,
+            }
+            (i, j) = (end_a, end_b);
+            continue;
+        }
+        match a[i].to_ascii_lowercase().cmp(&b[j].to_ascii_lowercase()) {
+            Ordering::Equal => {}
+            other => return other,
+        }
+        i += 1;
+        j += 1;
+    }
+    (a.len() - i).cmp(&(b.len() - j))
 }
 
 /// Calendar date and time of day (UTC) of `secs` since the Unix epoch:
@@ -263,5 +292,47 @@ mod tests {
         assert_eq!(utc_fields(951_825_600 + 61), (2000, 2, 29, 12, 1, 1));
         assert_eq!(utc_fields(-1), (1969, 12, 31, 23, 59, 59));
         assert_eq!(utc_fields(253_402_300_799), (9999, 12, 31, 23, 59, 59));
+    }
+
+    #[test]
+    fn names_sort_naturally() {
+        let mut names: Vec<&[u8]> = vec![
+            b"img10.png",
+            b"img2.png",
+            b"IMG1.png",
+            b"img02.png",
+            b"a",
+            b"B",
+            b"x9y",
+            b"x10",
+            b"v1.10",
+            b"v1.9",
+            b"",
+            b"99999999999999999999999",
+            b"100000000000000000000000",
+        ];
+        names.sort_by(|a, b| natural(a, b).then_with(|| a.cmp(b)));
+        let shown: Vec<&str> = names
+            .iter()
+            .map(|n| std::str::from_utf8(n).unwrap())
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "",
+                "99999999999999999999999",
+                "100000000000000000000000",
+                "a",
+                "B",
+                "IMG1.png",
+                "img2.png",
+                "img02.png",
+                "img10.png",
+                "v1.9",
+                "v1.10",
+                "x9y",
+                "x10",
+            ]
+        );
     }
 }
