@@ -128,6 +128,14 @@ impl<S: Transport> Connection<S> {
                     }
                 }
             }
+            Sink::Route(BodySink::Reflect(reflect)) => {
+                let framing = deferred_framing(close, reflect.http10(), Ok(()));
+                let kit = &mut ctx.reply;
+                let reply =
+                    routes::reflect::reply(&mut self.wbuf, kit, framing, &reflect, &self.body);
+                self.release_body(ctx);
+                self.send_deferred(ctx, &reply, framing.close);
+            }
             Sink::Route(BodySink::Upload { name, http10 }) => {
                 let dir = ctx.files_root.path();
                 let result = crate::files::upload::store(dir, &name, &self.body);

@@ -1,8 +1,9 @@
 //! Generated pages: the dashboard, `GET /api/devices`, `GET /healthz`, `GET /metrics`, the home
-//! page, `/echo/{text}` and `/user-agent`. Pages render the data they are given into the write
+//! page, `/echo/{text}`, `/user-agent`, and `POST /echo` and `/anything` (`reflect.rs`). Pages render the data they are given into the write
 //! buffer through a [`ReplyKit`]; they drive no I/O and hold no state. Pages are self-contained
 //! (inline CSS and JavaScript, no external assets).
 mod api;
+pub mod reflect;
 
 pub use api::devices_json;
 

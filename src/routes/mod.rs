@@ -9,6 +9,7 @@
 //! the thing that answers it, nothing in the connection.
 pub mod context;
 mod devices;
+pub mod reflect;
 mod uploads;
 
 pub use devices::{ingest_reply, ALLOW_DEVICE};
@@ -53,6 +54,8 @@ pub enum BodySink {
     Upload { name: Vec<u8>, http10: bool },
     /// Given to the script on stdin (`--cgi`, `/cgi-bin/`).
     Cgi(Box<CgiRequest>),
+    /// Sent back (`POST /echo`, `/anything`).
+    Reflect(reflect::Reflect),
 }
 
 /// What a request path names: the route table, each prefix matched once.
@@ -66,6 +69,10 @@ enum Route<'p> {
     UserAgent,
     /// `/echo/{text}`.
     Echo(&'p str),
+    /// `/echo`: a body sent back.
+    EchoBody,
+    /// `/anything[/...]`: the request described back as JSON.
+    Anything,
     /// `/api/live`: every device's live stream.
     LiveAll,
     /// `/devices/{id}/live`: the device's live stream, or its page in a browser.
@@ -92,7 +99,12 @@ impl<'p> Route<'p> {
             "/metrics" => return Route::Metrics,
             "/user-agent" => return Route::UserAgent,
             "/ingest" => return Route::Ingest,
+            "/echo" => return Route::EchoBody,
+            "/anything" => return Route::Anything,
             _ => {}
+        }
+        if path.starts_with("/anything/") {
+            return Route::Anything;
         }
         if let Some(rest) = path.strip_prefix("/devices/") {
             return match rest.strip_suffix("/live") {
@@ -167,6 +179,17 @@ pub fn dispatch(
     }
     let http10 = head.version == Version::Http10;
     let post = head.method == Method::Post;
+    match route {
+        Route::EchoBody => {
+            if let Some(next) = reflect::echo(head, keep) {
+                return next;
+            }
+        }
+        Route::Anything => {
+            return reflect::anything(head, ends.peer.ip(), out, &mut ctx.reply, keep);
+        }
+        _ => {}
+    }
     match route {
         Route::Cgi(script) if ctx.config.cgi => {
             let (site, peer, local) = (&mut ctx.site, ends.peer, ends.local);
@@ -249,6 +272,12 @@ fn respond(
         | Route::Metrics
         | Route::UserAgent
         | Route::Echo(_) => by_method(head, ctx, out, framing, ALLOW_STATIC, page),
+        // GET and HEAD of `/echo`; the methods with a body were taken in `dispatch`.
+        Route::EchoBody => by_method(head, ctx, out, framing, reflect::ALLOW_ECHO, |_, _| {
+            Err(RequestError::MethodNotAllowed)
+        }),
+        // Answered in `dispatch`, whatever the method; never here.
+        Route::Anything => reply::error(out, ctx.reply.date(), RequestError::Internal, framing),
         Route::Files(name) => by_method(head, ctx, out, framing, ALLOW_FILES, |ctx, out| {
             uploads::serve(head, name, ctx, out, framing)
         }),
