@@ -58,17 +58,29 @@ pub fn render_listing(
     Ok(())
 }
 
-/// The path `url_path` (percent-encoded, ending in `/`) with each folder on it a link to that
-/// folder: `/`, `a/`, `b/` for `/a/b/`.
+/// The path `url_path` (percent-encoded as received) with each folder on it a link to that
+/// folder: `/`, `a/`, `b/` for `/a/b/`. Dot segments are resolved first (`/a/b/..` is `/a/`),
+/// as path resolution did.
 fn breadcrumbs(url_path: &str, out: &mut Vec<u8>) {
+    let mut folders: Vec<&str> = Vec::new();
+    for segment in url_path.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                folders.pop();
+            }
+            name => folders.push(name),
+        }
+    }
     out.extend_from_slice(b"<a href=\"/\">/</a>");
-    let mut end = 1;
-    for segment in url_path[1..].split_terminator('/') {
-        end += segment.len() + 1;
+    let mut href = String::from("/");
+    for name in folders {
+        href.push_str(name);
+        href.push('/');
         out.extend_from_slice(b"<a href=\"");
-        escape_html(&url_path.as_bytes()[..end], out);
+        escape_html(href.as_bytes(), out);
         out.extend_from_slice(b"\">");
-        escape_html(&percent_decode_str(segment).collect::<Vec<u8>>(), out);
+        escape_html(&percent_decode_str(name).collect::<Vec<u8>>(), out);
         out.extend_from_slice(b"</a>/");
     }
 }
@@ -230,6 +242,9 @@ mod tests {
             String::from_utf8(out).unwrap()
         };
         assert_eq!(crumbs("/"), "<a href=\"/\">/</a>");
+        assert_eq!(crumbs("/a/."), crumbs("/a/"));
+        assert_eq!(crumbs("/a/b/.."), crumbs("/a/"));
+        assert_eq!(crumbs("//x//"), crumbs("/x/"));
         assert_eq!(
             crumbs("/a%20b/%3Cc%3E/"),
             "<a href=\"/\">/</a><a href=\"/a%20b/\">a b</a>/\
