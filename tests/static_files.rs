@@ -288,6 +288,17 @@ fn dot_segments_at_the_end_name_the_directory_without_a_redirect() {
     let r = c.request(&get("/sub"));
     r.assert_status(301);
     assert_eq!(r.header("location"), Some("/sub/"));
+    // A listing reached that way (no index.html): its breadcrumbs resolve the dot segments.
+    std::fs::remove_file(f.root.path().join("sub/index.html")).unwrap();
+    for path in ["/sub/.", "/nosuch/../sub/."] {
+        let r = c.request(&get(path));
+        r.assert_status(200);
+        assert!(
+            r.body_str().contains("<a href=\"/sub/\">sub</a>/</h1>"),
+            "{path}: {}",
+            r.body_str()
+        );
+    }
 }
 
 /// Issue 15: a data directory inside ROOT is neither served nor listed there, under any
