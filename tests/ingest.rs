@@ -185,9 +185,13 @@ fn ipv6_peer_address_id_replaces_colons_with_dashes() {
     let mut c = server.connect();
     post_ok(&mut c, &post("/ingest", b"from ::1\n"));
     post_ok(&mut c, &post("/", b"again\n"));
-    assert_eq!(data_entries(data.path()), ["--1".to_string()].into());
+    // A readable name (issue 16): every group of the address, never `--1`.
     assert_eq!(
-        read_device(data.path(), "--1").as_deref(),
+        data_entries(data.path()),
+        ["0-0-0-0-0-0-0-1".to_string()].into()
+    );
+    assert_eq!(
+        read_device(data.path(), "0-0-0-0-0-0-0-1").as_deref(),
         Some(&b"from ::1\nagain\n"[..])
     );
 }
@@ -431,4 +435,28 @@ fn bad_ingest_flags_and_unusable_data_dirs_end_the_process_with_one_line() {
         assert!(stderr.contains(names), "{flags:?} must be named: {stderr}");
         assert!(out.stdout.is_empty(), "{flags:?} printed {:?}", out.stdout);
     }
+}
+
+/// Issue 16: MAC addresses, as ESP32 projects name boards, are device ids; every spelling names
+/// one device, stored under a portable file name (no `:`), and a bad id's 400 states the rule.
+#[test]
+fn mac_addresses_are_device_ids_in_any_spelling() {
+    let f = start_ingest(&[]);
+    let mut c = f.connect();
+    post_ok(&mut c, &post("/devices/a4:cf:12:0b:9e:01", b"t=1"));
+    post_ok(&mut c, &post("/devices/A4-CF-12-0B-9E-01", b"t=2"));
+    assert_eq!(
+        data_entries(&f.data),
+        ["A4-CF-12-0B-9E-01".to_string()].into()
+    );
+    let r = c.request(&get("/devices/A4:CF:12:0B:9E:01"));
+    r.assert_status(200);
+    assert_eq!(r.body, b"t=1\nt=2\n");
+    let r = c.request(&post("/devices/a:b", b"t=3"));
+    r.assert_status(400);
+    assert!(
+        r.body_str().contains("AA:BB:CC:DD:EE:FF") && r.body_str().contains("A-Z a-z 0-9"),
+        "{}",
+        r.body_str()
+    );
 }

@@ -5,9 +5,11 @@
 //! `DeviceId::from_ip`, the id of a device known only by its address.
 //!
 //! Oracle: `parse` accepts exactly the rule of README.md, written out here on its own (1 to 64
-//! of `A-Z a-z 0-9 . _ -`, not starting with `.`); an accepted id reads back unchanged and is a
-//! safe file name in the data directory (one path component, not `.` or `..`, no NUL, not hidden);
-//! every address gives an id that `parse` accepts and that equals it.
+//! of `A-Z a-z 0-9 . _ -`, not starting with `.`; or a MAC address, six hex pairs separated by
+//! `:` or `-`); an accepted id reads back unchanged (a MAC address as its canonical
+//! `AA-BB-CC-DD-EE-FF`) and is a safe file name in the data directory (one path component, not
+//! `.` or `..`, no NUL, no `:`, not hidden); every address gives an id that `parse` accepts and
+//! that equals it.
 #![no_main]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -34,12 +36,26 @@ fuzz_target!(|input: &[u8]| {
     }
 });
 
-fn check_parse(claimed: &[u8]) {
-    let by_the_rule = (1..=64).contains(&claimed.len())
-        && claimed[0] != b'.'
-        && claimed
+/// `claimed` as a MAC address (six hex pairs, one separator `:` or `-`) in its canonical form.
+fn mac(claimed: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(claimed).ok()?;
+    let sep = if text.contains(':') { ':' } else { '-' };
+    let pairs: Vec<&str> = text.split(sep).collect();
+    let ok = pairs.len() == 6
+        && pairs
             .iter()
-            .all(|&b| matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'));
+            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()));
+    ok.then(|| pairs.join("-").to_ascii_uppercase())
+}
+
+fn check_parse(claimed: &[u8]) {
+    let canonical_mac = mac(claimed);
+    let by_the_rule = canonical_mac.is_some()
+        || (1..=64).contains(&claimed.len())
+            && claimed[0] != b'.'
+            && claimed
+                .iter()
+                .all(|&b| matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'));
     match DeviceId::parse(claimed) {
         Ok(id) => {
             assert!(
@@ -48,7 +64,11 @@ fn check_parse(claimed: &[u8]) {
                 claimed.escape_ascii().to_string()
             );
             let name = id.as_str();
-            assert_eq!(name.as_bytes(), claimed);
+            match &canonical_mac {
+                Some(canonical) => assert_eq!(name, canonical),
+                None => assert_eq!(name.as_bytes(), claimed),
+            }
+            assert!(!name.contains(':'));
             assert_eq!(id.to_string(), name);
             let path = std::path::Path::new(name);
             assert_eq!(path.components().count(), 1);

@@ -239,7 +239,10 @@ impl RequestError {
             UnknownMethod => "method not implemented",
             MethodNotAllowed => "method not allowed",
             BadPath => "invalid path",
-            BadDeviceId => "invalid device id",
+            BadDeviceId => {
+                "invalid device id: 1 to 64 of A-Z a-z 0-9 . _ - not starting with '.', or a MAC \
+                 address such as AA:BB:CC:DD:EE:FF"
+            }
             NoRecord => "the body holds no record (a record is a non-empty line)",
             UploadsOff => "uploads are off; start sluice with --upload (or --directory DIR)",
             BadIdempotencyKey => "Idempotency-Key must be 1 to 255 visible ASCII characters",
