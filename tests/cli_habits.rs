@@ -142,7 +142,7 @@ fn a_terminal_shows_a_line_per_request_and_one_at_shutdown() {
         "{shown:?}"
     );
     assert!(
-        shown.contains("sluice: stopped after 1 requests on 1 connections"),
+        shown.contains("sluice: stopped after 1 request on 1 connection"),
         "{shown:?}"
     );
     let quiet = terminal_output(&["--quiet"]);

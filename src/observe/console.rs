@@ -38,8 +38,19 @@ pub fn request(entry: &Entry<'_>, now: SystemTime) {
 pub fn stopped(requests: u64, connections: u64) {
     let _ = writeln!(
         io::stderr().lock(),
-        "sluice: stopped after {requests} requests on {connections} connections"
+        "sluice: stopped after {} on {}",
+        counted(requests, "request"),
+        counted(connections, "connection")
     );
+}
+
+/// `1 request`, `2 requests`.
+fn counted(n: u64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
 }
 
 /// `512 B`, `1.2 KiB`, `3.4 MiB`, `5.6 GiB`.
