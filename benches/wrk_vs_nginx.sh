@@ -51,7 +51,8 @@ Options:
 
 Environment: DURATION (wrk -d, default 10s), SERVER_CPU (0), CLIENT_CPU (1), SLUICE_BIN (use this
 binary instead of cargo build --release), ROUNDS (runs per scenario, median ratio reported), SLUICE_ARGS (extra sluice flags, e.g. "--ack fsync"),
-PIPELINE_DEPTH (16), KEEP_TMP=1, BENCH_TMPDIR, CEILING=1 (also measure the client's ceiling:
+PIPELINE_DEPTH (16), KEEP_TMP=1, BENCH_TMPDIR, PEERS=1 (also measure h2o and lighttpd, one thread
+or process each, on the GET scenarios), CEILING=1 (also measure the client's ceiling:
 benches/wrk/canned.c replaying sluice's response bytes, for the GET scenarios).
 USAGE
 }
@@ -88,6 +89,8 @@ DURATION_S=$(duration_seconds "$DURATION")
 ROUNDS="${ROUNDS:-1}"
 CEILING="${CEILING:-0}"
 [[ "$CEILING" =~ ^[01]$ ]] || die "CEILING must be 0 or 1, not '$CEILING'"
+PEERS="${PEERS:-0}"
+[[ "$PEERS" =~ ^[01]$ ]] || die "PEERS must be 0 or 1, not '$PEERS'"
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, not '$ROUNDS'"
 MEDIANS=()
 [[ "$DURATION_S" =~ ^[0-9]+$ ]] || die "DURATION=$DURATION is not a wrk duration (e.g. 10s, 1m)"
@@ -98,6 +101,7 @@ for s in "${SCENARIOS[@]}"; do [ "$s" = 100m ] && NEED_100M=1; done
 raise_nofile
 check_cpus
 ensure_tools nginx wrk curl python3 taskset
+[ "$PEERS" = 1 ] && ensure_tools h2o lighttpd
 install_traps
 setup_tmp
 say "temp dir $BENCH_TMP"
@@ -110,6 +114,12 @@ done
 cp "$WRK_DIR/report.lua" "$BENCH_TMP/plain.lua"
 
 start_nginx 60s
+# PEERS=1: h2o and lighttpd beside nginx (GET scenarios only; they have no `return 204` for POST).
+H2O_PID="" H2O_PORT="" LIGHTTPD_PID="" LIGHTTPD_PORT=""
+if [ "$PEERS" = 1 ]; then
+    start_peer h2o && H2O_PID=$PEER_PID H2O_PORT=$PEER_PORT
+    start_peer lighttpd && LIGHTTPD_PID=$PEER_PID LIGHTTPD_PORT=$PEER_PORT
+fi
 if [ "$NGINX_ONLY" = 1 ]; then
     SLUICE_SKIP="--nginx-only"
 else
@@ -313,6 +323,10 @@ awk 'BEGIN { p = "{\"device\":\"bench\",\"seq\":4711,\"t\":\"2024-01-01T00:00:00
 
 HEADER='| scenario | conns | nginx req/s | sluice req/s | sluice/nginx | nginx MB/s | sluice MB/s | nginx p99 ms | sluice p99 ms | nginx non-2xx / sock err | sluice non-2xx / sock err | nginx µs CPU/req | sluice µs CPU/req | steal % srv/cli, nginx run | steal % srv/cli, sluice run |'
 RULE='|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
+if [ "$PEERS" = 1 ]; then
+    HEADER="$HEADER h2o req/s | sluice/h2o | lighttpd req/s | sluice/lighttpd |"
+    RULE="$RULE---:|---:|---:|---:|"
+fi
 if [ "$CEILING" = 1 ]; then
     HEADER="$HEADER ceiling req/s | sluice/ceiling |"
     RULE="$RULE---:|---:|"
@@ -370,6 +384,16 @@ for CURRENT_SCENARIO in "${SCENARIOS[@]}"; do
         fi
 
         row="| $label | $conns | ${n_rps:--} | ${s_rps:--} | $(ratio "$s_rps" "$n_rps") | ${n_mbps:--} | ${s_mbps:--} | ${n_p99:--} | ${s_p99:--} | ${n_errs:--} | ${s_errs:--} | ${n_cpu:--} | ${s_cpu:--} | ${n_steal:--} | ${s_steal:--} |"
+        if [ "$PEERS" = 1 ]; then
+            h_rps="n/a" l_rps="n/a"
+            if [ "$path" != POST ]; then
+                measure h2o "${H2O_PORT:-0}" "$sluice_path" "$conns" "$script_file" "$wrk_timeout" "$H2O_PID"
+                h_rps=$M_rps
+                measure lighttpd "${LIGHTTPD_PORT:-0}" "$sluice_path" "$conns" "$script_file" "$wrk_timeout" "$LIGHTTPD_PID"
+                l_rps=$M_rps
+            fi
+            row="$row ${h_rps:--} | $(ratio "$s_rps" "$h_rps") | ${l_rps:--} | $(ratio "$s_rps" "$l_rps") |"
+        fi
         if [ "$CEILING" = 1 ]; then
             c_rps="-"
             if [ "$path" = POST ] || [ -n "$SLUICE_SKIP" ]; then
@@ -402,6 +426,7 @@ RESULT="$REPO_ROOT/bench-results/wrk-$STAMP.md"
     echo
     echo "- sluice: $(git_description)${SLUICE_ARGS:+, flags: $SLUICE_ARGS}${SLUICE_SKIP:+ (not measured: $SLUICE_SKIP)}"
     echo "- nginx: $("$NGINX_BIN" -v 2>&1 | sed 's/^nginx version: //'), one process, sendfile, open_file_cache"
+    [ "$PEERS" = 1 ] && echo "- h2o: $(h2o --version 2>&1 | head -n1 | awk '{print $3}'), one thread; lighttpd: $(lighttpd -v 2>&1 | head -n1 | awk '{print $1}'), one process, sendfile"
     echo "- wrk: $(wrk -v 2>&1 | head -n1 | awk '{print $2}'), 1 thread, $DURATION per run, pipeline depth $PIPELINE_DEPTH"
     echo "- pinning: servers on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU"
     echo "- host: $(host_description)"

@@ -212,6 +212,56 @@ start_nginx() {
     say "nginx  $("$NGINX_BIN" -v 2>&1 | sed 's/^nginx version: //'), pid $NGINX_PID, CPU $SERVER_CPU, http://127.0.0.1:$NGINX_PORT/"
 }
 
+# start_peer NAME: starts h2o or lighttpd (one thread or process, pinned to SERVER_CPU) on the
+# docroot; sets PEER_PORT and PEER_PID, and adds the pid to STARTED_PIDS. A server that does not
+# start is reported and left out (PEER_PID empty) rather than ending the run.
+start_peer() {
+    local name=$1
+    local prefix="$BENCH_TMP/$name" conns user=""
+    mkdir -p "$prefix"
+    conns=$(ulimit -n)
+    [ "$conns" = unlimited ] && conns=65536
+    [ "$conns" -gt 65536 ] && conns=65536
+    PEER_PORT=$(free_port)
+    PEER_PID=""
+    # Run as root, both drop to `nobody`, which must be able to read the docroot and write its
+    # pid file and error log.
+    chmod a+rwx "$prefix"
+    chmod a+rx "$BENCH_TMP" "$BENCH_TMP/www"
+    find "$BENCH_TMP/www" -type d -exec chmod a+rx {} + -o -type f -exec chmod a+r {} +
+    case $name in
+        h2o)
+            [ "$(id -u)" = 0 ] && user="user: nobody"
+            sed -e "s|@PREFIX@|$prefix|g" -e "s|@ROOT@|$BENCH_TMP/www|g" -e "s|@PORT@|$PEER_PORT|g" \
+                -e "s|@MAX_CONNECTIONS@|$(( conns / 2 ))|g" -e "s|@USER@|$user|g" \
+                "$WRK_DIR/h2o.conf.in" > "$prefix/h2o.conf"
+            taskset -c "$SERVER_CPU" h2o -c "$prefix/h2o.conf" </dev/null >"$prefix/stdout.log" 2>&1 &
+            ;;
+        lighttpd)
+            [ "$(id -u)" = 0 ] && user='server.username = "nobody"'
+            sed -e "s|@PREFIX@|$prefix|g" -e "s|@ROOT@|$BENCH_TMP/www|g" -e "s|@PORT@|$PEER_PORT|g" \
+                -e "s|@MAX_FDS@|$conns|g" -e "s|@MAX_CONNECTIONS@|$(( conns / 2 ))|g" \
+                -e "s|@USER@|$user|g" "$WRK_DIR/lighttpd.conf.in" > "$prefix/lighttpd.conf"
+            taskset -c "$SERVER_CPU" lighttpd -D -f "$prefix/lighttpd.conf" </dev/null \
+                >"$prefix/stdout.log" 2>&1 &
+            ;;
+        *) die "internal: unknown peer $name" ;;
+    esac
+    local pid=$!
+    STARTED_PIDS+=("$pid")
+    for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        [ "$(http_probe "http://127.0.0.1:$PEER_PORT/small.html")" = "200 600" ] && { PEER_PID=$pid; break; }
+        sleep 0.1
+    done
+    if [ -z "$PEER_PID" ]; then
+        warn "$name did not serve /small.html; left out (see $prefix)"
+        cat "$prefix/stdout.log" >&2 2>/dev/null || true
+        return 1
+    fi
+    say "$name pid $PEER_PID, CPU $SERVER_CPU, http://127.0.0.1:$PEER_PORT/"
+}
+
 # build_sluice: cargo build --release unless SLUICE_BIN is given. A failed build is reported loudly
 # and turns the sluice side off (SLUICE_SKIP) rather than ending the run.
 build_sluice() {
