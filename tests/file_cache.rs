@@ -142,3 +142,26 @@ fn a_directory_renamed_away_and_a_sibling_created_are_seen_at_once() {
     assert_eq!(gz.header("content-encoding"), Some("gzip"));
     assert_eq!(gz.body, b"not really gzip");
 }
+
+/// darkhttpd's test suite case: a sparse file created (or grown) right before a request for a
+/// range past 4 GiB is served at its new length, never at one the cache held.
+#[test]
+fn a_64_bit_range_right_after_a_sparse_file_is_grown() {
+    let f = start_basic(&[]);
+    let path = f.root.path().join("sparse.bin");
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(2 << 30).unwrap();
+    let mut c = f.connect();
+    c.send(b"HEAD /sparse.bin HTTP/1.1\r\nHost: test\r\n\r\n");
+    assert_eq!(c.read_head_response().content_length(), Some(2 << 30));
+    file.set_len(5 << 30).unwrap();
+    let r = c.request(
+        b"GET /sparse.bin HTTP/1.1\r\nHost: test\r\nRange: bytes=4294967296-4294967305\r\n\r\n",
+    );
+    r.assert_status(206);
+    assert_eq!(r.body, [0u8; 10]);
+    assert_eq!(
+        r.header("content-range"),
+        Some(format!("bytes 4294967296-4294967305/{}", 5u64 << 30).as_str())
+    );
+}
