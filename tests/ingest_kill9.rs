@@ -12,8 +12,6 @@ use common::ingest::*;
 use common::*;
 use nix::sys::signal::Signal;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -27,43 +25,6 @@ const DEVICES: usize = 3;
 /// A body of client `client`, number `seq`: 300 KB to 1.5 MB, thousands of lines.
 fn body(client: usize, seq: usize) -> Vec<u8> {
     checked_body(client, seq, 300_000..1_500_000)
-}
-
-/// Posts bodies until the connection dies, two at a time (so that the server is often in the
-/// middle of a large write when it is killed); records the acknowledged ones. Returns the next
-/// seq the client would send.
-fn client(
-    addr: SocketAddr,
-    client: usize,
-    first_seq: usize,
-    acked: &Mutex<Vec<usize>>,
-    (acks, stop): (&AtomicUsize, &AtomicBool),
-) -> usize {
-    let mut c = Client::connect(addr);
-    let mut seq = first_seq;
-    let target = format!("/devices/kill{}", client % DEVICES);
-    while !stop.load(Ordering::Relaxed) {
-        let raw = [
-            post(&target, &body(client, seq)),
-            post(&target, &body(client, seq + 1)),
-        ]
-        .concat();
-        seq += 2;
-        if c.stream.write_all(&raw).is_err() {
-            break;
-        }
-        for sent in [seq - 2, seq - 1] {
-            match c.try_read_response(false) {
-                Ok(r) if r.status == 204 => {
-                    acked.lock().unwrap().push(sent);
-                    acks.fetch_add(1, Ordering::Relaxed);
-                }
-                Ok(r) => panic!("client {client} seq {sent}: {}", r.raw_head),
-                Err(_) => return seq,
-            }
-        }
-    }
-    seq
 }
 
 fn kill_rounds(mode: &str) {
@@ -91,7 +52,11 @@ fn kill_rounds(mode: &str) {
                     Arc::clone(&stop),
                     next_seq[k],
                 );
-                thread::spawn(move || client(addr, k, first, &log, (&acks, &stop)))
+                let target = format!("/devices/kill{}", k % DEVICES);
+                let bodies = move |seq| body(k, seq);
+                thread::spawn(move || {
+                    post_in_pairs(addr, &target, (first, &bodies), &log, (&acks, &stop))
+                })
             })
             .collect();
         // Kill mid-stream, after a number of acks that differs from round to round.

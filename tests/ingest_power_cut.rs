@@ -20,8 +20,6 @@ use common::*;
 use nix::sys::signal::Signal;
 use power_fs::{Mounted, PowerFs};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -51,45 +49,6 @@ fn mount(fs: &PowerFs, at: &Path) -> Option<Mounted> {
         }
         Err(e) => panic!("SLUICE_REQUIRE_FUSE is set and FUSE cannot mount: {e}"),
     }
-}
-
-/// Posts bodies two at a time until the connection dies or `stop`; records the acknowledged ones.
-fn client(
-    addr: SocketAddr,
-    (client, round): (usize, usize),
-    first_seq: usize,
-    acked: &Mutex<Vec<BodyId>>,
-    (acks, stop): (&AtomicUsize, &AtomicBool),
-) -> usize {
-    let mut c = Client::connect(addr);
-    let mut seq = first_seq;
-    let target = if client < NEW_DEVICE_CLIENTS {
-        format!("/devices/new{round}-{client}")
-    } else {
-        format!("/devices/old{client}")
-    };
-    while !stop.load(Ordering::Relaxed) {
-        let raw = [
-            post(&target, &body(client, seq)),
-            post(&target, &body(client, seq + 1)),
-        ]
-        .concat();
-        seq += 2;
-        if c.stream.write_all(&raw).is_err() {
-            break;
-        }
-        for sent in [seq - 2, seq - 1] {
-            match c.try_read_response(false) {
-                Ok(r) if r.status == 204 => {
-                    acked.lock().unwrap().push((client, sent));
-                    acks.fetch_add(1, Ordering::Relaxed);
-                }
-                Ok(r) => panic!("client {client} seq {sent}: {}", r.raw_head),
-                Err(_) => return seq,
-            }
-        }
-    }
-    seq
 }
 
 /// What a restart found: acknowledged bodies missing, and problems (damage, duplicates).
@@ -178,7 +137,7 @@ fn power_cut_rounds(mode: &str, cuts: usize) -> Option<usize> {
         let addr = f.server.addr();
         let acks = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
-        let logs: Vec<Arc<Mutex<Vec<BodyId>>>> = (0..CLIENTS)
+        let logs: Vec<Arc<Mutex<Vec<usize>>>> = (0..CLIENTS)
             .map(|_| Arc::new(Mutex::new(Vec::new())))
             .collect();
         let handles: Vec<_> = (0..CLIENTS)
@@ -189,7 +148,15 @@ fn power_cut_rounds(mode: &str, cuts: usize) -> Option<usize> {
                     Arc::clone(&stop),
                     next_seq[k],
                 );
-                thread::spawn(move || client(addr, (k, round), first, &log, (&acks, &stop)))
+                let target = if k < NEW_DEVICE_CLIENTS {
+                    format!("/devices/new{round}-{k}")
+                } else {
+                    format!("/devices/old{k}")
+                };
+                let bodies = move |seq| body(k, seq);
+                thread::spawn(move || {
+                    post_in_pairs(addr, &target, (first, &bodies), &log, (&acks, &stop))
+                })
             })
             .collect();
         // Cut after a number of acknowledgements that differs from round to round.
@@ -204,7 +171,7 @@ fn power_cut_rounds(mode: &str, cuts: usize) -> Option<usize> {
         stop.store(true, Ordering::Relaxed);
         for (k, h) in handles.into_iter().enumerate() {
             next_seq[k] = h.join().expect("client thread");
-            acked.extend(logs[k].lock().unwrap().iter().copied());
+            acked.extend(logs[k].lock().unwrap().iter().map(|&seq| (k, seq)));
         }
         drop(f);
         drop(mounted);

@@ -136,16 +136,17 @@ impl Site {
         }
         match resolved {
             Resolved::File(file) => {
-                // Where the file was found, for the cache's watch (a miss: copied, not hot).
-                let rel: Box<[u8]> = match &self.scratch.path[..] {
+                // Where the file was found, for the cache's watch (a cacheable miss: copied
+                // before the sibling lookup reuses the scratch path).
+                let rel: Option<Box<[u8]>> = cacheable.then(|| match &self.scratch.path[..] {
                     [rel @ .., 0] => rel.into(),
                     rel => rel.into(),
-                };
+                });
                 let siblings =
                     negotiates.then(|| serve::find_siblings(&self.root, &mut self.scratch, &file));
-                let file = if cacheable {
-                    let now = clock.now;
-                    self.cache.put(head.path, &rel, file, siblings.clone(), now)
+                let file = if let Some(rel) = rel {
+                    self.cache
+                        .put(head.path, &rel, file, siblings.clone(), clock.now)
                 } else {
                     file
                 };

@@ -4,6 +4,7 @@
 //! the request fields are escaped as in the access log, so a client cannot send control
 //! sequences to the terminal.
 use super::access_log::{write_escaped, Entry};
+use super::units::{counted, write_size};
 use std::io::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -26,7 +27,9 @@ pub fn write_request(out: &mut impl Write, entry: &Entry<'_>, now: SystemTime) -
         }
         None => out.write_all(b"-")?,
     }
-    writeln!(out, " {} {}", entry.status, human_size(entry.bytes))
+    write!(out, " {} ", entry.status)?;
+    write_size(entry.bytes, out)?;
+    writeln!(out)
 }
 
 /// Prints the line for `entry` on stderr.
@@ -42,30 +45,6 @@ pub fn stopped(requests: u64, connections: u64) {
         counted(requests, "request"),
         counted(connections, "connection")
     );
-}
-
-/// `1 request`, `2 requests`.
-fn counted(n: u64, what: &str) -> String {
-    if n == 1 {
-        format!("1 {what}")
-    } else {
-        format!("{n} {what}s")
-    }
-}
-
-/// `512 B`, `1.2 KiB`, `3.4 MiB`, `5.6 GiB`.
-fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
 
 #[cfg(test)]
@@ -90,13 +69,5 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "20:41:07 192.168.1.23 GET /a\\x1b[2J 200 1.2 KiB\n"
         );
-    }
-
-    #[test]
-    fn sizes_are_human() {
-        assert_eq!(human_size(0), "0 B");
-        assert_eq!(human_size(1023), "1023 B");
-        assert_eq!(human_size(1024), "1.0 KiB");
-        assert_eq!(human_size(5 << 30), "5.0 GiB");
     }
 }

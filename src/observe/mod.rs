@@ -4,3 +4,4 @@ pub mod access_log;
 pub mod console;
 pub mod metrics;
 pub mod throttle;
+pub mod units;

@@ -10,6 +10,7 @@ pub use api::devices_json;
 use crate::http::reply::{Framing, Reply, ReplyKit, Send};
 use crate::http::request::RequestHead;
 use crate::observe::metrics;
+use crate::observe::units::counted;
 use crate::store::DeviceStore;
 use std::time::SystemTime;
 
@@ -126,15 +127,6 @@ pub fn metrics(
     let reply = kit.page(out, framing, accept, 200, content_type, &body);
     kit.page = body;
     reply
-}
-
-/// `1 record`, `2 records`.
-fn counted(n: u64, what: &str) -> String {
-    if n == 1 {
-        format!("1 {what}")
-    } else {
-        format!("{n} {what}s")
-    }
 }
 
 /// The home page's document when listings are off, before and after the devices summary.

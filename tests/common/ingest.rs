@@ -327,3 +327,41 @@ pub fn bodies_in(file: &[u8]) -> Result<Vec<(usize, usize)>, String> {
     }
     Ok(found)
 }
+
+/// A client that posts bodies to `target` two at a time (so that the server is often in the
+/// middle of a write when it is killed) until the connection dies or `stop`, the body of number
+/// `seq` being `body(seq)` from `first_seq` on; the acknowledged numbers go to `acked`, and
+/// `acks` counts them. Returns the next number it would send.
+pub fn post_in_pairs(
+    addr: std::net::SocketAddr,
+    target: &str,
+    (first_seq, body): (usize, &dyn Fn(usize) -> Vec<u8>),
+    acked: &std::sync::Mutex<Vec<usize>>,
+    (acks, stop): (
+        &std::sync::atomic::AtomicUsize,
+        &std::sync::atomic::AtomicBool,
+    ),
+) -> usize {
+    use std::io::Write;
+    use std::sync::atomic::Ordering;
+    let mut c = Client::connect(addr);
+    let mut seq = first_seq;
+    while !stop.load(Ordering::Relaxed) {
+        let raw = [post(target, &body(seq)), post(target, &body(seq + 1))].concat();
+        seq += 2;
+        if c.stream.write_all(&raw).is_err() {
+            break;
+        }
+        for sent in [seq - 2, seq - 1] {
+            match c.try_read_response(false) {
+                Ok(r) if r.status == 204 => {
+                    acked.lock().unwrap().push(sent);
+                    acks.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(r) => panic!("{target} seq {sent}: {}", r.raw_head),
+                Err(_) => return seq,
+            }
+        }
+    }
+    seq
+}

@@ -136,7 +136,7 @@ fn write_row(entry: &Entry, out: &mut Vec<u8>) -> io::Result<()> {
     }
     out.extend_from_slice(b"</a></td><td class=\"s\">");
     match entry.size {
-        Some(size) if !entry.is_dir => write_size(size, out)?,
+        Some(size) if !entry.is_dir => crate::observe::units::write_size(size, out)?,
         _ => out.extend_from_slice(b"-"),
     }
     out.extend_from_slice(b"</td><td class=\"m\">");
@@ -159,28 +159,6 @@ fn escape_html(text: &[u8], out: &mut Vec<u8>) {
             _ => out.push(b),
         }
     }
-}
-
-/// `512 B`, `1.2 KiB`, `3.0 MiB`: binary units, one decimal, rounded to nearest.
-fn write_size(size: u64, out: &mut Vec<u8>) -> io::Result<()> {
-    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    if size < 1024 {
-        return write!(out, "{size} B");
-    }
-    let size = u128::from(size);
-    let mut unit = 1;
-    while unit + 1 < UNITS.len() && size >= 1024u128.pow(unit as u32 + 1) {
-        unit += 1;
-    }
-    let mut scale = 1024u128.pow(unit as u32);
-    let mut tenths = (size * 10 + scale / 2) / scale;
-    // Rounding can reach the next unit (1023.96 KiB): show it as 1.0 MiB.
-    if tenths >= 10240 && unit + 1 < UNITS.len() {
-        unit += 1;
-        scale *= 1024;
-        tenths = (size * 10 + scale / 2) / scale;
-    }
-    write!(out, "{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
 }
 
 /// `YYYY-MM-DD HH:MM` in UTC for `secs` since the Unix epoch.
@@ -222,12 +200,6 @@ a{text-decoration:none}a:hover{text-decoration:underline}\n\
 mod tests {
     use super::*;
 
-    fn size(n: u64) -> String {
-        let mut out = Vec::new();
-        write_size(n, &mut out).unwrap();
-        String::from_utf8(out).unwrap()
-    }
-
     fn date(secs: i64) -> String {
         let mut out = Vec::new();
         write_utc_minutes(secs, &mut out).unwrap();
@@ -250,22 +222,6 @@ mod tests {
             "<a href=\"/\">/</a><a href=\"/a%20b/\">a b</a>/\
              <a href=\"/a%20b/%3Cc%3E/\">&lt;c&gt;</a>/"
         );
-    }
-
-    #[test]
-    fn human_sizes() {
-        for (n, want) in [
-            (0, "0 B"),
-            (1023, "1023 B"),
-            (1024, "1.0 KiB"),
-            (1229, "1.2 KiB"),
-            (1024 * 1024 - 1, "1.0 MiB"),
-            (5 * 1024 * 1024 + 512 * 1024, "5.5 MiB"),
-            (3 << 30, "3.0 GiB"),
-            (u64::MAX, "16.0 EiB"),
-        ] {
-            assert_eq!(size(n), want, "{n}");
-        }
     }
 
     #[test]
