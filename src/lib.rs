@@ -25,3 +25,4 @@ pub mod reactor;
 pub mod routes;
 pub mod security;
 pub mod store;
+pub mod values;

@@ -186,6 +186,27 @@ pub const MAX_TAIL_RECORDS: usize = 1000;
 /// How far back from the end of a device file `?tail=N` looks for its lines.
 pub const TAIL_WINDOW_BYTES: u64 = 64 * 1024;
 
+// ---- Readings (`values/`)
+
+/// Longest field name, a flattened JSON path included (the field is skipped beyond it).
+pub const MAX_FIELD_NAME_BYTES: usize = 64;
+
+/// Deepest nesting of objects and arrays in a JSON record (the record gives no readings
+/// beyond it).
+pub const MAX_JSON_DEPTH: usize = 32;
+
+/// Longest number read as a reading (the field is skipped beyond it).
+pub const MAX_NUMBER_BYTES: usize = 64;
+
+/// Raw points kept per field; the oldest is dropped for a new one.
+pub const HISTORY_RAW_POINTS: usize = 1000;
+
+/// Minutes of per-minute min, mean and max kept per field.
+pub const HISTORY_MINUTES: usize = 24 * 60;
+
+/// Bytes read from the end of each device file at start to rebuild its readings.
+pub const VALUES_TAIL_BYTES: u64 = 64 * 1024;
+
 // ---- CGI (`cgi/`)
 
 /// Most CGI scripts running at once (503 beyond it).
@@ -332,6 +353,18 @@ pub const ALL: &[(&str, Value)] = &[
     ("MAX_REPLAY_BYTES", Value::Size(MAX_REPLAY_BYTES)),
     ("MAX_TAIL_RECORDS", Value::Count(MAX_TAIL_RECORDS as u64)),
     ("TAIL_WINDOW_BYTES", Value::Size(TAIL_WINDOW_BYTES)),
+    (
+        "MAX_FIELD_NAME_BYTES",
+        Value::Size(MAX_FIELD_NAME_BYTES as u64),
+    ),
+    ("MAX_JSON_DEPTH", Value::Count(MAX_JSON_DEPTH as u64)),
+    ("MAX_NUMBER_BYTES", Value::Size(MAX_NUMBER_BYTES as u64)),
+    (
+        "HISTORY_RAW_POINTS",
+        Value::Count(HISTORY_RAW_POINTS as u64),
+    ),
+    ("HISTORY_MINUTES", Value::Count(HISTORY_MINUTES as u64)),
+    ("VALUES_TAIL_BYTES", Value::Size(VALUES_TAIL_BYTES)),
     ("MAX_CGI_PROCESSES", Value::Count(MAX_CGI_PROCESSES as u64)),
     ("MAX_CGI_HEAD_BYTES", Value::Size(MAX_CGI_HEAD_BYTES as u64)),
     (

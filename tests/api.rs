@@ -24,6 +24,7 @@ fn device_fields() -> Vec<&'static str> {
         "last_hour",
         "data_url",
         "live_url",
+        "values",
     ];
     v.sort_unstable();
     v
@@ -85,6 +86,7 @@ fn check_device_shape(d: &Value) -> u64 {
     assert!(d["bytes"].is_u64(), "bytes: {d}");
     assert!(d["records"].is_u64(), "records: {d}");
     assert!(d["counting"].is_boolean(), "counting: {d}");
+    assert!(d["values"].is_object(), "values: {d}");
     for f in ["first_seen", "last_seen"] {
         match &d[f] {
             Value::Null => {}

@@ -90,6 +90,14 @@ pub enum RequestError {
     BadFormat,
     /// `?tail=` that is not a number of lines: 400.
     BadTail,
+    /// A series request without `field`, or with a bad `since`, `format` or `resolution`: 400.
+    BadSeries,
+    /// An InfluxDB write whose body has a line that is not line protocol: 400, nothing stored.
+    BadLineProtocol,
+    /// A body in a `Content-Encoding` other than gzip (or identity): 415.
+    UnsupportedEncoding,
+    /// A gzip body that does not inflate: 400.
+    BadGzip,
     /// Ingest is refusing work (too much unsynced data, or the data disk nearly full): 503.
     Overloaded,
     /// Permission denied, or a symlink that leads out of the root: 403.
@@ -148,7 +156,11 @@ impl RequestError {
             | BadSort
             | BadOrder
             | BadFormat
-            | BadTail => 400,
+            | BadTail
+            | BadSeries
+            | BadLineProtocol
+            | BadGzip => 400,
+            UnsupportedEncoding => 415,
             Overloaded | BodyMemoryFull => 503,
             UnsupportedVersion => 505,
             HeadTooLarge | TooManyHeaders | TrailersTooLarge => 431,
@@ -189,6 +201,10 @@ impl RequestError {
                 | BadOrder
                 | BadFormat
                 | BadTail
+                | BadSeries
+                | BadLineProtocol
+                | UnsupportedEncoding
+                | BadGzip
                 | Overloaded
                 | Forbidden
                 | NotFound
@@ -251,6 +267,16 @@ impl RequestError {
             BadOrder => "?order= takes asc or desc",
             BadFormat => "?format= takes html or json",
             BadTail => "?tail= takes a number of lines",
+            BadSeries => {
+                "a series takes ?field=NAME, and optionally since= (Unix seconds, -SECONDS for \
+                 the last ones, or RFC 3339), format=json or csv, resolution=raw or minute"
+            }
+            BadLineProtocol => {
+                "the body is not InfluxDB line protocol (measurement[,tag=v] field=v[,...] \
+                 [timestamp] per line); nothing was stored"
+            }
+            UnsupportedEncoding => "Content-Encoding takes gzip or identity",
+            BadGzip => "the gzip body does not inflate",
             Overloaded => "ingest is refusing work for now; retry later",
             Forbidden => "forbidden",
             NotFound => "not found",

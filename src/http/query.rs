@@ -133,7 +133,7 @@ pub fn parse(query: Option<&str>) -> Result<FileQuery, QueryError> {
 
 /// Checks what `form_urlencoded` would silently repair: every `%` starts a two-digit hex escape,
 /// and the decoded bytes are UTF-8 (it would substitute U+FFFD).
-fn validate(query: &[u8]) -> Result<(), QueryError> {
+pub fn validate(query: &[u8]) -> Result<(), QueryError> {
     let mut i = 0;
     while let Some(at) = query[i..].iter().position(|&b| b == b'%') {
         let esc = i + at;

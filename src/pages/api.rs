@@ -2,6 +2,7 @@
 //! (documented in README.md) and do not change.
 use crate::store::record::push_rfc3339_millis;
 use crate::store::DeviceStore;
+use crate::values::{unix_ms, Values};
 use serde_json::{json, Value};
 use std::time::SystemTime;
 
@@ -16,8 +17,10 @@ fn rfc3339(t: Option<SystemTime>) -> Value {
     }
 }
 
-/// Writes `{"now", "ack", "count", "devices": [...]}` into `out`, devices sorted by id.
-pub fn devices_json(store: &DeviceStore, now: SystemTime, out: &mut Vec<u8>) {
+/// Writes `{"now", "ack", "count", "devices": [...]}` into `out`, devices sorted by id, each
+/// with its latest readings (`values`).
+pub fn devices_json(store: &DeviceStore, values: &Values, now: SystemTime, out: &mut Vec<u8>) {
+    let now_ms = unix_ms(now);
     let mut devices: Vec<_> = store.devices().collect();
     devices.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
     let list: Vec<Value> = devices
@@ -37,6 +40,7 @@ pub fn devices_json(store: &DeviceStore, now: SystemTime, out: &mut Vec<u8>) {
                 "last_hour": hour.to_vec(),
                 "data_url": format!("/devices/{id}"),
                 "live_url": format!("/devices/{id}/live"),
+                "values": super::values::latest_json(values.device(id), now_ms),
             })
         })
         .collect();

@@ -4,6 +4,7 @@
 //! (inline CSS and JavaScript, no external assets).
 mod api;
 pub mod reflect;
+pub mod values;
 
 pub use api::devices_json;
 
@@ -12,6 +13,7 @@ use crate::http::request::RequestHead;
 use crate::observe::metrics;
 use crate::observe::units::counted;
 use crate::store::DeviceStore;
+use crate::values::Values;
 use std::time::SystemTime;
 
 const DASHBOARD_HTML: &str = include_str!("dashboard.html");
@@ -73,12 +75,12 @@ pub fn api_devices(
     kit: &mut ReplyKit,
     framing: Framing,
     accept: Option<&[u8]>,
-    store: &DeviceStore,
+    (store, values): (&DeviceStore, &Values),
     now: SystemTime,
 ) -> Reply {
     let mut body = std::mem::take(&mut kit.page);
     body.clear();
-    devices_json(store, now, &mut body);
+    devices_json(store, values, now, &mut body);
     let reply = kit.page(out, framing, accept, 200, "application/json", &body);
     kit.page = body;
     reply
@@ -118,11 +120,13 @@ pub fn metrics(
     kit: &mut ReplyKit,
     framing: Framing,
     accept: Option<&[u8]>,
-    gauges: &metrics::Gauges,
+    (gauges, values): (&metrics::Gauges, &Values),
+    now: SystemTime,
 ) -> Reply {
     let mut body = std::mem::take(&mut kit.page);
     body.clear();
     metrics::render(&mut body, gauges);
+    values::push_metrics(&mut body, values, crate::values::unix_ms(now));
     let content_type = "text/plain; version=0.0.4; charset=utf-8";
     let reply = kit.page(out, framing, accept, 200, content_type, &body);
     kit.page = body;

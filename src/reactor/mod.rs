@@ -23,7 +23,7 @@ use slab::Slab;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// A bound server, ready to run.
 pub struct Server {
@@ -286,11 +286,18 @@ impl Server {
         self.ready = ready;
     }
 
-    /// Hands every record written this turn to the live hub, which renders its events, and
-    /// delivers them to the subscribed connections; then drives those.
+    /// Hands every record written this turn to the readings and to the live hub, which renders
+    /// its events, and delivers them to the subscribed connections; then drives those.
     fn publish_live(&mut self) {
         let ctx = &mut self.ctx;
-        ctx.store.set_publishing(!ctx.live.is_empty());
+        let tracking = ctx.values.config().max_series > 0;
+        ctx.store.set_publishing(tracking || !ctx.live.is_empty());
+        if tracking {
+            let wall = SystemTime::now();
+            for (device, _, record) in ctx.store.published() {
+                ctx.values.observe(device, record, wall);
+            }
+        }
         if !ctx.live.is_empty() {
             let (conns, touched, now) = (&mut self.conns, &mut self.touched, ctx.now);
             let records = ctx.store.published();

@@ -9,7 +9,8 @@ use crate::limits::{READ_SCRATCH_BYTES, REFUSAL_LOG_INTERVAL_SECS};
 use crate::live::LiveHub;
 use crate::observe::access_log::AccessLog;
 use crate::observe::throttle::PerKey;
-use crate::store::{Completion, DeviceStore};
+use crate::store::{Completion, DeviceStore, Framing};
+use crate::values::Values;
 use std::time::{Instant, SystemTime};
 
 /// See the module docs.
@@ -22,6 +23,8 @@ pub struct Context {
     /// The folder behind `/files/` (`--directory`, default ROOT).
     pub files_root: Root,
     pub store: DeviceStore,
+    /// Each device's readings, from the records the store wrote.
+    pub values: Values,
     /// Commits completed during this turn, delivered to their connections by the reactor.
     pub completions: Vec<Completion>,
     /// The `Date` value, gzip state and page buffer every reply is written with.
@@ -63,11 +66,27 @@ impl Context {
     pub fn new(
         config: Config,
         roots: Roots,
-        store: DeviceStore,
+        mut store: DeviceStore,
         access_log: Option<AccessLog>,
         registry: mio::Registry,
     ) -> Self {
+        let mut values = Values::new(config.values);
+        store.set_publishing(config.values.max_series > 0);
+        if config.store.format.framing == Framing::Lines {
+            let started = Instant::now();
+            let ids = store.devices().map(|(id, _)| *id);
+            let records = values.rebuild(store.dir(), ids);
+            if records > 0 {
+                log::info!(
+                    "readings: {} fields of {} devices rebuilt from {records} records in {} ms",
+                    values.series(),
+                    values.devices().count(),
+                    started.elapsed().as_millis()
+                );
+            }
+        }
         Context {
+            values,
             site: {
                 // DATA inside ROOT is neither served nor listed there (devices have /devices/).
                 let private = roots.root.private(&roots.data);

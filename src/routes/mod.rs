@@ -64,6 +64,8 @@ enum Route<'p> {
     /// `/devices`, `/devices/`: the dashboard.
     Dashboard,
     ApiDevices,
+    /// `/api/devices/{id}/series`: one field's points.
+    Series(&'p str),
     Healthz,
     Metrics,
     UserAgent,
@@ -105,6 +107,12 @@ impl<'p> Route<'p> {
         }
         if path.starts_with("/anything/") {
             return Route::Anything;
+        }
+        if let Some(id) = path
+            .strip_prefix("/api/devices/")
+            .and_then(|rest| rest.strip_suffix("/series"))
+        {
+            return Route::Series(id);
         }
         if let Some(rest) = path.strip_prefix("/devices/") {
             return match rest.strip_suffix("/live") {
@@ -246,7 +254,8 @@ fn respond(
         let kit = &mut ctx.reply;
         Ok(match route {
             Route::ApiDevices => {
-                pages::api_devices(out, kit, framing, accept, &ctx.store, ctx.wall)
+                let data = (&ctx.store, &ctx.values);
+                pages::api_devices(out, kit, framing, accept, data, ctx.wall)
             }
             Route::Healthz => pages::healthz(out, kit, framing, ctx.draining, &ctx.store),
             Route::Metrics => {
@@ -257,11 +266,18 @@ fn respond(
                     unsynced_bytes: ctx.store.unsynced_bytes(),
                     live_subscribers: ctx.live.len() as u64,
                 };
-                pages::metrics(out, kit, framing, accept, &gauges)
+                let data = (&gauges, &ctx.values);
+                pages::metrics(out, kit, framing, accept, data, ctx.wall)
             }
             Route::UserAgent => pages::user_agent(out, kit, framing, head),
             Route::Dashboard => pages::dashboard(out, kit, framing, accept),
             Route::Echo(text) => pages::echo(out, kit, framing, head, text),
+            Route::Series(id) => {
+                let id = DeviceId::parse(id.as_bytes())?;
+                let now = crate::values::unix_ms(ctx.wall);
+                let query = pages::values::SeriesQuery::parse(head.query, now)?;
+                pages::values::series(out, kit, framing, accept, &ctx.values, &id, &query)?
+            }
             _ => return Err(RequestError::NotFound),
         })
     };
@@ -271,6 +287,7 @@ fn respond(
         | Route::Healthz
         | Route::Metrics
         | Route::UserAgent
+        | Route::Series(_)
         | Route::Echo(_) => by_method(head, ctx, out, framing, ALLOW_STATIC, page),
         // GET and HEAD of `/echo`; the methods with a body were taken in `dispatch`.
         Route::EchoBody => by_method(head, ctx, out, framing, reflect::ALLOW_ECHO, |_, _| {

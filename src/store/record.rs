@@ -121,6 +121,51 @@ pub fn push_rfc3339_millis(out: &mut Vec<u8>, now: SystemTime) {
     out.push(b'Z');
 }
 
+/// The time of a record's `--timestamp` prefix (`YYYY-MM-DDTHH:MM:SS.mmmZ `), and the record
+/// after it; `None` when the record does not start with one.
+pub fn split_rfc3339_millis(record: &[u8]) -> Option<(SystemTime, &[u8])> {
+    let stamp = record.get(..25)?;
+    let digits = |range: std::ops::Range<usize>| -> Option<u64> {
+        let part = &stamp[range];
+        part.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| part.iter().fold(0, |n, &d| n * 10 + u64::from(d - b'0')))
+    };
+    let shape = [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+    ];
+    if shape.iter().any(|&(i, b)| stamp[i] != b) || &stamp[23..] != b"Z " {
+        return None;
+    }
+    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+    let millis = digits(20..23)?;
+    let valid = (1..=12).contains(&month) && (1..=31).contains(&day);
+    if !valid || hour > 23 || minute > 59 || second > 60 || year < 1970 {
+        return None;
+    }
+    let days = days_from_civil(year as i64, month as u32, day as u32);
+    let secs = days as u64 * 86_400 + hour * 3600 + minute * 60 + second;
+    let time = UNIX_EPOCH + std::time::Duration::from_millis(secs * 1000 + millis);
+    Some((time, &record[25..]))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (the inverse of `civil_from_days`).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month_from_march = i64::from((month + 9) % 12);
+    let day_of_year = (153 * month_from_march + 2) / 5 + i64::from(day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
 /// Appends `n` in decimal, zero-padded to `width` digits (at most 4).
 fn push_padded(out: &mut Vec<u8>, mut n: u64, width: usize) {
     let mut digits = [b'0'; 4];
@@ -146,6 +191,30 @@ mod tests {
         push_rfc3339_millis(&mut out, at(1_795_365_600_007));
         assert_eq!(out, b"2026-11-22T16:40:00.007Z");
         assert_eq!(out.len(), TIMESTAMP_LEN);
+    }
+
+    #[test]
+    fn timestamps_read_back_as_they_were_written() {
+        for ms in [0, 951_782_400_999, 1_795_365_600_007, 4_107_542_399_999] {
+            let mut record = Vec::new();
+            push_rfc3339_millis(&mut record, at(ms));
+            record.extend_from_slice(b" t=1");
+            assert_eq!(
+                split_rfc3339_millis(&record),
+                Some((at(ms), &b"t=1"[..])),
+                "{ms}"
+            );
+        }
+        for bad in [
+            &b"2026-11-22T16:40:00.007Z"[..], // no space after it
+            b"2026-13-22T16:40:00.007Z t=1",
+            b"2026-11-22T24:40:00.007Z t=1",
+            b"2026-11-22 16:40:00.007Z t=1",
+            b"2026-11-22T16:40:00,007Z t=1",
+            b"t=1",
+        ] {
+            assert_eq!(split_rfc3339_millis(bad), None);
+        }
     }
 
     fn records(format: RecordFormat, body: &[u8]) -> (Vec<u8>, Vec<usize>, u64) {

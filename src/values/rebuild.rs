@@ -1,0 +1,72 @@
+//! Readings after a restart: the tail of each device file is read again at start.
+use super::{unix_ms, Values};
+use crate::limits::VALUES_TAIL_BYTES;
+use crate::store::record::split_rfc3339_millis;
+use crate::store::DeviceId;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::time::SystemTime;
+
+impl Values {
+    /// Reads the last [`VALUES_TAIL_BYTES`] of the files of `ids` in `dir` (with lines
+    /// framing; raw records have no boundaries to find), the most recently modified first and
+    /// at most `--max-value-devices` of them. A record with a `--timestamp` prefix joins the
+    /// history at its time; one without sets only the latest values, dated by the file's
+    /// modification time (when its last record was written). Returns the records read.
+    pub fn rebuild(&mut self, dir: &Path, ids: impl Iterator<Item = DeviceId>) -> u64 {
+        if self.config.max_series == 0 {
+            return 0;
+        }
+        let mut files: Vec<(SystemTime, DeviceId)> = ids
+            .filter_map(|id| {
+                let modified = std::fs::symlink_metadata(dir.join(id.as_str()))
+                    .and_then(|m| m.modified())
+                    .ok()?;
+                Some((modified, id))
+            })
+            .collect();
+        files.sort_unstable_by_key(|f| std::cmp::Reverse(f.0));
+        files.truncate(self.config.max_devices);
+        let mut tail = Vec::new();
+        let mut records = 0;
+        // Oldest first, so that the order devices are tracked in follows their files.
+        for (modified, id) in files.into_iter().rev() {
+            if let Err(e) = read_tail(&dir.join(id.as_str()), &mut tail) {
+                log::warn!("readings of {id}: cannot read its file: {e}");
+                continue;
+            }
+            let guess = unix_ms(modified);
+            for line in tail.split(|&b| b == b'\n') {
+                if line.is_empty() {
+                    continue;
+                }
+                records += 1;
+                match split_rfc3339_millis(line) {
+                    Some((at, rest)) => self.observe_at(id, rest, unix_ms(at), true),
+                    None => self.observe_at(id, line, guess, false),
+                }
+            }
+        }
+        records
+    }
+}
+
+/// The whole records of the last `VALUES_TAIL_BYTES` of a file: what precedes the first line
+/// break is cut unless the read starts at the file's beginning.
+fn read_tail(path: &Path, out: &mut Vec<u8>) -> std::io::Result<()> {
+    out.clear();
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    let len = file.metadata()?.len();
+    let start = len.saturating_sub(VALUES_TAIL_BYTES);
+    file.seek(SeekFrom::Start(start))?;
+    file.take(VALUES_TAIL_BYTES).read_to_end(out)?;
+    if start > 0 {
+        let first = memchr::memchr(b'\n', out).map_or(out.len(), |i| i + 1);
+        out.drain(..first);
+    }
+    Ok(())
+}
