@@ -151,7 +151,12 @@ impl<S: Transport> Connection<S> {
                     .store
                     .append(id, body, self.peer.ip(), ctx.wall, self.waiter);
                 self.release_body(ctx);
-                self.state = State::AwaitCommit { close, http10 };
+                self.state = State::AwaitCommit {
+                    close,
+                    http10,
+                    waiting: 1,
+                    result: Ok(()),
+                };
                 // Refused (no record), or acknowledged at once (`--ack buffer`): the reply goes
                 // out now; otherwise at the commit.
                 match appended {
@@ -160,6 +165,24 @@ impl<S: Transport> Connection<S> {
                         self.committed(ctx, Ok(()));
                     }
                     Err(err) => self.committed(ctx, Err(err)),
+                }
+            }
+            Sink::Route(BodySink::LineProtocol { http10, gzip }) => {
+                let peer = self.peer.ip();
+                let written = routes::influx::store(ctx, &self.body, gzip, peer, self.waiter);
+                self.release_body(ctx);
+                // Nothing waits: one call to `committed` replies at once.
+                let waiting = written.waiting.max(1);
+                self.state = State::AwaitCommit {
+                    close,
+                    http10,
+                    waiting,
+                    result: Ok(()),
+                };
+                if written.waiting == 0 {
+                    self.committed(ctx, written.result);
+                } else if let State::AwaitCommit { result, .. } = &mut self.state {
+                    *result = written.result;
                 }
             }
         }

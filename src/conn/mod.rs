@@ -72,10 +72,14 @@ enum State {
         sink: Sink,
         close: bool,
     },
-    /// An ingest body was handed to the device store; the reply waits for its commit.
+    /// An ingest body was handed to the device store; the reply waits for its commits: one
+    /// per device it was appended to (a line-protocol write may name several), the first
+    /// error kept.
     AwaitCommit {
         close: bool,
         http10: bool,
+        waiting: u32,
+        result: Result<(), RequestError>,
     },
     /// A live event stream (on the topic in `Connection::subscribed`): events are appended by
     /// the reactor; reads are only watched for the client leaving.
@@ -224,12 +228,26 @@ impl<S: Transport> Connection<S> {
         self.waiter
     }
 
-    /// The commit of this connection's ingest body is known: writes the reply. The caller drives
-    /// the connection afterwards.
+    /// One commit of this connection's ingest body is known; once the last one is, writes the
+    /// reply (with the first error, if any). The caller drives the connection afterwards.
     pub fn committed(&mut self, ctx: &mut Context, result: Result<(), RequestError>) {
-        let State::AwaitCommit { close, http10 } = self.state else {
+        let State::AwaitCommit {
+            close,
+            http10,
+            waiting,
+            result: first,
+        } = &mut self.state
+        else {
             return;
         };
+        if first.is_ok() {
+            *first = result;
+        }
+        *waiting = waiting.saturating_sub(1);
+        if *waiting > 0 {
+            return;
+        }
+        let (close, http10, result) = (*close, *http10, *first);
         let framing = deferred_framing(close, http10, result);
         let reply = routes::ingest_reply(&mut self.wbuf, ctx.reply.date(), result, framing);
         self.send_deferred(ctx, &reply, framing.close);

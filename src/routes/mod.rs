@@ -9,6 +9,7 @@
 //! the thing that answers it, nothing in the connection.
 pub mod context;
 mod devices;
+pub mod influx;
 pub mod reflect;
 mod uploads;
 
@@ -56,6 +57,9 @@ pub enum BodySink {
     Cgi(Box<CgiRequest>),
     /// Sent back (`POST /echo`, `/anything`).
     Reflect(reflect::Reflect),
+    /// InfluxDB line protocol, each line a record of the device its tags name
+    /// (`POST /api/v2/write`, `POST /write`); `gzip` when `Content-Encoding: gzip`.
+    LineProtocol { http10: bool, gzip: bool },
 }
 
 /// What a request path names: the route table, each prefix matched once.
@@ -66,6 +70,11 @@ enum Route<'p> {
     ApiDevices,
     /// `/api/devices/{id}/series`: one field's points.
     Series(&'p str),
+    /// `/api/v2/write`, `/write`: the InfluxDB write API.
+    InfluxWrite,
+    /// `/ping`, `/health`: the InfluxDB client libraries' connection checks.
+    InfluxPing,
+    InfluxHealth,
     Healthz,
     Metrics,
     UserAgent,
@@ -103,6 +112,9 @@ impl<'p> Route<'p> {
             "/ingest" => return Route::Ingest,
             "/echo" => return Route::EchoBody,
             "/anything" => return Route::Anything,
+            "/api/v2/write" | "/write" => return Route::InfluxWrite,
+            "/ping" => return Route::InfluxPing,
+            "/health" => return Route::InfluxHealth,
             _ => {}
         }
         if path.starts_with("/anything/") {
@@ -217,6 +229,13 @@ pub fn dispatch(
                 Err(err) => refuse(head, ctx, out, err, (keep, ALLOW_FILES)),
             };
         }
+        Route::InfluxWrite if post => {
+            let gzip = influx::gzip_encoded(head);
+            return match gzip.and_then(|gzip| ctx.store.admit().map(|()| gzip)) {
+                Ok(gzip) => read_body(BodySink::LineProtocol { http10, gzip }, keep),
+                Err(err) => refuse(head, ctx, out, err, (keep, influx::ALLOW_WRITE)),
+            };
+        }
         Route::Device(_) | Route::Ingest if post => {}
         // `POST /devices/` names the empty device id: 400 with the rule, below.
         Route::Dashboard if post && head.path.ends_with('/') => {}
@@ -272,6 +291,11 @@ fn respond(
             Route::UserAgent => pages::user_agent(out, kit, framing, head),
             Route::Dashboard => pages::dashboard(out, kit, framing, accept),
             Route::Echo(text) => pages::echo(out, kit, framing, head, text),
+            Route::InfluxPing => influx::ping(out, kit.date(), framing),
+            Route::InfluxHealth => {
+                let body = br#"{"name":"sluice","message":"ready for writes","status":"pass"}"#;
+                kit.page(out, framing, accept, 200, "application/json", body)
+            }
             Route::Series(id) => {
                 let id = DeviceId::parse(id.as_bytes())?;
                 let now = crate::values::unix_ms(ctx.wall);
@@ -288,9 +312,15 @@ fn respond(
         | Route::Metrics
         | Route::UserAgent
         | Route::Series(_)
+        | Route::InfluxPing
+        | Route::InfluxHealth
         | Route::Echo(_) => by_method(head, ctx, out, framing, ALLOW_STATIC, page),
         // GET and HEAD of `/echo`; the methods with a body were taken in `dispatch`.
         Route::EchoBody => by_method(head, ctx, out, framing, reflect::ALLOW_ECHO, |_, _| {
+            Err(RequestError::MethodNotAllowed)
+        }),
+        // POST was taken in `dispatch`.
+        Route::InfluxWrite => by_method(head, ctx, out, framing, influx::ALLOW_WRITE, |_, _| {
             Err(RequestError::MethodNotAllowed)
         }),
         // Answered in `dispatch`, whatever the method; never here.

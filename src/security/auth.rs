@@ -51,9 +51,12 @@ impl Secret {
     }
 }
 
-/// True if the `Authorization` value carries exactly `token` as a Bearer credential.
+/// True if the `Authorization` value carries exactly `token` as a Bearer credential, or in
+/// InfluxDB's `Token` scheme (what the InfluxDB client libraries send).
 pub fn bearer_matches(authorization: Option<&[u8]>, token: &Secret) -> bool {
-    credentials(authorization, b"Bearer").is_some_and(|given| ct_eq(given, token.bytes()))
+    credentials(authorization, b"Bearer")
+        .or_else(|| credentials(authorization, b"Token"))
+        .is_some_and(|given| ct_eq(given, token.bytes()))
 }
 
 /// True if the `Authorization` value carries exactly the configured Basic credentials.
@@ -210,7 +213,11 @@ mod tests {
         assert!(ok("Bearer abc.DEF-123_~+/="));
         assert!(ok("bearer abc.DEF-123_~+/="));
         assert!(ok("BEARER   abc.DEF-123_~+/=  "));
+        assert!(ok("Token abc.DEF-123_~+/="), "InfluxDB's scheme");
         for bad in [
+            "Token",
+            "Tokenabc.DEF-123_~+/=",
+            "Token abc.DEF-123_~+/",
             "Bearer",
             "Bearer ",
             "Bearerabc.DEF-123_~+/=",

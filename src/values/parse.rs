@@ -217,6 +217,12 @@ fn series_key(head: &[u8]) -> Option<&[u8]> {
     Some(measurement)
 }
 
+/// Whether `line` is one well-formed line of InfluxDB line protocol.
+pub fn is_line_protocol(line: &[u8]) -> bool {
+    let mut none = Readings::default();
+    line_protocol(trim(line), &mut none)
+}
+
 /// The value of one line-protocol tag (`device` in `m,device=kitchen t=1`), escapes left in.
 pub fn line_protocol_tag<'a>(line: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
     let (head, _) = split_unescaped(line, b' ')?;
