@@ -151,8 +151,24 @@ fn metrics_export_latest_values_within_max_series() {
         "{text}"
     );
     assert!(!text.contains("device=\"b\""), "past --max-series: {text}");
+    // b has no room for any field: its record is not read.
     assert!(
-        text.contains("sluice_device_value_fields_dropped_total 2\n"),
+        text.contains("sluice_device_value_records_untracked_total 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sluice_device_value_fields_dropped_total 0\n"),
+        "{text}"
+    );
+    // A third field of a: read, and dropped.
+    post_record(&mut c, "a", b"t=22 p=1000");
+    let text = fetch(&f.server, "/metrics").body_str();
+    assert!(
+        text.contains("sluice_device_value_fields_dropped_total 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sluice_device_value{device=\"a\",field=\"t\"} 22\n"),
         "{text}"
     );
     assert!(text.contains("sluice_device_value_age_seconds{device=\"a\",field=\"t\"} "));

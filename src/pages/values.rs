@@ -188,41 +188,57 @@ pub fn push_metrics(out: &mut Vec<u8>, values: &Values, now_ms: i64) {
     let mut devices: Vec<_> = values.devices().collect();
     devices.sort_unstable_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
     let mut text = String::new();
-    text.push_str("# HELP sluice_device_value The latest value of each device field.\n");
-    text.push_str("# TYPE sluice_device_value gauge\n");
-    for (id, device) in &devices {
-        for f in &device.fields {
-            let _ = writeln!(
-                text,
-                "sluice_device_value{{device=\"{id}\",field=\"{}\"}} {}",
-                label(&f.name),
-                f.value
-            );
+    // A family is written only with samples (some scrapers refuse an empty one).
+    let gauges = [
+        (
+            "sluice_device_value",
+            "The latest value of each device field.",
+        ),
+        (
+            "sluice_device_value_age_seconds",
+            "Seconds since the latest value of each device field was received.",
+        ),
+    ];
+    for (i, (name, help)) in gauges.into_iter().enumerate() {
+        if values.series() == 0 {
+            break;
+        }
+        let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for (id, device) in &devices {
+            for f in &device.fields {
+                let field = label(&f.name);
+                let _ = match i {
+                    0 => writeln!(
+                        text,
+                        "{name}{{device=\"{id}\",field=\"{field}\"}} {}",
+                        f.value
+                    ),
+                    _ => {
+                        let age = age_seconds(now_ms, f.at_ms);
+                        writeln!(text, "{name}{{device=\"{id}\",field=\"{field}\"}} {age}")
+                    }
+                };
+            }
         }
     }
-    text.push_str(
-        "# HELP sluice_device_value_age_seconds Seconds since the latest value of each device field was received.\n",
-    );
-    text.push_str("# TYPE sluice_device_value_age_seconds gauge\n");
-    for (id, device) in &devices {
-        for f in &device.fields {
-            let age = age_seconds(now_ms, f.at_ms);
-            let _ = writeln!(
-                text,
-                "sluice_device_value_age_seconds{{device=\"{id}\",field=\"{}\"}} {age}",
-                label(&f.name)
-            );
-        }
+    let counters = [
+        (
+            "sluice_device_value_fields_dropped_total",
+            "Fields of records read that were not tracked: past --max-fields or --max-series, or names that are not text.",
+            values.dropped,
+        ),
+        (
+            "sluice_device_value_records_untracked_total",
+            "Records not read for readings: their device is past --max-value-devices, or has no field while --max-series is reached.",
+            values.untracked,
+        ),
+    ];
+    for (name, help, count) in counters {
+        let _ = writeln!(
+            text,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {count}"
+        );
     }
-    text.push_str(
-        "# HELP sluice_device_value_fields_dropped_total Device fields not tracked: past --max-value-devices, --max-fields or --max-series, or unusable names.\n",
-    );
-    text.push_str("# TYPE sluice_device_value_fields_dropped_total counter\n");
-    let _ = writeln!(
-        text,
-        "sluice_device_value_fields_dropped_total {}",
-        values.dropped
-    );
     out.extend_from_slice(text.as_bytes());
 }
 

@@ -53,8 +53,12 @@ pub struct Values {
     devices: HashMap<DeviceId, DeviceValues>,
     series: usize,
     readings: Readings,
-    /// Fields not kept because a bound was reached (or a name was unusable), since start.
+    /// Fields of records read that were not kept (a bound was reached, or the name is not
+    /// text), since start.
     pub dropped: u64,
+    /// Records not read: their device is past `--max-value-devices`, or has no field while
+    /// `--max-series` is reached.
+    pub untracked: u64,
 }
 
 /// Milliseconds since the Unix epoch (0 before it).
@@ -71,6 +75,7 @@ impl Values {
             series: 0,
             readings: Readings::default(),
             dropped: 0,
+            untracked: 0,
         }
     }
 
@@ -91,29 +96,33 @@ impl Values {
         if self.config.max_series == 0 {
             return;
         }
+        // A device with no room for any field: its records are not even read.
+        let tracked = self.devices.len();
+        let series_full = self.series >= self.config.max_series;
+        let room = match self.devices.get(&id) {
+            Some(device) => !device.fields.is_empty() || !series_full,
+            None => tracked < self.config.max_devices && !series_full,
+        };
+        if !room || self.config.max_fields == 0 {
+            self.untracked += 1;
+            return;
+        }
         if parse::parse(record, self.config.max_fields, &mut self.readings).is_none() {
             return;
         }
         self.dropped += self.readings.skipped as u64;
-        let tracked = self.devices.len();
-        let device = match self.devices.get_mut(&id) {
-            Some(device) => device,
-            None if tracked < self.config.max_devices => self.devices.entry(id).or_default(),
-            None => {
-                self.dropped += self.readings.len() as u64;
-                return;
-            }
-        };
+        let device = self.devices.entry(id).or_default();
         for (name, value) in self.readings.iter() {
-            let field = match device.fields.iter().position(|f| &*f.name == name) {
+            let known = device.fields.iter().position(|f| f.name.as_bytes() == name);
+            let field = match known {
                 Some(i) => &mut device.fields[i],
                 None => {
-                    if device.fields.len() >= self.config.max_fields
-                        || self.series >= self.config.max_series
-                    {
+                    let full = device.fields.len() >= self.config.max_fields
+                        || self.series >= self.config.max_series;
+                    let Some(name) = parse::field_name(name).filter(|_| !full) else {
                         self.dropped += 1;
                         continue;
-                    }
+                    };
                     self.series += 1;
                     device.fields.push(Field {
                         name: name.into(),

@@ -20,21 +20,23 @@ pub enum Shape {
 /// The fields of the last record parsed (scratch space, reused from record to record).
 #[derive(Debug, Default)]
 pub struct Readings {
+    /// The names, one after the other, as the record wrote them (see [`field_name`]).
     names: Vec<u8>,
     fields: Vec<(Range<usize>, f64)>,
-    /// Fields beyond the cap, or with names too long or not UTF-8, in the last record.
+    /// Fields beyond the cap, or with empty or too long names or values out of range, in the
+    /// last record.
     pub skipped: usize,
     max_fields: usize,
 }
 
 impl Readings {
     /// The fields found, in record order (a name repeated in one record appears twice).
-    pub fn iter(&self) -> impl Iterator<Item = (&str, f64)> {
-        self.fields.iter().map(|(name, value)| {
-            // Names are checked to be UTF-8 when pushed.
-            let name = std::str::from_utf8(&self.names[name.clone()]).unwrap_or("");
-            (name, *value)
-        })
+    /// Names are raw bytes: [`field_name`] turns one into a name, once, when a new field is
+    /// tracked, so that the hot path of a known field never validates text.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], f64)> {
+        self.fields
+            .iter()
+            .map(|(name, value)| (&self.names[name.clone()], *value))
     }
 
     pub fn len(&self) -> usize {
@@ -65,12 +67,6 @@ impl Readings {
         for p in parts {
             self.names.extend_from_slice(p);
         }
-        let name = &self.names[at..];
-        if std::str::from_utf8(name).is_err() || name.iter().any(|&b| b < 0x20 || b == 0x7f) {
-            self.names.truncate(at);
-            self.skipped += 1;
-            return;
-        }
         self.fields.push((at..self.names.len(), value));
     }
 }
@@ -98,6 +94,13 @@ pub fn parse(record: &[u8], max_fields: usize, out: &mut Readings) -> Option<Sha
     shape
 }
 
+/// A field name as text: UTF-8 without control characters; `None` for a name that cannot be
+/// one (the field is not tracked).
+pub fn field_name(raw: &[u8]) -> Option<&str> {
+    let name = std::str::from_utf8(raw).ok()?;
+    (!name.chars().any(char::is_control)).then_some(name)
+}
+
 /// `bytes` without ASCII white space at either end.
 pub fn trim(bytes: &[u8]) -> &[u8] {
     let start = bytes.iter().position(|b| !b.is_ascii_whitespace());
@@ -113,12 +116,7 @@ pub fn number(text: &[u8]) -> Option<f64> {
     if text.is_empty() || text.len() > MAX_NUMBER_BYTES {
         return None;
     }
-    let ok = text
-        .iter()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'));
-    if !ok {
-        return None;
-    }
+    // `inf`, `nan` and `infinity` parse, and are refused as not finite.
     let value: f64 = std::str::from_utf8(text).ok()?.parse().ok()?;
     value.is_finite().then_some(value)
 }
@@ -506,7 +504,8 @@ impl<'a> Json<'a> {
         }
     }
 
-    /// A string's raw bytes between its quotes (escapes left in, checked for shape).
+    /// A string's raw bytes between its quotes (escapes left in, checked for shape). Control
+    /// characters inside are let through: a reading is not refused for them.
     fn string(&mut self) -> Option<&'a [u8]> {
         let text = self.text;
         if text.get(self.at) != Some(&b'"') {
@@ -515,26 +514,21 @@ impl<'a> Json<'a> {
         let start = self.at + 1;
         let mut i = start;
         loop {
-            match *text.get(i)? {
-                b'"' => break,
-                b'\\' => {
-                    match *text.get(i + 1)? {
-                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
-                        b'u' => {
-                            let hex = text.get(i + 2..i + 6)?;
-                            if !hex.iter().all(u8::is_ascii_hexdigit) {
-                                return None;
-                            }
-                            i += 6;
-                        }
-                        _ => return None,
-                    }
-                    continue;
-                }
-                b if b < 0x20 => return None,
-                _ => {}
+            i += memchr::memchr2(b'"', b'\\', text.get(i..)?)?;
+            if text[i] == b'"' {
+                break;
             }
-            i += 1;
+            match *text.get(i + 1)? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                b'u' => {
+                    let hex = text.get(i + 2..i + 6)?;
+                    if !hex.iter().all(u8::is_ascii_hexdigit) {
+                        return None;
+                    }
+                    i += 6;
+                }
+                _ => return None,
+            }
         }
         self.at = i + 1;
         Some(&text[start..i])

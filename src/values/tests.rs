@@ -58,12 +58,12 @@ fn a_timestamp_prefix_dates_the_reading() {
 
 #[test]
 fn each_bound_is_hit_exactly() {
-    // Devices: the second device is not tracked.
+    // Devices: the second device is not tracked; its records are not read.
     let mut values = Values::new(config(1, 10, 100));
     values.observe(id("a"), b"x=1", at(0));
     values.observe(id("b"), b"x=1 y=2", at(0));
     assert!(values.device(&id("b")).is_none());
-    assert_eq!(values.dropped, 2);
+    assert_eq!((values.dropped, values.untracked), (0, 1));
     // Fields per device: two kept, the third dropped, also in a later record.
     let mut values = Values::new(config(10, 2, 100));
     values.observe(id("a"), b"x=1 y=2 z=3", at(0));
@@ -78,6 +78,10 @@ fn each_bound_is_hit_exactly() {
     assert_eq!(values.series(), 3);
     assert_eq!(latest(&values, "b").len(), 1);
     assert_eq!(values.dropped, 1);
+    // A device with no field once the series are all taken: not read at all.
+    values.observe(id("c"), b"x=1", at(0));
+    assert!(values.device(&id("c")).is_none());
+    assert_eq!((values.dropped, values.untracked), (1, 1));
     // No series at all: nothing is parsed or kept.
     let mut values = Values::new(config(10, 10, 0));
     values.observe(id("a"), b"x=1", at(0));
@@ -138,4 +142,14 @@ fn rebuild_takes_the_most_recent_files_first() {
     values.rebuild(dir.path(), [id("old"), id("new")].into_iter());
     assert!(values.device(&id("new")).is_some());
     assert!(values.device(&id("old")).is_none());
+}
+
+#[test]
+fn names_with_control_bytes_or_bad_utf8_are_not_tracked() {
+    let mut values = Values::new(config(10, 10, 100));
+    values.observe(id("a"), b"a\x01=1 \xff=2 b=3", at(0));
+    values.observe(id("a"), "{\"k\u{1}\": 1, \"c\": 4}".as_bytes(), at(0));
+    let names: Vec<_> = latest(&values, "a").into_iter().map(|f| f.0).collect();
+    assert_eq!(names, vec!["b", "c"]);
+    assert_eq!(values.dropped, 3);
 }
