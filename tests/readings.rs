@@ -220,3 +220,48 @@ fn readings_come_back_after_a_restart() {
         "{text}"
     );
 }
+
+#[test]
+fn the_pages_render_readings_without_javascript() {
+    let f = start_ingest(&["--timestamp"]);
+    let mut c = f.connect();
+    post_record(&mut c, "k", b"t=21.5 h=40");
+    post_record(&mut c, "k", br#"{"t": 22, "<b>x</b>": 1}"#);
+    post_record(&mut c, "quiet", b"hello");
+    let page = fetch(&f.server, "/devices").body_str();
+    assert!(page.contains("<a href=\"/devices/k/live\">k</a>"), "{page}");
+    assert!(page.contains("t = <b>22</b>"), "{page}");
+    assert!(page.contains("h = <b>40</b>"), "{page}");
+    assert!(
+        page.contains("&lt;b&gt;x&lt;/b&gt; = <b>1</b>"),
+        "field names are escaped"
+    );
+    assert!(!page.contains("<b>x</b>"), "{page}");
+    assert!(page.contains("<p id=\"empty\" hidden>"), "{page}");
+    assert!(page.contains("(2)"), "{page}");
+
+    let r = fetch(&f.server, "/devices/k/live");
+    r.assert_status(200);
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    let page = r.body_str();
+    assert!(page.contains("<dt>t</dt><dd><b>22</b>"), "{page}");
+    assert_eq!(page.matches("<svg class=\"chart\"").count(), 3, "{page}");
+    assert!(page.contains("<polyline points=\""), "{page}");
+    // The last records, newest first, each with its --timestamp time.
+    let first = page.find("{&quot;t&quot;: 22").expect("newest record");
+    let second = page.find("t=21.5 h=40").expect("older record");
+    assert!(first < second, "newest first");
+    assert!(page.contains("<li><time datetime=\""), "{page}");
+    // 24 hours: per-minute means with their band.
+    let day = fetch(&f.server, "/devices/k/live?range=24h").body_str();
+    assert!(day.contains("<polygon class=\"band\""), "{day}");
+    assert!(day.contains("<b>24 hours</b>"), "{day}");
+    assert_eq!(fetch(&f.server, "/devices/k/live?range=week").status, 400);
+    // A device without readings, and one never seen.
+    let quiet = fetch(&f.server, "/devices/quiet/live").body_str();
+    assert!(quiet.contains("No readings yet"), "{quiet}");
+    assert!(quiet.contains("hello"), "{quiet}");
+    let none = fetch(&f.server, "/devices/nobody/live");
+    none.assert_status(200);
+    assert!(none.body_str().contains("no records yet"));
+}

@@ -1,10 +1,9 @@
 //! The live view, in one room: which connections watch which device (`GET /devices/{id}/live`)
 //! or every device (`GET /api/live`) ([`LiveHub`]), the start of a stream with its replay
-//! (`stream.rs`), the events each stored record becomes ([`LiveHub::fan_out`]), and the browser
-//! page (`page.rs`). The reactor only hands over what the store wrote in a turn and delivers the
+//! (`stream.rs`), and the events each stored record becomes ([`LiveHub::fan_out`]); the browser
+//! page is `pages/device.rs`. The reactor only hands over what the store wrote in a turn and delivers the
 //! events to the connections; a subscriber that falls behind is dropped by its connection, never
 //! buffered without bound.
-pub mod page;
 pub mod stream;
 
 use crate::http::sse;

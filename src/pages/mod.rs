@@ -3,6 +3,9 @@
 //! buffer through a [`ReplyKit`]; they drive no I/O and hold no state. Pages are self-contained
 //! (inline CSS and JavaScript, no external assets).
 mod api;
+pub mod dashboard;
+pub mod device;
+mod html;
 pub mod reflect;
 pub mod values;
 
@@ -16,7 +19,6 @@ use crate::store::DeviceStore;
 use crate::values::Values;
 use std::time::SystemTime;
 
-const DASHBOARD_HTML: &str = include_str!("dashboard.html");
 const HTML: &str = "text/html; charset=utf-8";
 
 /// `GET /echo/{text}`: the (percent-decoded) text back as `text/plain`.
@@ -57,16 +59,6 @@ fn plain_text(
         ..Send::ok(b"text/plain")
     };
     kit.send(out, framing, head.header("accept-encoding"), how, text)
-}
-
-/// `GET /devices`: the dashboard.
-pub fn dashboard(
-    out: &mut Vec<u8>,
-    kit: &mut ReplyKit,
-    framing: Framing,
-    accept: Option<&[u8]>,
-) -> Reply {
-    kit.page(out, framing, accept, 200, HTML, DASHBOARD_HTML.as_bytes())
 }
 
 /// `GET /api/devices`, as of `now`.

@@ -92,3 +92,45 @@ pub fn device_file(ctx: &mut Context, id: &DeviceId) -> Result<OpenFile, Request
         _ => Err(RequestError::NotFound),
     }
 }
+
+/// `GET /devices/{id}/live` from a browser: the device page, with the end of the device's file
+/// (every acknowledged record: written out first in `--ack buffer`). `?range=24h` charts a day.
+pub fn page(
+    head: &RequestHead<'_, '_>,
+    id: &DeviceId,
+    ctx: &mut Context,
+    out: &mut Vec<u8>,
+    framing: Framing,
+) -> Result<Reply, RequestError> {
+    let day = match head
+        .query
+        .map(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "range"))
+    {
+        Some(Some((_, range))) => match &*range {
+            "24h" | "1d" | "day" => true,
+            "1h" | "hour" | "" => false,
+            _ => return Err(RequestError::BadQuery),
+        },
+        _ => false,
+    };
+    ctx.store.flush_device(id, &mut ctx.completions);
+    let mut tail = Vec::new();
+    let path = ctx.store.dir().join(id.as_str());
+    if let Err(e) = crate::values::read_tail(&path, &mut tail) {
+        tail.clear();
+        if e.kind() != std::io::ErrorKind::NotFound {
+            log::warn!("device page of {id}: cannot read its file: {e}");
+        }
+    }
+    let page = crate::pages::device::DevicePage {
+        id,
+        stats: ctx.store.stats(id),
+        values: ctx.values.device(id),
+        tail: &tail,
+        day,
+        now_ms: crate::values::unix_ms(ctx.wall),
+    };
+    let accept = head.header("accept-encoding");
+    let reply = crate::pages::device::page(out, &mut ctx.reply, framing, accept, &page);
+    Ok(reply)
+}

@@ -289,7 +289,10 @@ fn respond(
                 pages::metrics(out, kit, framing, accept, data, ctx.wall)
             }
             Route::UserAgent => pages::user_agent(out, kit, framing, head),
-            Route::Dashboard => pages::dashboard(out, kit, framing, accept),
+            Route::Dashboard => {
+                let data = (&ctx.store, &ctx.values);
+                pages::dashboard::page(out, kit, framing, accept, data, ctx.wall)
+            }
             Route::Echo(text) => pages::echo(out, kit, framing, head, text),
             Route::InfluxPing => influx::ping(out, kit.date(), framing),
             Route::InfluxHealth => {
@@ -330,8 +333,8 @@ fn respond(
         }),
         // The browser page; `EventSource` requests were taken by `live_stream`.
         Route::DeviceLive(id) => by_method(head, ctx, out, framing, ALLOW_STATIC, |ctx, out| {
-            DeviceId::parse(id.as_bytes())?;
-            Ok(live::page::page(out, &mut ctx.reply, framing, accept))
+            let id = DeviceId::parse(id.as_bytes())?;
+            devices::page(head, &id, ctx, out, framing)
         }),
         Route::Device(id) => by_method(head, ctx, out, framing, ALLOW_DEVICE, |ctx, out| {
             devices::serve(head, id, ctx, out, framing)

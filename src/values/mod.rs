@@ -8,6 +8,8 @@ pub mod history;
 pub mod parse;
 mod rebuild;
 
+pub use rebuild::read_tail;
+
 use crate::store::record::split_rfc3339_millis;
 use crate::store::DeviceId;
 use history::History;

@@ -54,7 +54,7 @@ impl Values {
 
 /// The whole records of the last `VALUES_TAIL_BYTES` of a file: what precedes the first line
 /// break is cut unless the read starts at the file's beginning.
-fn read_tail(path: &Path, out: &mut Vec<u8>) -> std::io::Result<()> {
+pub fn read_tail(path: &Path, out: &mut Vec<u8>) -> std::io::Result<()> {
     out.clear();
     let mut file = std::fs::OpenOptions::new()
         .read(true)
