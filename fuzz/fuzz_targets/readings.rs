@@ -47,7 +47,7 @@ fuzz_target!(|input: &[u8]| {
     if let Some(v) = number {
         assert_eq!(shape, Some(Shape::Number));
         if max_fields > 0 {
-            assert_eq!(out.iter().collect::<Vec<_>>(), vec![("value", v)]);
+            assert_eq!(out.iter().collect::<Vec<_>>(), vec![(&b"value"[..], v)]);
         }
     }
     // The tracker: two devices, tight bounds.
