@@ -207,6 +207,10 @@ pub const HISTORY_MINUTES: usize = 24 * 60;
 /// Bytes read from the end of each device file at start to rebuild its readings.
 pub const VALUES_TAIL_BYTES: u64 = 64 * 1024;
 
+/// Bytes before the saved length whose CRC tells that a device file is the one the readings
+/// snapshot was taken of.
+pub const SNAPSHOT_CHECK_BYTES: u64 = 4096;
+
 // ---- CGI (`cgi/`)
 
 /// Most CGI scripts running at once (503 beyond it).
@@ -365,6 +369,7 @@ pub const ALL: &[(&str, Value)] = &[
     ),
     ("HISTORY_MINUTES", Value::Count(HISTORY_MINUTES as u64)),
     ("VALUES_TAIL_BYTES", Value::Size(VALUES_TAIL_BYTES)),
+    ("SNAPSHOT_CHECK_BYTES", Value::Size(SNAPSHOT_CHECK_BYTES)),
     ("MAX_CGI_PROCESSES", Value::Count(MAX_CGI_PROCESSES as u64)),
     ("MAX_CGI_HEAD_BYTES", Value::Size(MAX_CGI_HEAD_BYTES as u64)),
     (

@@ -132,18 +132,29 @@ fn charts_move_and_pages_work_without_javascript() {
         json!(["t", "h"])
     );
     let points = "document.querySelector('#charts polyline').getAttribute('points')";
-    let before_points = b.eval(points);
-    let before = shot_of(&mut b, "#charts");
+    // A screenshot of the charts and the line it shows (taken again if the page redrew the
+    // charts meanwhile).
+    let steady_shot = |b: &mut Page| loop {
+        let line = b.eval(points);
+        let shot = shot_of(b, "#charts");
+        if b.eval(points) == line {
+            return (line, shot);
+        }
+    };
+    let (before_line, before) = steady_shot(&mut b);
     std::fs::write(out.join("device-chart-1.png"), &before).unwrap();
     // New readings redraw the chart (the page fetches itself again at most once a second).
     assert!(
-        b.wait_for(&format!("{points} !== {before_points}"), STEP),
+        b.wait_for(&format!("{points} !== {before_line}"), STEP),
         "the chart never changed"
     );
-    thread::sleep(Duration::from_millis(300));
-    let after = shot_of(&mut b, "#charts");
+    let (after_line, after) = steady_shot(&mut b);
     std::fs::write(out.join("device-chart-2.png"), &after).unwrap();
-    assert_ne!(before, after, "two screenshots of the charts are the same");
+    assert_ne!(before_line, after_line);
+    assert!(
+        before != after,
+        "two screenshots of the charts are the same (device-chart-1.png, device-chart-2.png)"
+    );
     let (_, _, ink, _) = png_stats(&after);
     assert!(ink > 0.01, "the chart area is blank");
     // New records are listed as they arrive.

@@ -265,3 +265,31 @@ fn the_pages_render_readings_without_javascript() {
     none.assert_status(200);
     assert!(none.body_str().contains("no records yet"));
 }
+
+#[test]
+fn a_clean_restart_keeps_the_history_of_undated_records() {
+    let data = tempfile::tempdir().unwrap();
+    let before = {
+        let mut f = start_ingest_in(data.path(), &[]);
+        let mut c = f.connect();
+        for v in [1, 2, 3] {
+            post_record(&mut c, "k", format!("t={v}").as_bytes());
+        }
+        let before = get_json(&f.server, "/api/devices/k/series?field=t");
+        f.server.signal(nix::sys::signal::Signal::SIGTERM);
+        let status = f
+            .server
+            .wait_exit(common::IO_TIMEOUT)
+            .expect("exits on SIGTERM");
+        assert!(status.success(), "{status:?}");
+        before
+    };
+    assert!(data.path().join(".sluice-readings").exists());
+    let f = start_ingest_in(data.path(), &[]);
+    let after = get_json(&f.server, "/api/devices/k/series?field=t");
+    assert_eq!(after, before, "the same points at the same times");
+    assert_eq!(after["points"].as_array().unwrap().len(), 3);
+    // The snapshot is not a device.
+    let doc = get_json(&f.server, "/api/devices");
+    assert_eq!(doc["count"], 1, "{doc}");
+}

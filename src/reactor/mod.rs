@@ -289,15 +289,10 @@ impl Server {
     /// Hands every record written this turn to the readings and to the live hub, which renders
     /// its events, and delivers them to the subscribed connections; then drives those.
     fn publish_live(&mut self) {
+        self.observe_published();
         let ctx = &mut self.ctx;
         let tracking = ctx.values.config().max_series > 0;
         ctx.store.set_publishing(tracking || !ctx.live.is_empty());
-        if tracking {
-            let wall = SystemTime::now();
-            for (device, _, record) in ctx.store.published() {
-                ctx.values.observe(device, record, wall);
-            }
-        }
         if !ctx.live.is_empty() {
             let (conns, touched, now) = (&mut self.conns, &mut self.touched, ctx.now);
             let records = ctx.store.published();
@@ -316,6 +311,17 @@ impl Server {
             self.drive(key);
         }
         self.touched = touched;
+    }
+
+    /// Hands the records written since the last call to the readings.
+    fn observe_published(&mut self) {
+        let ctx = &mut self.ctx;
+        if ctx.values.config().max_series > 0 {
+            let wall = SystemTime::now();
+            for (device, _, record) in ctx.store.published() {
+                ctx.values.observe(device, record, wall);
+            }
+        }
     }
 
     /// Drives one connection and acts on the result.
@@ -428,6 +434,14 @@ impl Server {
     fn finish(mut self) -> io::Result<()> {
         // Every acknowledged byte reaches the file before we exit.
         self.ctx.store.shutdown(&mut self.ctx.completions);
+        // The readings of those last records too, then all of them for the next start.
+        self.observe_published();
+        if self.ctx.values.config().max_series > 0 {
+            match self.ctx.values.save(self.ctx.store.dir()) {
+                Ok(devices) => debug!("readings of {devices} devices saved"),
+                Err(e) => warn!("readings not saved for the next start: {e}"),
+            }
+        }
         if !self.conns.is_empty() {
             info!("{} connections cut at shutdown", self.conns.len());
         }

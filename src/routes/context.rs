@@ -72,15 +72,23 @@ impl Context {
     ) -> Self {
         let mut values = Values::new(config.values);
         store.set_publishing(config.values.max_series > 0);
-        if config.store.format.framing == Framing::Lines {
+        if config.values.max_series > 0 {
             let started = Instant::now();
-            let ids = store.devices().map(|(id, _)| *id);
-            let records = values.rebuild(store.dir(), ids);
-            if records > 0 {
+            let covered = values.restore(store.dir());
+            // Raw records have no boundaries to find in a file.
+            let records = if config.store.format.framing == Framing::Lines {
+                let ids = store.devices().map(|(id, _)| *id);
+                values.rebuild(store.dir(), ids, &covered)
+            } else {
+                0
+            };
+            if records > 0 || !covered.is_empty() {
                 log::info!(
-                    "readings: {} fields of {} devices rebuilt from {records} records in {} ms",
+                    "readings: {} fields of {} devices, {} from the snapshot, {records} records \
+                     read, in {} ms",
                     values.series(),
                     values.devices().count(),
+                    covered.len(),
                     started.elapsed().as_millis()
                 );
             }

@@ -89,6 +89,74 @@ impl History {
         let start = self.minutes.partition_point(|m| m.minute < first);
         self.minutes.range(start..)
     }
+    /// Appends the history in the snapshot format (`snapshot.rs`): the raw points, then the
+    /// minutes, each list after its length; little-endian.
+    pub(super) fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&(self.raw.len() as u32).to_le_bytes());
+        for p in &self.raw {
+            out.extend_from_slice(&p.at_ms.to_le_bytes());
+            out.extend_from_slice(&p.value.to_le_bytes());
+        }
+        out.extend_from_slice(&(self.minutes.len() as u32).to_le_bytes());
+        for m in &self.minutes {
+            out.extend_from_slice(&m.minute.to_le_bytes());
+            for v in [m.min, m.max, m.sum] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+            out.extend_from_slice(&m.count.to_le_bytes());
+        }
+    }
+
+    /// Reads what [`History::encode`] wrote from the front of `input`; `None` when it is cut
+    /// short or holds more than the bounds allow.
+    pub(super) fn decode(input: &mut &[u8]) -> Option<History> {
+        let mut history = History::default();
+        let raw = take_u32(input)? as usize;
+        if raw > HISTORY_RAW_POINTS {
+            return None;
+        }
+        for _ in 0..raw {
+            let at_ms = take_i64(input)?;
+            let value = take_f64(input)?;
+            history.raw.push_back(Point { at_ms, value });
+        }
+        let minutes = take_u32(input)? as usize;
+        if minutes > HISTORY_MINUTES {
+            return None;
+        }
+        for _ in 0..minutes {
+            let minute = take_i64(input)?;
+            let (min, max, sum) = (take_f64(input)?, take_f64(input)?, take_f64(input)?);
+            let count = take_u32(input)?;
+            history.minutes.push_back(Minute {
+                minute,
+                min,
+                max,
+                sum,
+                count,
+            });
+        }
+        Some(history)
+    }
+}
+
+/// The first `N` bytes of `input`, which moves past them.
+pub(super) fn take<const N: usize>(input: &mut &[u8]) -> Option<[u8; N]> {
+    let head: [u8; N] = input.get(..N)?.try_into().ok()?;
+    *input = &input[N..];
+    Some(head)
+}
+
+pub(super) fn take_u32(input: &mut &[u8]) -> Option<u32> {
+    take(input).map(u32::from_le_bytes)
+}
+
+pub(super) fn take_i64(input: &mut &[u8]) -> Option<i64> {
+    take(input).map(i64::from_le_bytes)
+}
+
+pub(super) fn take_f64(input: &mut &[u8]) -> Option<f64> {
+    take(input).map(f64::from_le_bytes)
 }
 
 #[cfg(test)]

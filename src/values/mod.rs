@@ -1,14 +1,17 @@
 //! The readings of each device: every stored record is parsed (`parse.rs`) and each numeric
-//! field keeps its latest value with its time and a bounded history (`history.rs`), rebuilt at
-//! start from the tail of the device files (`rebuild.rs`). The reactor hands over the records
+//! field keeps its latest value with its time and a bounded history (`history.rs`), saved at
+//! shutdown and restored at start (`snapshot.rs`), else rebuilt from the tail of the device
+//! files (`rebuild.rs`). The reactor hands over the records
 //! the store wrote in each turn; pages, the API and `/metrics` read from here. Bounds: devices
 //! tracked (`--max-value-devices`), fields per device (`--max-fields`), and fields tracked in
 //! all (`--max-series`); what lies beyond them is counted, not kept.
 pub mod history;
 pub mod parse;
 mod rebuild;
+mod snapshot;
 
 pub use rebuild::read_tail;
+pub use snapshot::{Covered, SNAPSHOT_FILE};
 
 use crate::store::record::split_rfc3339_millis;
 use crate::store::DeviceId;

@@ -1,4 +1,5 @@
 //! Readings after a restart: the tail of each device file is read again at start.
+use super::snapshot::Covered;
 use super::{unix_ms, Values};
 use crate::limits::VALUES_TAIL_BYTES;
 use crate::store::record::split_rfc3339_millis;
@@ -14,7 +15,15 @@ impl Values {
     /// at most `--max-value-devices` of them. A record with a `--timestamp` prefix joins the
     /// history at its time; one without sets only the latest values, dated by the file's
     /// modification time (when its last record was written). Returns the records read.
-    pub fn rebuild(&mut self, dir: &Path, ids: impl Iterator<Item = DeviceId>) -> u64 {
+    ///
+    /// A device restored from the snapshot (`covered`) has only the records after the
+    /// snapshot read.
+    pub fn rebuild(
+        &mut self,
+        dir: &Path,
+        ids: impl Iterator<Item = DeviceId>,
+        covered: &Covered,
+    ) -> u64 {
         if self.config.max_series == 0 {
             return 0;
         }
@@ -32,7 +41,8 @@ impl Values {
         let mut records = 0;
         // Oldest first, so that the order devices are tracked in follows their files.
         for (modified, id) in files.into_iter().rev() {
-            if let Err(e) = read_tail(&dir.join(id.as_str()), &mut tail) {
+            let from = covered.get(&id).copied().unwrap_or(0);
+            if let Err(e) = read_tail_from(&dir.join(id.as_str()), from, &mut tail) {
                 log::warn!("readings of {id}: cannot read its file: {e}");
                 continue;
             }
@@ -55,16 +65,21 @@ impl Values {
 /// The whole records of the last `VALUES_TAIL_BYTES` of a file: what precedes the first line
 /// break is cut unless the read starts at the file's beginning.
 pub fn read_tail(path: &Path, out: &mut Vec<u8>) -> std::io::Result<()> {
+    read_tail_from(path, 0, out)
+}
+
+/// As [`read_tail`], never before `from` (a record boundary).
+fn read_tail_from(path: &Path, from: u64, out: &mut Vec<u8>) -> std::io::Result<()> {
     out.clear();
     let mut file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)?;
     let len = file.metadata()?.len();
-    let start = len.saturating_sub(VALUES_TAIL_BYTES);
+    let start = len.saturating_sub(VALUES_TAIL_BYTES).max(from);
     file.seek(SeekFrom::Start(start))?;
     file.take(VALUES_TAIL_BYTES).read_to_end(out)?;
-    if start > 0 {
+    if start > from {
         let first = memchr::memchr(b'\n', out).map_or(out.len(), |i| i + 1);
         out.drain(..first);
     }

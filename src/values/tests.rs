@@ -107,7 +107,7 @@ fn rebuild_reads_the_tail_of_each_file() {
     std::fs::write(dir.path().join("plain"), b"t=5\n{\"t\": 6}\n").unwrap();
     let mut values = Values::new(config(10, 10, 100));
     let ids = ["long", "timed", "plain", "missing"].map(id);
-    let records = values.rebuild(dir.path(), ids.into_iter());
+    let records = values.rebuild(dir.path(), ids.into_iter(), &Covered::new());
     let long_records = long[long.len() - crate::limits::VALUES_TAIL_BYTES as usize..]
         .iter()
         .filter(|&&b| b == b'\n')
@@ -139,7 +139,11 @@ fn rebuild_takes_the_most_recent_files_first() {
             .unwrap();
     }
     let mut values = Values::new(config(1, 10, 100));
-    values.rebuild(dir.path(), [id("old"), id("new")].into_iter());
+    values.rebuild(
+        dir.path(),
+        [id("old"), id("new")].into_iter(),
+        &Covered::new(),
+    );
     assert!(values.device(&id("new")).is_some());
     assert!(values.device(&id("old")).is_none());
 }
@@ -152,4 +156,94 @@ fn names_with_control_bytes_or_bad_utf8_are_not_tracked() {
     let names: Vec<_> = latest(&values, "a").into_iter().map(|f| f.0).collect();
     assert_eq!(names, vec!["b", "c"]);
     assert_eq!(values.dropped, 3);
+}
+
+fn points(values: &Values, device: &str, field: &str) -> Vec<(i64, f64)> {
+    let f = values.device(&id(device)).unwrap().field(field).unwrap();
+    f.history
+        .points_since(0)
+        .map(|p| (p.at_ms, p.value))
+        .collect()
+}
+
+#[test]
+fn a_snapshot_brings_readings_back_and_only_later_records_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str| dir.path().join(name);
+    let mut values = Values::new(config(10, 10, 100));
+    for (name, body) in [("a", "t=1\nt=2\n"), ("b", "x=5\n"), ("c", "y=7\n")] {
+        std::fs::write(file(name), body).unwrap();
+        for line in body.lines() {
+            values.observe(id(name), line.as_bytes(), at(60_000));
+        }
+    }
+    values.observe(id("a"), b"t=3", at(120_000)); // in memory only: the file has two lines
+    assert_eq!(values.save(dir.path()).unwrap(), 3);
+    // After the snapshot: a grows, b is replaced by another file, c is cut short.
+    let mut a = std::fs::File::options()
+        .append(true)
+        .open(file("a"))
+        .unwrap();
+    std::io::Write::write_all(&mut a, b"t=9\n").unwrap();
+    std::fs::remove_file(file("b")).unwrap();
+    std::fs::write(file("b"), b"x=6\n").unwrap();
+    std::fs::write(file("c"), b"").unwrap();
+
+    let mut back = Values::new(config(10, 10, 100));
+    let covered = back.restore(dir.path());
+    assert_eq!(covered.get(&id("a")), Some(&8), "{covered:?}");
+    assert_eq!(
+        covered.len(),
+        1,
+        "b is another file, c is shorter: {covered:?}"
+    );
+    assert_eq!(
+        points(&back, "a", "t"),
+        [(60_000, 1.0), (60_000, 2.0), (120_000, 3.0)]
+    );
+    let records = back.rebuild(dir.path(), ["a", "b", "c"].map(id).into_iter(), &covered);
+    assert_eq!(records, 2, "a's new line, and b's");
+    assert_eq!(latest(&back, "a")[0].1, 9.0);
+    assert_eq!(
+        points(&back, "a", "t").len(),
+        3,
+        "an undated record joins no history"
+    );
+    assert_eq!(latest(&back, "b")[0].1, 6.0);
+    assert!(latest(&back, "c").is_empty());
+}
+
+#[test]
+fn a_damaged_snapshot_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a"), b"t=1\n").unwrap();
+    let mut values = Values::new(config(10, 10, 100));
+    values.observe(id("a"), b"t=1", at(1000));
+    values.save(dir.path()).unwrap();
+    let path = dir.path().join(SNAPSHOT_FILE);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    std::fs::write(&path, &bytes).unwrap();
+    let mut back = Values::new(config(10, 10, 100));
+    assert!(back.restore(dir.path()).is_empty());
+    assert!(back.device(&id("a")).is_none());
+    assert_eq!(back.series(), 0);
+    // Cut short: ignored too.
+    std::fs::write(&path, &bytes[..3]).unwrap();
+    assert!(back.restore(dir.path()).is_empty());
+}
+
+#[test]
+fn a_snapshot_keeps_within_the_bounds_of_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut values = Values::new(config(10, 10, 100));
+    for name in ["a", "b"] {
+        std::fs::write(dir.path().join(name), b"x=1 y=2\n").unwrap();
+        values.observe(id(name), b"x=1 y=2", at(0));
+    }
+    values.save(dir.path()).unwrap();
+    let mut back = Values::new(config(10, 10, 3));
+    back.restore(dir.path());
+    assert_eq!(back.series(), 3);
 }
