@@ -164,3 +164,18 @@ fn the_client_libraries_checks_and_methods() {
     assert_eq!(r.status, 405);
     assert_eq!(r.header("allow"), Some("POST, OPTIONS"));
 }
+
+#[test]
+fn a_file_named_ping_or_health_under_root_comes_first() {
+    let f = start_ingest(&[]);
+    std::fs::write(f.root.path().join("health"), b"my own health page\n").unwrap();
+    let mut c = f.connect();
+    let r = c.request(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body_str(), "my own health page\n");
+    // /ping has no file: InfluxDB's answer.
+    assert_eq!(
+        c.request(b"GET /ping HTTP/1.1\r\nHost: t\r\n\r\n").status,
+        204
+    );
+}

@@ -72,7 +72,8 @@ enum Route<'p> {
     Series(&'p str),
     /// `/api/v2/write`, `/write`: the InfluxDB write API.
     InfluxWrite,
-    /// `/ping`, `/health`: the InfluxDB client libraries' connection checks.
+    /// `/ping`, `/health`: the InfluxDB client libraries' connection checks, unless ROOT has a
+    /// file of that name.
     InfluxPing,
     InfluxHealth,
     Healthz,
@@ -315,9 +316,20 @@ fn respond(
         | Route::Metrics
         | Route::UserAgent
         | Route::Series(_)
-        | Route::InfluxPing
-        | Route::InfluxHealth
         | Route::Echo(_) => by_method(head, ctx, out, framing, ALLOW_STATIC, page),
+        // Not reserved: a file of that name under ROOT comes first.
+        Route::InfluxPing | Route::InfluxHealth => {
+            by_method(head, ctx, out, framing, ALLOW_STATIC, |ctx, out| {
+                let at = out.len();
+                match serve_static(head, ctx, out, framing) {
+                    Err(RequestError::NotFound) => {
+                        out.truncate(at);
+                        page(ctx, out)
+                    }
+                    other => other,
+                }
+            })
+        }
         // GET and HEAD of `/echo`; the methods with a body were taken in `dispatch`.
         Route::EchoBody => by_method(head, ctx, out, framing, reflect::ALLOW_ECHO, |_, _| {
             Err(RequestError::MethodNotAllowed)
