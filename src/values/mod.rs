@@ -37,6 +37,43 @@ pub struct Field {
     /// When that record was received, in milliseconds since the Unix epoch.
     pub at_ms: i64,
     pub history: History,
+    /// A short name's bytes inline, so that finding a field on every record reads no other
+    /// memory (the name's allocation is a cache miss per field with many devices).
+    key: [u8; SHORT_NAME_BYTES],
+    /// The name's length if it fits in `key`, else `LONG_NAME`.
+    key_len: u8,
+}
+
+const SHORT_NAME_BYTES: usize = 23;
+const LONG_NAME: u8 = u8::MAX;
+
+impl Field {
+    pub fn new(name: &str, value: f64, at_ms: i64, history: History) -> Field {
+        let mut key = [0; SHORT_NAME_BYTES];
+        let key_len = if name.len() <= SHORT_NAME_BYTES {
+            key[..name.len()].copy_from_slice(name.as_bytes());
+            name.len() as u8
+        } else {
+            LONG_NAME
+        };
+        Field {
+            name: name.into(),
+            value,
+            at_ms,
+            history,
+            key,
+            key_len,
+        }
+    }
+
+    /// Whether this field is named `name`.
+    pub fn is(&self, name: &[u8]) -> bool {
+        if name.len() <= SHORT_NAME_BYTES {
+            usize::from(self.key_len) == name.len() && &self.key[..name.len()] == name
+        } else {
+            self.key_len == LONG_NAME && self.name.as_bytes() == name
+        }
+    }
 }
 
 /// The fields of one device, in the order they first appeared.
@@ -47,7 +84,7 @@ pub struct DeviceValues {
 
 impl DeviceValues {
     pub fn field(&self, name: &str) -> Option<&Field> {
-        self.fields.iter().find(|f| &*f.name == name)
+        self.fields.iter().find(|f| f.is(name.as_bytes()))
     }
 }
 
@@ -117,8 +154,12 @@ impl Values {
         }
         self.dropped += self.readings.skipped as u64;
         let device = self.devices.entry(id).or_default();
-        for (name, value) in self.readings.iter() {
-            let known = device.fields.iter().position(|f| f.name.as_bytes() == name);
+        for (k, (name, value)) in self.readings.iter().enumerate() {
+            // Records of a device mostly name the same fields in the same order.
+            let known = match device.fields.get(k) {
+                Some(f) if f.is(name) => Some(k),
+                _ => device.fields.iter().position(|f| f.is(name)),
+            };
             let field = match known {
                 Some(i) => &mut device.fields[i],
                 None => {
@@ -129,12 +170,9 @@ impl Values {
                         continue;
                     };
                     self.series += 1;
-                    device.fields.push(Field {
-                        name: name.into(),
-                        value,
-                        at_ms,
-                        history: History::default(),
-                    });
+                    device
+                        .fields
+                        .push(Field::new(name, value, at_ms, History::default()));
                     device.fields.last_mut().expect("just pushed")
                 }
             };

@@ -109,16 +109,11 @@ impl Values {
             let count = u16::from_le_bytes(take(&mut input)?);
             let mut fields = Vec::new();
             for _ in 0..count {
-                let name = parse::field_name(take_short(&mut input)?)?.into();
+                let name = parse::field_name(take_short(&mut input)?)?;
                 let value = f64::from_le_bytes(take(&mut input)?);
                 let at_ms = take_i64(&mut input)?;
                 let history = History::decode(&mut input)?;
-                fields.push(Field {
-                    name,
-                    value,
-                    at_ms,
-                    history,
-                });
+                fields.push(Field::new(name, value, at_ms, history));
             }
             let path = dir.join(id.as_str());
             let same_file = std::fs::symlink_metadata(&path)

@@ -247,3 +247,23 @@ fn a_snapshot_keeps_within_the_bounds_of_the_next_run() {
     back.restore(dir.path());
     assert_eq!(back.series(), 3);
 }
+
+#[test]
+fn fields_are_found_by_short_and_long_names() {
+    let short = "s".repeat(SHORT_NAME_BYTES);
+    let long = "l".repeat(SHORT_NAME_BYTES + 1);
+    for name in [&short, &long, &"t".to_string()] {
+        let f = Field::new(name, 1.0, 0, History::default());
+        assert!(f.is(name.as_bytes()), "{name}");
+        assert!(!f.is(&name.as_bytes()[1..]), "{name}");
+        assert!(!f.is(format!("{name}x").as_bytes()), "{name}");
+    }
+    // Fields in another order than the first record's are still the same fields.
+    let mut values = Values::new(config(10, 10, 100));
+    values.observe(id("a"), b"x=1 y=2", at(0));
+    values.observe(id("a"), b"y=3 x=4", at(1));
+    assert_eq!(
+        latest(&values, "a"),
+        vec![("x".into(), 4.0, 1), ("y".into(), 3.0, 1)]
+    );
+}
