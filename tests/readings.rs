@@ -261,6 +261,11 @@ fn the_pages_render_readings_without_javascript() {
     let quiet = fetch(&f.server, "/devices/quiet/live").body_str();
     assert!(quiet.contains("No readings yet"), "{quiet}");
     assert!(quiet.contains("hello"), "{quiet}");
+    // The home page (ROOT without index.html) lists the devices with their first values.
+    std::fs::remove_file(f.root.path().join("index.html")).unwrap();
+    let home = fetch(&f.server, "/").body_str();
+    assert!(home.contains(">k</a> 2 records"), "{home}");
+    assert!(home.contains(": t = <b>22</b> · h = <b>40</b>"), "{home}");
     let none = fetch(&f.server, "/devices/nobody/live");
     none.assert_status(200);
     assert!(none.body_str().contains("no records yet"));

@@ -136,15 +136,15 @@ const NO_LISTING_END: &str =
 off (<code>--no-listing</code>). <a href=\"/devices\">The dashboard</a> shows what devices \
 send.</p>\n</body>\n</html>\n";
 
-/// The home page for `GET /` when ROOT has no index.html: a devices summary above the listing
-/// page `listing` (a complete HTML document, or empty).
+/// The home page for `GET /` when ROOT has no index.html: a devices summary (with their first
+/// latest values) above the listing page `listing` (a complete HTML document, or empty).
 pub fn home(
     out: &mut Vec<u8>,
     kit: &mut ReplyKit,
     framing: Framing,
     accept: Option<&[u8]>,
     listing: &[u8],
-    store: &DeviceStore,
+    (store, values): (&DeviceStore, &Values),
 ) -> Reply {
     let mut summary = String::new();
     let mut devices: Vec<_> = store.devices().collect();
@@ -155,10 +155,18 @@ pub fn home(
     for (id, stats) in devices.iter().take(10) {
         // Device ids are limited to A-Z a-z 0-9 . _ - : nothing to escape.
         summary.push_str(&format!(
-            "<li><a href=\"/devices/{id}/live\">{id}</a> {}, {}</li>",
+            "<li><a href=\"/devices/{id}/live\">{id}</a> {}, {}",
             counted(stats.records, "record"),
             counted(stats.bytes, "byte")
         ));
+        // The first few latest values.
+        let fields = values.device(id).map_or(&[][..], |d| &d.fields);
+        for (i, f) in fields.iter().take(4).enumerate() {
+            let sep = if i == 0 { ": " } else { " · " };
+            let name = html::escape(&f.name);
+            summary.push_str(&format!("{sep}{name} = <b>{}</b>", html::number(f.value)));
+        }
+        summary.push_str("</li>");
     }
     summary.push_str("</ul></section>");
     let mut body = Vec::with_capacity(listing.len() + summary.len());

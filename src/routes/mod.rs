@@ -407,7 +407,8 @@ fn serve_static(
             let listing = std::mem::take(&mut ctx.reply.page);
             let accept = head.header("accept-encoding");
             let kit = &mut ctx.reply;
-            let reply = pages::home(out, kit, framing, accept, &listing, &ctx.store);
+            let data = (&ctx.store, &ctx.values);
+            let reply = pages::home(out, kit, framing, accept, &listing, data);
             ctx.reply.page = listing;
             Ok(reply)
         }
