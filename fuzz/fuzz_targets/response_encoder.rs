@@ -90,6 +90,10 @@ all_errors![
     TokenRequired,
     CredentialsRequired,
     PreconditionFailed,
+    BadSeries,
+    BadLineProtocol,
+    UnsupportedEncoding,
+    BadGzip,
 ];
 
 /// What a written response must say.
