@@ -131,6 +131,13 @@ fn dashboard_and_live_page_in_headless_chromium() {
         "live feed stayed empty: {}",
         b.eval("document.body.innerText")
     );
+    // Each live record shows when it was stored.
+    let time = b.eval("document.querySelector('#records li time').textContent.trim()");
+    let time = time.as_str().unwrap_or_default();
+    assert!(
+        time.len() == 8 && time.as_bytes()[2] == b':' && time.as_bytes()[5] == b':',
+        "no HH:MM:SS on a live record: {time:?}"
+    );
     let feed = b.eval("document.getElementById('records').innerText");
     let feed = feed.as_str().unwrap_or_default().to_string();
     let posted = poster.posted();

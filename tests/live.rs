@@ -458,7 +458,9 @@ fn api_live_streams_every_device_as_json() {
         let obj = v.as_object().expect("a JSON object");
         let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
         keys.sort_unstable();
-        assert_eq!(keys, ["device", "offset", "record"]);
+        assert_eq!(keys, ["device", "offset", "record", "time"]);
+        let time = obj["time"].as_str().unwrap();
+        assert!(time.len() == 24 && time.ends_with('Z'), "{time}");
         assert_eq!(obj["device"], device);
         assert_eq!(obj["offset"].as_u64(), Some(*end));
         let text = std::str::from_utf8(body).unwrap();

@@ -72,12 +72,13 @@ impl LiveHub {
     }
 
     /// Renders the events of the records written this turn (`device`, offset just past the
-    /// record, the record's bytes) and hands each to `deliver` with every subscriber it is for:
-    /// the record itself to the device's subscribers, and a JSON object (`device`, `offset`,
-    /// `record`) to those of every device. `event` is scratch space, reused across calls.
+    /// record, the record's bytes), stored at `time` (RFC 3339), and hands each to `deliver`
+    /// with every subscriber it is for: the record itself to the device's subscribers, and a
+    /// JSON object (`device`, `offset`, `record`, `time`) to those of every device. `event` is
+    /// scratch space, reused across calls.
     pub fn fan_out<'r>(
         &self,
-        records: impl Iterator<Item = (DeviceId, u64, &'r [u8])>,
+        (records, time): (impl Iterator<Item = (DeviceId, u64, &'r [u8])>, &str),
         event: &mut Vec<u8>,
         mut deliver: impl FnMut(&Waiter, &[u8]),
     ) {
@@ -97,6 +98,7 @@ impl LiveHub {
                     "device": device.as_str(),
                     "offset": end,
                     "record": strip_line_break(&text),
+                    "time": time,
                 });
                 sse::push_event(event, None, end, json.to_string().as_bytes());
                 for w in &self.all {

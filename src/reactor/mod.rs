@@ -296,12 +296,17 @@ impl Server {
         if !ctx.live.is_empty() {
             let (conns, touched, now) = (&mut self.conns, &mut self.touched, ctx.now);
             let records = ctx.store.published();
-            ctx.live.fan_out(records, &mut self.event, |waiter, event| {
-                if let Some(conn) = conns.get_mut(waiter.key).filter(|c| c.waiter() == *waiter) {
-                    conn.push_live(event, now);
-                    touched.push(waiter.key);
-                }
-            });
+            let mut time = Vec::with_capacity(24);
+            crate::store::record::push_rfc3339_millis(&mut time, SystemTime::now());
+            let time = std::str::from_utf8(&time).unwrap_or("");
+            ctx.live
+                .fan_out((records, time), &mut self.event, |waiter, event| {
+                    if let Some(conn) = conns.get_mut(waiter.key).filter(|c| c.waiter() == *waiter)
+                    {
+                        conn.push_live(event, now);
+                        touched.push(waiter.key);
+                    }
+                });
         }
         ctx.store.clear_published();
         let mut touched = std::mem::take(&mut self.touched);
