@@ -387,11 +387,17 @@ fn home_page_lists_devices_above_the_root_listing() {
         .expect("kitchen in the summary");
     assert!(html.contains("/devices/garage/live"), "{html}");
     assert!(html.contains("href=\"/devices\""), "link to the dashboard");
-    // Counts read as English: one record, four bytes.
-    assert!(html.contains(">kitchen</a> 1 record, 4 bytes<"), "{html}");
+    // Counts read as English: one record, four bytes; then the latest values.
+    assert!(
+        html.contains(">kitchen</a> 1 record, 4 bytes: t = <b>1</b><"),
+        "{html}"
+    );
     post_record(&mut c, "garage", b"d=1\n");
     let html = fetch(&server, "/").body_str();
-    assert!(html.contains(">garage</a> 2 records, 8 bytes<"), "{html}");
+    assert!(
+        html.contains(">garage</a> 2 records, 8 bytes: d = <b>1</b><"),
+        "{html}"
+    );
     let listing = html.find("notes.txt").expect("ROOT listing");
     assert!(devices < listing, "the devices come before the listing");
     // With an index.html, ROOT's own page wins.
