@@ -171,19 +171,15 @@ impl<S: Transport> Connection<S> {
                 let peer = self.peer.ip();
                 let written = routes::influx::store(ctx, &self.body, gzip, peer, self.waiter);
                 self.release_body(ctx);
-                // Nothing waits: one call to `committed` replies at once.
-                let waiting = written.waiting.max(1);
+                // One more than the commits under way: the call below settles it with the
+                // store's own result, and replies at once if nothing waits.
                 self.state = State::AwaitCommit {
                     close,
                     http10,
-                    waiting,
+                    waiting: written.waiting + 1,
                     result: Ok(()),
                 };
-                if written.waiting == 0 {
-                    self.committed(ctx, written.result);
-                } else if let State::AwaitCommit { result, .. } = &mut self.state {
-                    *result = written.result;
-                }
+                self.committed(ctx, written.result);
             }
         }
     }

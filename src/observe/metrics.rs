@@ -226,11 +226,22 @@ fn render_gauges(out: &mut Vec<u8>, gauges: &Gauges) {
         ),
     ];
     for (name, help, value) in gauges {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
-        );
+        write_family(out, (name, "gauge"), help, value);
     }
+}
+
+/// One family of a single sample without labels: its HELP and TYPE (`kind`) lines, then
+/// `name value`.
+pub fn write_family(
+    out: &mut Vec<u8>,
+    (name, kind): (&str, &str),
+    help: &str,
+    value: impl std::fmt::Display,
+) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+    );
 }
 
 #[cfg(test)]

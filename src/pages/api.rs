@@ -1,20 +1,12 @@
 //! `GET /api/devices`: the dashboard's data as JSON. Field names are part of the interface
 //! (documented in README.md) and do not change.
-use crate::store::record::push_rfc3339_millis;
 use crate::store::DeviceStore;
 use crate::values::{unix_ms, Values};
 use serde_json::{json, Value};
 use std::time::SystemTime;
 
 fn rfc3339(t: Option<SystemTime>) -> Value {
-    match t {
-        Some(t) => {
-            let mut out = Vec::with_capacity(24);
-            push_rfc3339_millis(&mut out, t);
-            Value::String(String::from_utf8_lossy(&out).into_owned())
-        }
-        None => Value::Null,
-    }
+    t.map_or(Value::Null, |t| Value::String(super::html::rfc3339(t)))
 }
 
 /// Writes `{"now", "ack", "count", "devices": [...]}` into `out`, devices sorted by id, each

@@ -1,10 +1,9 @@
 //! `GET /devices`: the dashboard. The server renders the table (each device with its latest
 //! values), so it is useful with JavaScript off; the script sorts, filters, refreshes from
 //! `/api/devices` and shows live records from `/api/live`.
-use super::html::{ago, escape, number};
+use super::html::{ago, escape, number, rfc3339};
 use crate::http::reply::{Framing, Reply, ReplyKit};
 use crate::observe::units::write_size;
-use crate::store::record::push_rfc3339_millis;
 use crate::store::{DeviceId, DeviceStats, DeviceStore};
 use crate::values::{unix_ms, Values};
 use std::fmt::Write as _;
@@ -44,14 +43,7 @@ pub fn page(
             },
             1,
         );
-    kit.page(
-        out,
-        framing,
-        accept,
-        200,
-        "text/html; charset=utf-8",
-        html.as_bytes(),
-    )
+    kit.page(out, framing, accept, 200, super::HTML, html.as_bytes())
 }
 
 /// One device's row, as the script renders it too.
@@ -79,9 +71,7 @@ fn row(
         let _ = write!(html, "<td data-label=\"{label}\">");
         match at {
             Some(at) => {
-                let mut stamp = Vec::with_capacity(24);
-                push_rfc3339_millis(&mut stamp, at);
-                let stamp = String::from_utf8_lossy(&stamp);
+                let stamp = rfc3339(at);
                 let _ = write!(
                     html,
                     "<div>{}</div><div class=\"muted\">{} {} UTC</div>",

@@ -3,7 +3,7 @@
 //! server so the page is useful with JavaScript off. The script only adds: records as they
 //! arrive (from the device's event stream, dated when they arrive), and the values and charts
 //! fetched again after new records. Self-contained: inline CSS, SVG and JavaScript.
-use super::html::{ago, escape, number};
+use super::html::{ago, escape, number, rfc3339};
 use crate::http::reply::{Framing, Reply, ReplyKit};
 use crate::observe::units::counted;
 use crate::store::record::split_rfc3339_millis;
@@ -72,14 +72,7 @@ pub fn page(
         html,
         "</main>\n<script>{SCRIPT}</script>\n</body>\n</html>\n"
     );
-    kit.page(
-        out,
-        framing,
-        accept,
-        200,
-        "text/html; charset=utf-8",
-        html.as_bytes(),
-    )
+    kit.page(out, framing, accept, 200, super::HTML, html.as_bytes())
 }
 
 fn fields<'a>(p: &DevicePage<'a>) -> &'a [Field] {
@@ -222,9 +215,7 @@ fn records(html: &mut String, tail: &[u8]) {
         html.push_str("<li>");
         let rest = match split_rfc3339_millis(line) {
             Some((at, rest)) => {
-                let mut stamp = Vec::with_capacity(24);
-                crate::store::record::push_rfc3339_millis(&mut stamp, at);
-                let stamp = String::from_utf8_lossy(&stamp);
+                let stamp = rfc3339(at);
                 let _ = write!(html, "<time datetime=\"{stamp}\">{}</time>", &stamp[11..19]);
                 rest
             }

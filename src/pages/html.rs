@@ -1,6 +1,13 @@
 //! Small pieces of the generated HTML: escaping, numbers and ages as people read them.
 use std::borrow::Cow;
 
+/// `at` in RFC 3339 with milliseconds, UTC (`2026-11-22T16:40:00.007Z`), as the API writes it.
+pub fn rfc3339(at: std::time::SystemTime) -> String {
+    let mut out = Vec::with_capacity(24);
+    crate::store::record::push_rfc3339_millis(&mut out, at);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// `text` safe inside HTML text and quoted attribute values.
 pub fn escape(text: &str) -> Cow<'_, str> {
     if !text.contains(['&', '<', '>', '"', '\'']) {

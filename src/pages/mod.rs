@@ -19,6 +19,7 @@ use crate::store::DeviceStore;
 use crate::values::Values;
 use std::time::SystemTime;
 
+/// The type of every generated page.
 const HTML: &str = "text/html; charset=utf-8";
 
 /// `GET /echo/{text}`: the (percent-decoded) text back as `text/plain`.

@@ -3,12 +3,12 @@
 use crate::http::error::RequestError;
 use crate::http::query::validate;
 use crate::http::reply::{Framing, Reply, ReplyKit};
+use crate::observe::metrics;
 use crate::store::record::push_rfc3339_millis;
 use crate::values::{DeviceValues, Values};
 use serde_json::{json, Map, Value};
-use std::fmt::Write as _;
 use std::io::Write as _;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// `{"t": {"value": 21.5, "time": "...Z", "age_seconds": 3.2}, ...}`, fields in the order
 /// they first appeared; `{}` for a device without readings.
@@ -33,10 +33,16 @@ fn age_seconds(now_ms: i64, at_ms: i64) -> f64 {
 
 /// RFC 3339 with milliseconds, UTC.
 pub fn rfc3339(at_ms: i64) -> String {
-    let mut out = Vec::with_capacity(24);
-    let at = UNIX_EPOCH + Duration::from_millis(at_ms.max(0) as u64);
-    push_rfc3339_millis(&mut out, at);
-    String::from_utf8_lossy(&out).into_owned()
+    super::html::rfc3339(time_of(at_ms))
+}
+
+fn time_of(at_ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(at_ms.max(0) as u64)
+}
+
+/// Appends the RFC 3339 form of `at_ms` (no allocation).
+fn push_time(out: &mut Vec<u8>, at_ms: i64) {
+    push_rfc3339_millis(out, time_of(at_ms));
 }
 
 /// What a series request asks for.
@@ -114,7 +120,6 @@ fn since(text: &str, now_ms: i64) -> Option<i64> {
 /// `GET /api/devices/{id}/series`: the field's points as JSON
 /// (`{"device", "field", "resolution", "points": [[ms, value], ...]}`, minutes as
 /// `[ms, min, mean, max, count]`) or CSV (`time,value` or `time,min,mean,max,count`).
-#[allow(clippy::too_many_arguments)]
 pub fn series(
     out: &mut Vec<u8>,
     kit: &mut ReplyKit,
@@ -131,47 +136,42 @@ pub fn series(
     let since = query.since_ms.unwrap_or(i64::MIN);
     let mut body = std::mem::take(&mut kit.page);
     body.clear();
-    let mut text = String::new();
+    let history = &field.history;
     if query.csv {
         if query.minutes {
-            text.push_str("time,min,mean,max,count\n");
-            for m in field.history.minutes_since(since) {
-                let at = rfc3339(m.minute * 60_000);
-                let _ = writeln!(text, "{at},{},{},{},{}", m.min, m.mean(), m.max, m.count);
+            body.extend_from_slice(b"time,min,mean,max,count\n");
+            for m in history.minutes_since(since) {
+                push_time(&mut body, m.minute * 60_000);
+                let _ = writeln!(body, ",{},{},{},{}", m.min, m.mean(), m.max, m.count);
             }
         } else {
-            text.push_str("time,value\n");
-            for p in field.history.points_since(since) {
-                let _ = writeln!(text, "{},{}", rfc3339(p.at_ms), p.value);
+            body.extend_from_slice(b"time,value\n");
+            for p in history.points_since(since) {
+                push_time(&mut body, p.at_ms);
+                let _ = writeln!(body, ",{}", p.value);
             }
         }
     } else {
         let resolution = if query.minutes { "minute" } else { "raw" };
         let head = json!({"device": id.as_str(), "field": &*field.name, "resolution": resolution});
-        let head = head.to_string();
-        text.push_str(&head[..head.len() - 1]);
-        text.push_str(",\"points\":[");
-        let mut first = true;
-        let mut sep = |text: &mut String| {
-            if !std::mem::take(&mut first) {
-                text.push(',');
-            }
-        };
+        let _ = serde_json::to_writer(&mut body, &head);
+        body.pop(); // the closing brace: the points follow
+        body.extend_from_slice(b",\"points\":[");
         if query.minutes {
-            for m in field.history.minutes_since(since) {
-                sep(&mut text);
+            for m in history.minutes_since(since) {
                 let (at, mean) = (m.minute * 60_000, m.mean());
-                let _ = write!(text, "[{at},{},{mean},{},{}]", m.min, m.max, m.count);
+                let _ = write!(body, "[{at},{},{mean},{},{}],", m.min, m.max, m.count);
             }
         } else {
-            for p in field.history.points_since(since) {
-                sep(&mut text);
-                let _ = write!(text, "[{},{}]", p.at_ms, p.value);
+            for p in history.points_since(since) {
+                let _ = write!(body, "[{},{}],", p.at_ms, p.value);
             }
         }
-        text.push_str("]}");
+        if body.last() == Some(&b',') {
+            body.pop();
+        }
+        body.extend_from_slice(b"]}");
     }
-    let _ = body.write_all(text.as_bytes());
     let content_type = if query.csv {
         "text/csv; charset=utf-8"
     } else {
@@ -187,7 +187,6 @@ pub fn series(
 pub fn push_metrics(out: &mut Vec<u8>, values: &Values, now_ms: i64) {
     let mut devices: Vec<_> = values.devices().collect();
     devices.sort_unstable_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
-    let mut text = String::new();
     // A family is written only with samples (some scrapers refuse an empty one).
     let gauges = [
         (
@@ -203,43 +202,36 @@ pub fn push_metrics(out: &mut Vec<u8>, values: &Values, now_ms: i64) {
         if values.series() == 0 {
             break;
         }
-        let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} gauge");
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
         for (id, device) in &devices {
             for f in &device.fields {
                 let field = label(&f.name);
                 let _ = match i {
                     0 => writeln!(
-                        text,
+                        out,
                         "{name}{{device=\"{id}\",field=\"{field}\"}} {}",
                         f.value
                     ),
                     _ => {
                         let age = age_seconds(now_ms, f.at_ms);
-                        writeln!(text, "{name}{{device=\"{id}\",field=\"{field}\"}} {age}")
+                        writeln!(out, "{name}{{device=\"{id}\",field=\"{field}\"}} {age}")
                     }
                 };
             }
         }
     }
-    let counters = [
-        (
-            "sluice_device_value_fields_dropped_total",
-            "Fields of records read that were not tracked: past --max-fields or --max-series, or names that are not text.",
-            values.dropped,
-        ),
-        (
-            "sluice_device_value_records_untracked_total",
-            "Records not read for readings: their device is past --max-value-devices, or has no field while --max-series is reached.",
-            values.untracked,
-        ),
-    ];
-    for (name, help, count) in counters {
-        let _ = writeln!(
-            text,
-            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {count}"
-        );
-    }
-    out.extend_from_slice(text.as_bytes());
+    metrics::write_family(
+        out,
+        ("sluice_device_value_fields_dropped_total", "counter"),
+        "Fields of records read that were not tracked: past --max-fields or --max-series, or names that are not text.",
+        values.dropped,
+    );
+    metrics::write_family(
+        out,
+        ("sluice_device_value_records_untracked_total", "counter"),
+        "Records not read for readings: their device is past --max-value-devices, or has no field while --max-series is reached.",
+        values.untracked,
+    );
 }
 
 /// A label value escaped as the Prometheus text format wants (`\`, `"`, line feed).

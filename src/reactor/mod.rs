@@ -49,6 +49,8 @@ pub struct Server {
     next_serial: u64,
     /// Scratch for one live event, and the live connections that got events this turn.
     event: Vec<u8>,
+    /// The time of this turn's `/api/live` events (reused).
+    stamp: Vec<u8>,
     touched: Vec<usize>,
     /// Connections that got the reply to a commit this turn.
     ready: Vec<usize>,
@@ -148,6 +150,7 @@ impl Server {
             next_free_space: Instant::now() + FREE_SPACE_CHECK_SECS,
             next_serial: 0,
             event: Vec::new(),
+            stamp: Vec::new(),
             touched: Vec::new(),
             ready: Vec::new(),
             peers,
@@ -296,9 +299,13 @@ impl Server {
         if !ctx.live.is_empty() {
             let (conns, touched, now) = (&mut self.conns, &mut self.touched, ctx.now);
             let records = ctx.store.published();
-            let mut time = Vec::with_capacity(24);
-            crate::store::record::push_rfc3339_millis(&mut time, SystemTime::now());
-            let time = std::str::from_utf8(&time).unwrap_or("");
+            // The time only `/api/live` events carry, written into a buffer kept for it.
+            let stamp = &mut self.stamp;
+            stamp.clear();
+            if !ctx.live.all().is_empty() {
+                crate::store::record::push_rfc3339_millis(stamp, SystemTime::now());
+            }
+            let time = std::str::from_utf8(stamp).unwrap_or("");
             ctx.live
                 .fan_out((records, time), &mut self.event, |waiter, event| {
                     if let Some(conn) = conns.get_mut(waiter.key).filter(|c| c.waiter() == *waiter)
