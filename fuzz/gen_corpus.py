@@ -183,7 +183,7 @@ PATHS = [
 
 def error_count():
     """The number of RequestError variants (response_encoder.rs lists them all, in order)."""
-    text = (REPO / "src/error.rs").read_text()
+    text = (REPO / "src/http/error.rs").read_text()
     body = text[text.index("pub enum RequestError {") : text.index("\n}\n", text.index("pub enum RequestError {"))]
     return len(re.findall(r"^    ([A-Z]\w*),$", body, re.M))
 
@@ -309,6 +309,7 @@ CONNECTIONS = {
     "dashboard_listing_metrics": conn_seed(get(b"/") + get(b"/dashboard") + get(b"/metrics") + get(b"/1?download")),
     "options_and_unknown_method": conn_seed(b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\nFOO /1 HTTP/1.1\r\nHost: h\r\n\r\n" + get(b"/1")),
     "leading_empty_lines": conn_seed(b"\r\n\r\n" + get(b"/1") + get(b"/2")),
+    "folder_zip_slow_reader": conn_seed(get(b"/?download") + b"HEAD /?download HTTP/1.1\r\nHost: h\r\n\r\n" + get(b"/1"), per_call=7, per_turn=5),
 }
 
 

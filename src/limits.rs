@@ -40,6 +40,15 @@ pub const MIN_GZIP_BYTES: usize = 256;
 /// ones go out by `sendfile`.
 pub const SMALL_FILE_MAX_BYTES: u64 = 16 * 1024;
 
+/// Most files one folder's zip (`GET /dir/?download`) takes; more: 403.
+pub const MAX_ARCHIVE_FILES: usize = 10_000;
+
+/// Most levels of folders below the one a zip is made of; deeper: 403.
+pub const MAX_ARCHIVE_DEPTH: usize = 32;
+
+/// Most bytes a generated body (a folder's zip) adds to the write buffer at a time.
+pub const GENERATED_CHUNK_BYTES: usize = 256 * 1024;
+
 /// Most bytes one `sendfile` call may send, so one download cannot starve other connections.
 pub const SENDFILE_CHUNK_BYTES: usize = 512 * 1024;
 
@@ -251,6 +260,12 @@ pub const ALL: &[(&str, Value)] = &[
     ("MAX_RANGES", Value::Count(MAX_RANGES as u64)),
     ("MIN_GZIP_BYTES", Value::Size(MIN_GZIP_BYTES as u64)),
     ("SMALL_FILE_MAX_BYTES", Value::Size(SMALL_FILE_MAX_BYTES)),
+    ("MAX_ARCHIVE_FILES", Value::Count(MAX_ARCHIVE_FILES as u64)),
+    ("MAX_ARCHIVE_DEPTH", Value::Count(MAX_ARCHIVE_DEPTH as u64)),
+    (
+        "GENERATED_CHUNK_BYTES",
+        Value::Size(GENERATED_CHUNK_BYTES as u64),
+    ),
     (
         "SENDFILE_CHUNK_BYTES",
         Value::Size(SENDFILE_CHUNK_BYTES as u64),

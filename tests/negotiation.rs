@@ -182,11 +182,19 @@ fn download_adds_an_encoded_content_disposition() {
             "attachment; filename=\"evil__X-Injected: 1.txt\"; filename*=UTF-8''evil%0D%0AX-Injected%3A%201.txt",
         ),
         (
-            "/?download",
+            "/index.html?download",
             "attachment; filename=\"index.html\"; filename*=UTF-8''index.html",
         ),
+        // A folder's `?download` is the folder as a zip (tests/folder_zip.rs), even one with
+        // an index.html.
+        (
+            "/?download",
+            "attachment; filename=\"ROOT.zip\"; filename*=UTF-8''ROOT.zip",
+        ),
     ];
+    let root_name = fx.root.path().file_name().unwrap().to_str().unwrap();
     for (target, want) in cases {
+        let want = &*want.replace("ROOT", root_name);
         let r = c.request(&get(target));
         r.assert_status(200);
         assert_eq!(r.header("content-disposition"), Some(want), "{target}");

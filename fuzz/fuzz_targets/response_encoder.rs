@@ -71,6 +71,7 @@ all_errors![
     BadDeviceId,
     NoRecord,
     UploadsOff,
+    ArchiveTooLarge,
     BadIdempotencyKey,
     BadQuery,
     BadSort,

@@ -75,7 +75,7 @@ impl<S: Transport> Connection<S> {
             }
             self.release_body(ctx);
             self.state = State::Respond {
-                file: None,
+                body: None,
                 close: true,
             };
             return Step::Continue;
@@ -97,10 +97,10 @@ impl<S: Transport> Connection<S> {
             return;
         };
         match sink {
-            Sink::Discard { file, .. } => {
-                let no_file = file.is_none();
-                self.state = State::Respond { file, close };
-                if !close && no_file && self.wbuf.len() - self.wpos < MAX_PENDING_WRITE_BYTES {
+            Sink::Discard { body, .. } => {
+                let buffered = body.is_none();
+                self.state = State::Respond { body, close };
+                if !close && buffered && self.wbuf.len() - self.wpos < MAX_PENDING_WRITE_BYTES {
                     self.enter_read_head(ctx);
                 }
             }

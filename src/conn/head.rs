@@ -103,7 +103,7 @@ impl<S: Transport> Connection<S> {
                 // from what is kept of the head here.
                 match &next {
                     // A file body is logged when it ends, with the bytes really sent.
-                    Next::Reply { reply, .. } if reply.file.is_some() => {
+                    Next::Reply { reply, .. } if reply.body.is_some() => {
                         let (status, planned) = (reply.status, reply.body_len);
                         let kind = Deferred::File { status, planned };
                         self.pending_log.defer(ctx, &head, kind);
@@ -140,7 +140,7 @@ impl<S: Transport> Connection<S> {
         // A small answer that keeps the connection waits in the buffer, so the answers to a
         // pipelined batch leave in one write.
         if let State::Respond {
-            file: None,
+            body: None,
             close: false,
         } = self.state
         {
@@ -162,13 +162,13 @@ impl<S: Transport> Connection<S> {
                     decoder: BodyDecoder::new(body.framing, ctx.config.max_body),
                     sink: Sink::Discard {
                         reply_at,
-                        file: reply.file,
+                        body: reply.body,
                     },
                     close,
                 }
             }
             Next::Reply { reply, close } => State::Respond {
-                file: reply.file,
+                body: reply.body,
                 close,
             },
             Next::ReadBody { sink, close } => {
@@ -223,6 +223,6 @@ impl<S: Transport> Connection<S> {
         } else {
             log_access(ctx, self.peer, None, reply.status, reply.body_len);
         }
-        self.state = State::Respond { file: None, close };
+        self.state = State::Respond { body: None, close };
     }
 }

@@ -22,7 +22,7 @@ mod write;
 use crate::cgi::run::CgiRun;
 use crate::http::body::BodyDecoder;
 use crate::http::error::RequestError;
-use crate::http::reply::{FileBody, Framing, Reply};
+use crate::http::reply::{Body, Framing, Reply};
 use crate::http::request::{HeadScanner, RequestHead, Version};
 use crate::limits::MAX_LIVE_BACKLOG_BYTES;
 use crate::live::Topic;
@@ -92,7 +92,7 @@ enum State {
     },
     /// Sending the write buffer, then the file body.
     Respond {
-        file: Option<FileBody>,
+        body: Option<Body>,
         close: bool,
     },
     /// Our side is shut down; reading and discarding until the client closes, so that our last
@@ -109,10 +109,7 @@ enum State {
 enum Sink {
     /// Nowhere: the reply is already in the write buffer from `reply_at` (with its file, if
     /// any) and is replaced by an error reply if the body turns out bad.
-    Discard {
-        reply_at: usize,
-        file: Option<FileBody>,
-    },
+    Discard { reply_at: usize, body: Option<Body> },
     /// Collected whole in `Connection::body`, then handed to the route's sink.
     Route(BodySink),
 }
@@ -260,7 +257,7 @@ impl<S: Transport> Connection<S> {
         metrics::count_request("POST", reply.status);
         self.pending_log
             .write(ctx, self.peer.ip(), reply.status, reply.body_len);
-        self.state = State::Respond { file: None, close };
+        self.state = State::Respond { body: None, close };
     }
 
     /// What this connection watches, if it is a live stream.

@@ -54,7 +54,7 @@ impl<S: Transport> Connection<S> {
                 Pumped::Finished => {
                     let close = *close || !run.keeps_connection();
                     let (status, bytes) = (run.status(), run.body_bytes());
-                    self.state = State::Respond { file: None, close };
+                    self.state = State::Respond { body: None, close };
                     self.pending_log.write(ctx, self.peer.ip(), status, bytes);
                     return Step::Continue;
                 }

@@ -3,60 +3,130 @@
 //! others; then the next request, or the lingering close.
 use super::io::{self, Outcome, Transport};
 use super::{Connection, State, Step};
+use crate::http::reply::{Body, FileBody};
 use crate::limits::{
-    FILE_BYTES_PER_TURN, KEEP_BUFFER_BYTES, LINGER_MAX_BYTES, LINGER_SECS, SENDFILE_CHUNK_BYTES,
+    FILE_BYTES_PER_TURN, GENERATED_CHUNK_BYTES, KEEP_BUFFER_BYTES, LINGER_MAX_BYTES, LINGER_SECS,
+    SENDFILE_CHUNK_BYTES,
 };
 use crate::routes::context::Context;
 use log::warn;
 use std::time::Instant;
 
+/// What sending a body changes besides the body itself.
+struct Progress<'a> {
+    writable: &'a mut bool,
+    /// File bytes this loop turn, for `FILE_BYTES_PER_TURN`.
+    file_bytes: &'a mut u64,
+    body_sent: &'a mut u64,
+    last_progress: &'a mut Instant,
+    now: Instant,
+}
+
+/// Sends `body`'s ranges by `sendfile`, each part head from `wbuf` between them. `None` once the
+/// whole body is sent, else what the connection does next.
+fn send_file<S: Transport>(
+    stream: &mut S,
+    body: &mut FileBody,
+    p: Progress<'_>,
+    peer: std::net::SocketAddr,
+) -> Option<Step> {
+    // Never more than `remaining`: the length was fixed when the request started, so a file
+    // that grows meanwhile cannot push the body past its Content-Length.
+    while body.remaining > 0 {
+        if *p.file_bytes >= FILE_BYTES_PER_TURN {
+            return Some(Step::Yield);
+        }
+        if !*p.writable {
+            return Some(Step::Wait);
+        }
+        let count = body.remaining.min(SENDFILE_CHUNK_BYTES as u64) as usize;
+        match io::sendfile(stream, &body.file, &mut body.offset, count) {
+            Outcome::Done(0) => {
+                warn!("{peer}: file shrank while being sent; closing");
+                return Some(Step::Close);
+            }
+            Outcome::Done(n) => {
+                body.remaining -= n as u64;
+                *p.file_bytes += n as u64;
+                *p.body_sent += n as u64;
+                *p.last_progress = p.now;
+            }
+            Outcome::WouldBlock => {
+                *p.writable = false;
+                return Some(Step::Wait);
+            }
+            Outcome::Closed => return Some(Step::Close),
+        }
+    }
+    None
+}
+
 impl<S: Transport> Connection<S> {
     pub(super) fn respond(&mut self, ctx: &mut Context, file_bytes: &mut u64) -> Step {
-        // A multipart body alternates: part head from the write buffer, then its file range.
+        // A multipart body alternates: part head from the write buffer, then its file range. A
+        // generated body refills the write buffer until it is complete.
         loop {
-            let more =
-                matches!(&self.state, State::Respond { file: Some(b), .. } if b.remaining > 0);
+            let more = match &self.state {
+                State::Respond {
+                    body: Some(Body::File(b)),
+                    ..
+                } => b.remaining > 0,
+                State::Respond {
+                    body: Some(Body::Generated(_)),
+                    ..
+                } => true,
+                _ => false,
+            };
             match self.flush(ctx.now, more) {
                 Outcome::Done(_) => {}
                 Outcome::WouldBlock => return Step::Wait,
                 Outcome::Closed => return Step::Close,
             }
-            let State::Respond {
-                file: Some(body), ..
-            } = &mut self.state
-            else {
-                break;
-            };
-            // Never more than `remaining`: the length was fixed when the request started, so a
-            // file that grows meanwhile cannot push the body past its Content-Length.
-            while body.remaining > 0 {
-                if *file_bytes >= FILE_BYTES_PER_TURN {
-                    return Step::Yield;
-                }
-                if !self.writable {
-                    return Step::Wait;
-                }
-                let count = body.remaining.min(SENDFILE_CHUNK_BYTES as u64) as usize;
-                match io::sendfile(&mut self.stream, &body.file, &mut body.offset, count) {
-                    Outcome::Done(0) => {
-                        warn!("{}: file shrank while being sent; closing", self.peer);
-                        return Step::Close;
+            let step = match &mut self.state {
+                State::Respond {
+                    body: Some(Body::File(body)),
+                    ..
+                } => {
+                    let progress = Progress {
+                        writable: &mut self.writable,
+                        file_bytes,
+                        body_sent: &mut self.pending_log.body_sent,
+                        last_progress: &mut self.last_progress,
+                        now: ctx.now,
+                    };
+                    match send_file(&mut self.stream, body, progress, self.peer) {
+                        None if body.next_part(&mut self.wbuf) => continue,
+                        step => step,
                     }
-                    Outcome::Done(n) => {
-                        body.remaining -= n as u64;
-                        *file_bytes += n as u64;
-                        self.pending_log.body_sent += n as u64;
-                        self.last_progress = ctx.now;
+                }
+                State::Respond {
+                    body: Some(Body::Generated(body)),
+                    ..
+                } => {
+                    if *file_bytes >= FILE_BYTES_PER_TURN {
+                        return Step::Yield;
                     }
-                    Outcome::WouldBlock => {
-                        self.writable = false;
+                    if !self.writable {
                         return Step::Wait;
                     }
-                    Outcome::Closed => return Step::Close,
+                    match body.fill(&mut self.wbuf, GENERATED_CHUNK_BYTES) {
+                        Ok(0) => None,
+                        Ok(n) => {
+                            *file_bytes += n as u64;
+                            self.pending_log.body_sent += n as u64;
+                            continue;
+                        }
+                        Err(e) => {
+                            warn!("{}: {e}; closing", self.peer);
+                            return Step::Close;
+                        }
+                    }
                 }
-            }
-            if !body.next_part(&mut self.wbuf) {
-                break;
+                _ => None,
+            };
+            match step {
+                Some(step) => return step,
+                None => break,
             }
         }
         self.log_file_sent(ctx);

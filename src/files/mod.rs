@@ -12,6 +12,7 @@
 //! The syscalls go through rustix rather than nix: nix 0.29 returns raw descriptors, and turning
 //! one into a `File` would need `unsafe`, which this crate forbids.
 
+mod archive;
 pub mod cache;
 mod listing;
 mod mime;
@@ -22,6 +23,7 @@ pub mod site;
 mod tests;
 pub mod upload;
 mod watch;
+mod zip;
 
 use crate::limits::OPEN_EAGAIN_RETRIES;
 use std::ffi::{CStr, OsStr};
@@ -216,6 +218,26 @@ pub fn resolve(
         Err(e) => return Err(e),
     }
     Ok(Resolved::Directory(file))
+}
+
+/// Resolves a request path that ends in `/` to the folder it names, leaving its normalized
+/// root-relative path in `scratch` (NUL-terminated, `.` for ROOT). `NotFound` when it names no
+/// folder; the other errors as [`resolve`].
+pub fn resolve_folder(
+    root: &Root,
+    raw_path: &str,
+    scratch: &mut Scratch,
+) -> Result<File, RequestError> {
+    let buf = &mut scratch.path;
+    path::normalize(raw_path, buf)?;
+    buf.push(0);
+    let folder = File::from(open_in_root(root, buf)?);
+    let meta = folder.metadata().map_err(|_| RequestError::Internal)?;
+    if meta.is_dir() {
+        Ok(folder)
+    } else {
+        Err(RequestError::NotFound)
+    }
 }
 
 /// Opens the precompressed sibling of the file the last successful [`resolve`] with `scratch`

@@ -31,7 +31,7 @@ use crate::http::date::write_http_date;
 use crate::http::disposition;
 use crate::http::error::RequestError;
 use crate::http::range::{self, ByteRange, RangeDecision, RangeSet};
-use crate::http::reply::{self, FileBody, Framing, Reply};
+use crate::http::reply::{self, Body, FileBody, Framing, Reply};
 use crate::http::request::{Method, RequestHead};
 use crate::http::response;
 
@@ -302,10 +302,10 @@ fn single(
         range::content_range(out, range, file.len);
     }
     common.finish(out);
-    let reply = |file| Reply {
+    let reply = |file: Option<FileBody>| Reply {
         status,
         body_len: if common.framing.head_only { 0 } else { len },
-        file,
+        body: file.map(Body::File),
     };
     if common.framing.head_only || len == 0 {
         return Ok(reply(None));
@@ -350,14 +350,14 @@ fn multipart(
     out.extend_from_slice(b"\r\n");
     response::content_length(out, body_len);
     common.finish(out);
-    let reply = |file| Reply {
+    let reply = |file: Option<FileBody>| Reply {
         status: 206,
         body_len: if common.framing.head_only {
             0
         } else {
             body_len
         },
-        file,
+        body: file.map(Body::File),
     };
     if common.framing.head_only {
         return Ok(reply(None));

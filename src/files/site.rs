@@ -5,15 +5,17 @@
 //! the trailing-slash redirect, and directory listings (`listing/`, HTML or JSON by `?format=`
 //! or `Accept`). It knows nothing of devices: ROOT's own `/` without an `index.html` is handed
 //! back as [`Served::Home`] for the home page to be drawn around the listing.
+use super::archive::{Archive, Visible};
 use super::cache::FileCache;
 use super::serve::{self, FileRequest};
 use super::{render_listing, render_listing_json, ListingOrder, Resolved, Root, Scratch};
 use crate::http::accept_encoding;
 use crate::http::error::RequestError;
 use crate::http::query::{FileQuery, Format};
-use crate::http::reply::{Framing, Reply, ReplyKit, Send};
+use crate::http::reply::{Body, Framing, Reply, ReplyKit, Send};
 use crate::http::request::RequestHead;
 use crate::http::response;
+use std::rc::Rc;
 use std::time::{Instant, SystemTime};
 
 /// The clock of the loop turn a request is answered in.
@@ -49,7 +51,8 @@ pub struct Private {
 
 /// The served directory with its cache and the scratch space of path resolution.
 pub struct Site {
-    pub root: Root,
+    /// Shared with the folder archives being sent.
+    pub root: Rc<Root>,
     /// Reused while resolving paths; after a resolve it holds the name found.
     pub scratch: Scratch,
     cache: FileCache,
@@ -64,7 +67,7 @@ impl Site {
     pub fn new(root: Root, listing: bool, hidden: bool, private: Option<Private>) -> Site {
         Site {
             cache: FileCache::new(root.path()),
-            root,
+            root: Rc::new(root),
             scratch: Scratch::default(),
             listing,
             hidden,
@@ -111,6 +114,9 @@ impl Site {
         if !self.hidden && names_a_dotfile(head.path) {
             // Not served, not listed: as if it were not there.
             return Err(RequestError::NotFound);
+        }
+        if query.download && head.path.ends_with('/') {
+            return self.archive(head, kit, out, framing).map(Served::Reply);
         }
         // A `?download` answer names the file as path resolution found it: resolve every time.
         let cacheable = !query.download;
@@ -185,6 +191,56 @@ impl Site {
                 listing(head, &dir, query, kit, out, (framing, how)).map(Served::Reply)
             }
         }
+    }
+}
+
+impl Site {
+    /// `GET /dir/?download`: the folder's files as one zip (`archive.rs`), 403 with listings off.
+    fn archive(
+        &mut self,
+        head: &RequestHead<'_, '_>,
+        kit: &ReplyKit,
+        out: &mut Vec<u8>,
+        framing: Framing,
+    ) -> Result<Reply, RequestError> {
+        super::resolve_folder(&self.root, head.path, &mut self.scratch)?;
+        if self.found_private() {
+            return Err(RequestError::NotFound);
+        }
+        if !self.listing {
+            return Err(RequestError::Forbidden);
+        }
+        let visible = Visible {
+            hidden: self.hidden,
+            private: self.private.as_ref().map(|p| p.id),
+        };
+        let rel = self.scratch.path.strip_suffix(b"\0").unwrap_or(&[]);
+        let archive = Archive::of(Rc::clone(&self.root), rel, visible)?;
+        let mut name = match super::path::last_segment(rel) {
+            b"." | b"" => self
+                .root
+                .path()
+                .file_name()
+                .map_or(b"files".to_vec(), |n| n.as_encoded_bytes().to_vec()),
+            segment => segment.to_vec(),
+        };
+        name.extend_from_slice(b".zip");
+        response::start(out, 200, kit.date.as_bytes());
+        out.extend_from_slice(b"Content-Type: application/zip\r\n");
+        crate::http::disposition::attachment(out, &name);
+        out.extend_from_slice(b"Cache-Control: no-cache\r\n");
+        response::content_length(out, archive.len());
+        response::connection(out, framing.close, framing.http10_keep_alive);
+        response::end(out);
+        log::debug!("zip of {} files, {} bytes", archive.files(), archive.len());
+        if framing.head_only {
+            return Ok(Reply::buffered(200, 0));
+        }
+        Ok(Reply {
+            status: 200,
+            body_len: archive.len(),
+            body: Some(Body::Generated(Box::new(archive))),
+        })
     }
 }
 

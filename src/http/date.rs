@@ -81,7 +81,7 @@ pub fn imf_fixdate(secs: u64) -> [u8; IMF_FIXDATE_LEN] {
 /// The proleptic Gregorian date `days` after 1970-01-01: (year, month 1-12, day 1-31). Counts
 /// from 0000-03-01 so that the leap day ends a year, then splits 400-year eras (146,097 days),
 /// centuries, four-year cycles and years.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
+pub fn civil_from_days(days: u64) -> (u64, u64, u64) {
     const DAYS_0000_03_01_TO_1970: u64 = 719_468;
     let z = days + DAYS_0000_03_01_TO_1970;
     let era = z / 146_097;

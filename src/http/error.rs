@@ -76,6 +76,9 @@ pub enum RequestError {
     BadIdempotencyKey,
     /// `POST /files/{name}` while uploads are off: 403.
     UploadsOff,
+    /// A folder asked for as a zip holds more files (or levels of folders) than an archive
+    /// takes (`MAX_ARCHIVE_FILES`, `MAX_ARCHIVE_DEPTH`): 403.
+    ArchiveTooLarge,
     /// A body to a device that holds no record (with lines framing, no non-empty line): 400.
     NoRecord,
     /// A device id outside the rules of README.md ("Device ingestion"): 400.
@@ -170,7 +173,7 @@ impl RequestError {
             UnknownExpectation => 417,
             HeaderTimeout | BodyTimeout | BodyTooSlow => 408,
             MethodNotAllowed => 405,
-            Forbidden | CrossSiteWrite | UploadsOff => 403,
+            Forbidden | CrossSiteWrite | UploadsOff | ArchiveTooLarge => 403,
             NotFound => 404,
             MisdirectedRequest => 421,
             TokenRequired | CredentialsRequired => 401,
@@ -192,6 +195,7 @@ impl RequestError {
             UnknownMethod
                 | NoRecord
                 | UploadsOff
+                | ArchiveTooLarge
                 | BadIdempotencyKey
                 | MethodNotAllowed
                 | BadPath
@@ -261,6 +265,9 @@ impl RequestError {
             }
             NoRecord => "the body holds no record (a record is a non-empty line)",
             UploadsOff => "uploads are off; start sluice with --upload (or --directory DIR)",
+            ArchiveTooLarge => {
+                "the folder holds more than 10000 files, or folders 32 levels deep, for one zip"
+            }
             BadIdempotencyKey => "Idempotency-Key must be 1 to 255 visible ASCII characters",
             BadQuery => "malformed query string",
             BadSort => "?sort= takes name, size or modified",

@@ -28,9 +28,28 @@ pub const RETRY_AFTER_SECS: &str = "1";
 #[derive(Debug)]
 pub struct Reply {
     pub status: u16,
-    /// Body bytes the response carries (in the buffer or in `file`).
+    /// Body bytes the response carries (in the buffer or in `body`).
     pub body_len: u64,
-    pub file: Option<FileBody>,
+    /// What is still to be sent after the write buffer.
+    pub body: Option<Body>,
+}
+
+/// A body still to be sent after the head in the write buffer.
+#[derive(Debug)]
+pub enum Body {
+    /// File ranges, by `sendfile`.
+    File(FileBody),
+    /// Bytes made while they are sent (a folder's zip).
+    Generated(Box<dyn Generated>),
+}
+
+/// A body produced while it is sent, pulled in chunks by the connection whenever its socket
+/// takes more. Its length was promised in the head, so it must produce exactly that many bytes.
+pub trait Generated: std::fmt::Debug {
+    /// Appends the next bytes of the body to `out`, about `max` of them (a short header may go
+    /// past it). `Ok(0)` once the body is complete. An error means the promised body cannot be
+    /// made (a file changed meanwhile): the connection closes.
+    fn fill(&mut self, out: &mut Vec<u8>, max: usize) -> std::io::Result<usize>;
 }
 
 impl Reply {
@@ -39,7 +58,7 @@ impl Reply {
         Reply {
             status,
             body_len,
-            file: None,
+            body: None,
         }
     }
 }

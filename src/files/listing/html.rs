@@ -40,6 +40,7 @@ pub fn render_listing(
     out.extend_from_slice(b"</head>\n<body>\n<h1>Index of ");
     breadcrumbs(url_path, out);
     out.extend_from_slice(b"</h1>\n");
+    out.extend_from_slice(TOOLS.as_bytes());
     out.extend_from_slice(FILTER.as_bytes());
     out.extend_from_slice(b"<table>\n<thead><tr>");
     column_header(out, how, SortKey::Name, "n", "Name");
@@ -170,6 +171,10 @@ fn write_utc_minutes(secs: i64, out: &mut Vec<u8>) -> io::Result<()> {
 const HEAD_START: &str = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
 
+/// What a folder offers besides its rows: itself as one zip (`files/archive.rs`).
+const TOOLS: &str = "<p class=\"tools\"><a href=\"?download\" download>Download this folder \
+(.zip)</a></p>\n";
+
 /// The filter box: hidden until its script runs; typing hides the rows whose name does not
 /// contain the text (ignoring case).
 const FILTER: &str = "<input type=\"search\" id=\"filter\" placeholder=\"Filter names\" \
@@ -185,6 +190,7 @@ const STYLE: &str = "<style>\n\
 body{font:16px/1.5 system-ui,-apple-system,\"Segoe UI\",Roboto,sans-serif;margin:0 auto;padding:1rem;max-width:60rem}\n\
 h1{font-size:1.25rem;font-weight:600;margin:.5rem 0 1rem;overflow-wrap:anywhere}\n\
 h1 a{color:inherit}\n\
+.tools{margin:0 0 .5rem}\n\
 #filter{font:inherit;width:100%;max-width:20rem;box-sizing:border-box;padding:.3rem .5rem;margin:0 0 .5rem}\n\
 table{width:100%;border-collapse:collapse}\n\
 th,td{padding:.4rem .5rem;text-align:left;border-bottom:1px solid #8883}\n\
