@@ -133,6 +133,10 @@ pub const OPEN_EAGAIN_RETRIES: usize = 3;
 /// Longest file name accepted, in bytes (the usual filesystem limit).
 pub const MAX_UPLOAD_NAME_BYTES: usize = 255;
 
+/// Bytes of an upload written before the kernel is asked to start writing them to disk
+/// (`posix_fadvise` `DONTNEED`), so the sync at its end waits for little.
+pub const UPLOAD_WRITEBACK_BYTES: u64 = 8 * 1024 * 1024;
+
 // ---- The device store (`store/`)
 
 /// Longest device id, in bytes.
@@ -333,6 +337,10 @@ pub const ALL: &[(&str, Value)] = &[
     (
         "MAX_UPLOAD_NAME_BYTES",
         Value::Size(MAX_UPLOAD_NAME_BYTES as u64),
+    ),
+    (
+        "UPLOAD_WRITEBACK_BYTES",
+        Value::Size(UPLOAD_WRITEBACK_BYTES),
     ),
     (
         "MAX_DEVICE_ID_BYTES",

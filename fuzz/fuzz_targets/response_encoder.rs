@@ -60,6 +60,7 @@ all_errors![
     MalformedChunk,
     TrailersTooLarge,
     BodyTooLarge,
+    UploadTooLarge,
     UnknownExpectation,
     HeaderTimeout,
     BodyTimeout,

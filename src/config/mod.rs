@@ -133,6 +133,11 @@ pub struct Cli {
     #[arg(long = "max-body", value_name = "SIZE", default_value = "1M", value_parser = parse_size)]
     pub max_body: u64,
 
+    /// Largest upload (`POST /files/{path}`), streamed to disk rather than held in memory,
+    /// e.g. 512M, 64G
+    #[arg(long = "max-upload", value_name = "SIZE", default_value = "16G", value_parser = parse_size)]
+    pub max_upload: u64,
+
     /// Request bodies held in memory by all connections together, e.g. 64M; past it a new body
     /// gets 503 with Retry-After
     #[arg(long = "max-body-memory", value_name = "SIZE", default_value = "256M", value_parser = parse_size)]
@@ -190,7 +195,7 @@ pub struct Cli {
     #[arg(long = "no-listing")]
     pub no_listing: bool,
 
-    /// Accept POST /files/{name} (uploads into --directory); also on when --directory is given
+    /// Accept POST /files/{path} (uploads into --directory); also on when --directory is given
     #[arg(long = "upload")]
     pub upload: bool,
 
@@ -213,6 +218,8 @@ pub struct Config {
     pub max_body: u64,
     /// Bytes all request bodies in memory may hold together (`--max-body-memory`).
     pub max_body_memory: u64,
+    /// Largest upload, in bytes (`--max-upload`).
+    pub max_upload: u64,
     /// Bytes per second a slow body must average past the body timeout (`--min-body-rate`).
     pub min_body_rate: u64,
     pub max_connections: usize,
@@ -229,7 +236,7 @@ pub struct Config {
     pub listing: bool,
     /// Dotfiles are served and listed (`--hidden`).
     pub hidden: bool,
-    /// `POST /files/{name}` stores uploads (`--upload`, or an explicit `--directory`).
+    /// `POST /files/{path}` stores uploads (`--upload`, or an explicit `--directory`).
     pub upload: bool,
     /// CGI scripts enabled (`--cgi`), and how long one may run.
     pub cgi: bool,
@@ -264,6 +271,7 @@ impl From<Cli> for Config {
             allow,
             max_body: cli.max_body,
             max_body_memory: cli.max_body_memory,
+            max_upload: cli.max_upload,
             min_body_rate: cli.min_body_rate,
             max_connections: cli.max_connections as usize,
             max_connections_per_peer: cli

@@ -1,6 +1,7 @@
 //! Reading a request body into its sink: decoded as it arrives (Content-Length or chunked,
 //! bounded by `--max-body`), then discarded behind a reply already made, or handed whole to the
-//! route's sink: the device store, an upload, a CGI script.
+//! route's sink: the device store, a CGI script. An upload is the exception: written to its
+//! file as it arrives (bounded by `--max-upload`), and renamed into place at its end.
 use super::io::{Outcome, Transport};
 use super::{deferred_framing, tokens, Connection, Fill, Sink, State, Step};
 use crate::cgi::run::{CgiRun, Slot};
@@ -17,12 +18,40 @@ impl<S: Transport> Connection<S> {
             return Step::Close;
         };
         let input = &self.rbuf[self.rstart..self.rbuf.len()];
-        let collect = !matches!(sink, Sink::Discard { .. });
         let body = &mut self.body;
-        let decoded = if collect {
-            decoder.decode(input, &mut |data| body.extend_from_slice(data))
-        } else {
-            decoder.decode(input, &mut |_| {})
+        // An upload streams to its file; a write that fails ends the request.
+        let mut write_failed = None;
+        let (collect, decoded) = match sink {
+            Sink::Discard { .. } => (false, decoder.decode(input, &mut |_| {})),
+            Sink::Route(BodySink::Upload { upload, .. }) => {
+                let decoded = decoder.decode(input, &mut |data| {
+                    if write_failed.is_none() {
+                        write_failed = upload.write(data).err();
+                    }
+                });
+                let too_large = Err(RequestError::BodyTooLarge);
+                (
+                    false,
+                    if decoded == too_large {
+                        Err(RequestError::UploadTooLarge)
+                    } else {
+                        decoded
+                    },
+                )
+            }
+            Sink::Route(_) => (
+                true,
+                decoder.decode(input, &mut |data| body.extend_from_slice(data)),
+            ),
+        };
+        let decoded = match write_failed {
+            // The rest of the body is not read: the connection closes after the error.
+            Some(err) => {
+                let reply_at = self.wbuf.len();
+                self.fail_closing(ctx, err, reply_at, true);
+                return Step::Continue;
+            }
+            None => decoded,
         };
         match decoded {
             Ok(decoded) => {
@@ -136,13 +165,15 @@ impl<S: Transport> Connection<S> {
                 self.release_body(ctx);
                 self.send_deferred(ctx, &reply, framing.close);
             }
-            Sink::Route(BodySink::Upload { name, http10 }) => {
-                let dir = ctx.files_root.path();
-                let result = crate::files::upload::store(dir, &name, &self.body);
-                self.release_body(ctx);
+            Sink::Route(BodySink::Upload {
+                upload,
+                path,
+                http10,
+            }) => {
+                let result = upload.finish();
                 let framing = deferred_framing(close, http10, result);
                 let date = ctx.reply.date();
-                let reply = routes::upload_reply(&mut self.wbuf, date, &name, result, framing);
+                let reply = routes::upload_reply(&mut self.wbuf, date, &path, result, framing);
                 self.send_deferred(ctx, &reply, framing.close);
             }
             Sink::Route(BodySink::Device { id, http10, key }) => {

@@ -172,9 +172,16 @@ impl<S: Transport> Connection<S> {
                 close,
             },
             Next::ReadBody { sink, close } => {
+                // An upload streams to disk: it holds no body memory, and has its own limit.
+                let upload = matches!(sink, BodySink::Upload { .. });
                 let declared = match body.framing {
-                    BodyFraming::Length(n) => Some(n),
+                    BodyFraming::Length(n) if !upload => Some(n),
                     _ => None,
+                };
+                let limit = if upload {
+                    ctx.config.max_upload
+                } else {
+                    ctx.config.max_body
                 };
                 if !self.begin_body(ctx, declared) {
                     // Refused before a byte of it is read: the 100 Continue is not sent.
@@ -186,7 +193,7 @@ impl<S: Transport> Connection<S> {
                     self.wbuf.extend_from_slice(CONTINUE);
                 }
                 State::ReadBody {
-                    decoder: BodyDecoder::new(body.framing, ctx.config.max_body),
+                    decoder: BodyDecoder::new(body.framing, limit),
                     sink: Sink::Route(sink),
                     close,
                 }
@@ -202,16 +209,28 @@ impl<S: Transport> Connection<S> {
     /// Replaces everything from `reply_at` in the write buffer with the error reply for `err`
     /// and sends it. A reply to HEAD has no body (RFC 9110 section 9.3.2).
     pub(super) fn fail(&mut self, ctx: &mut Context, err: RequestError, reply_at: usize) {
+        self.fail_closing(ctx, err, reply_at, err.closes());
+    }
+
+    /// [`fail`](Self::fail), closing the connection afterwards also if `close` (a body whose
+    /// rest is left unread).
+    pub(super) fn fail_closing(
+        &mut self,
+        ctx: &mut Context,
+        err: RequestError,
+        reply_at: usize,
+        close: bool,
+    ) {
         let reply_at = reply_at.max(self.wpos);
         self.wbuf.truncate(reply_at);
-        let close = err.closes() || ctx.draining;
+        let close = close || err.closes() || ctx.draining;
         let framing = Framing {
             close,
             head_only: self.head_request,
             http10_keep_alive: false,
         };
-        let (date, limit) = (ctx.reply.date(), ctx.config.max_body);
-        let reply = reply::error_within(&mut self.wbuf, date, err, framing, limit);
+        let limits = (ctx.config.max_body, ctx.config.max_upload);
+        let reply = reply::error_within(&mut self.wbuf, ctx.reply.date(), err, framing, limits);
         if let Some(waiting) = self.pending_log.waiting() {
             // A body or CGI script that failed or timed out: the request is known.
             if waiting == Deferred::AfterBody {

@@ -117,6 +117,13 @@ impl Root {
         })
     }
 
+    /// Its device and inode.
+    pub fn identity(&self) -> Option<(u64, u64)> {
+        rustix::fs::fstat(&self.fd)
+            .ok()
+            .map(|stat| listing::identity(&stat))
+    }
+
     /// Makes this root behave as on a kernel without `openat2`.
     #[cfg(test)]
     pub(crate) fn disable_openat2(&self) {

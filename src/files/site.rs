@@ -61,11 +61,30 @@ pub struct Site {
     /// Dotfiles are served and listed (`--hidden`); `/.well-known/` always is.
     hidden: bool,
     private: Option<Private>,
+    /// Listings offer uploads (uploads are on and `/files/` is ROOT).
+    uploads: bool,
+}
+
+/// What ROOT shows besides its files.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Show {
+    /// Directory listings (no `--no-listing`).
+    pub listing: bool,
+    /// Dotfiles (`--hidden`).
+    pub hidden: bool,
+    /// Listings offer uploads into their folder.
+    pub uploads: bool,
 }
 
 impl Site {
-    pub fn new(root: Root, listing: bool, hidden: bool, private: Option<Private>) -> Site {
+    pub fn new(root: Root, show: Show, private: Option<Private>) -> Site {
+        let Show {
+            listing,
+            hidden,
+            uploads,
+        } = show;
         Site {
+            uploads,
             cache: FileCache::new(root.path()),
             root: Rc::new(root),
             scratch: Scratch::default(),
@@ -175,6 +194,7 @@ impl Site {
                     order: query.order,
                     hidden: self.hidden,
                     private,
+                    uploads: self.uploads,
                 };
                 if head.path == "/" && format == Format::Html {
                     // The home page: the listing of ROOT (unless disabled) in the page buffer.

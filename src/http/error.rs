@@ -53,6 +53,8 @@ pub enum RequestError {
     TrailersTooLarge,
     /// The body is larger than `--max-body`: 413, close.
     BodyTooLarge,
+    /// An upload (`POST /files/{path}`) is larger than `--max-upload`: 413, close.
+    UploadTooLarge,
     /// An `Expect` other than `100-continue`: 417, close.
     UnknownExpectation,
     /// The head did not arrive within the header deadline: 408, close.
@@ -74,7 +76,7 @@ pub enum RequestError {
     BadPath,
     /// An `Idempotency-Key` that is not 1 to 255 visible ASCII characters: 400.
     BadIdempotencyKey,
-    /// `POST /files/{name}` while uploads are off: 403.
+    /// `POST /files/{path}` while uploads are off: 403.
     UploadsOff,
     /// A folder asked for as a zip holds more files (or levels of folders) than an archive
     /// takes (`MAX_ARCHIVE_FILES`, `MAX_ARCHIVE_DEPTH`): 403.
@@ -169,7 +171,7 @@ impl RequestError {
             HeadTooLarge | TooManyHeaders | TrailersTooLarge => 431,
             UriTooLong => 414,
             UnknownTransferCoding | UnknownMethod => 501,
-            BodyTooLarge => 413,
+            BodyTooLarge | UploadTooLarge => 413,
             UnknownExpectation => 417,
             HeaderTimeout | BodyTimeout | BodyTooSlow => 408,
             MethodNotAllowed => 405,
@@ -251,6 +253,7 @@ impl RequestError {
             MalformedChunk => "malformed chunked body",
             TrailersTooLarge => "trailer section too large",
             BodyTooLarge => "request body too large",
+            UploadTooLarge => "upload too large",
             UnknownExpectation => "expectation not supported",
             HeaderTimeout => "request head not received in time",
             BodyTimeout => "request body not received in time",

@@ -199,24 +199,33 @@ pub fn error_with(
     Reply::buffered(status, body_len)
 }
 
-/// [`error`] for a caller that knows the body limit `max_body` (`--max-body`): a 413 states it.
+/// [`error`] for a caller that knows the body limits, `(max_body, max_upload)` (`--max-body`,
+/// `--max-upload`): a 413 states the one that was passed.
 pub fn error_within(
     out: &mut Vec<u8>,
     date: &[u8],
     err: RequestError,
     framing: Framing,
-    max_body: u64,
+    (max_body, max_upload): (u64, u64),
 ) -> Reply {
     match err {
-        RequestError::BodyTooLarge => body_too_large(out, date, framing, max_body),
+        RequestError::BodyTooLarge => too_large(out, date, framing, err, (max_body, "--max-body")),
+        RequestError::UploadTooLarge => {
+            too_large(out, date, framing, err, (max_upload, "--max-upload"))
+        }
         _ => error(out, date, err, framing),
     }
 }
 
 /// 413 whose body states the limit: `request body too large: the limit is N bytes
 /// (--max-body)` (written without allocating).
-fn body_too_large(out: &mut Vec<u8>, date: &[u8], framing: Framing, limit: u64) -> Reply {
-    let err = RequestError::BodyTooLarge;
+fn too_large(
+    out: &mut Vec<u8>,
+    date: &[u8],
+    framing: Framing,
+    err: RequestError,
+    (limit, flag): (u64, &str),
+) -> Reply {
     let mut text = [0u8; 96];
     let mut n = 0;
     let mut push = |bytes: &[u8]| {
@@ -226,7 +235,9 @@ fn body_too_large(out: &mut Vec<u8>, date: &[u8], framing: Framing, limit: u64) 
     push(err.description().as_bytes());
     push(b": the limit is ");
     push(itoa::Buffer::new().format(limit).as_bytes());
-    push(b" bytes (--max-body)");
+    push(b" bytes (");
+    push(flag.as_bytes());
+    push(b")");
     let description = std::str::from_utf8(&text[..n]).unwrap_or(err.description());
     let body_len = response::error_reply_with(
         out,

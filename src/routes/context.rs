@@ -2,7 +2,7 @@
 //! device store and live hub, the clock of the current loop turn, what writing a reply needs,
 //! and the access log. Owned by the reactor; lent by `&mut` to the connection and the routes.
 use crate::config::Config;
-use crate::files::site::Site;
+use crate::files::site::{Show, Site};
 use crate::files::Root;
 use crate::http::reply::ReplyKit;
 use crate::limits::{READ_SCRATCH_BYTES, REFUSAL_LOG_INTERVAL_SECS};
@@ -98,7 +98,13 @@ impl Context {
             site: {
                 // DATA inside ROOT is neither served nor listed there (devices have /devices/).
                 let private = roots.root.private(&roots.data);
-                Site::new(roots.root, config.listing, config.hidden, private)
+                let show = Show {
+                    listing: config.listing,
+                    hidden: config.hidden,
+                    // Only where a listing's folder is also the upload's folder.
+                    uploads: config.upload && roots.files.path() == roots.root.path(),
+                };
+                Site::new(roots.root, show, private)
             },
             config,
             data_root: roots.data,

@@ -51,8 +51,13 @@ pub enum BodySink {
         http10: bool,
         key: Option<Box<str>>,
     },
-    /// Stored as `--directory`/name (`POST /files/{name}`).
-    Upload { name: Vec<u8>, http10: bool },
+    /// Streamed into a file under `--directory` (`POST /files/{path}`); `path` as decoded, for
+    /// the `Location` of the 201.
+    Upload {
+        upload: Box<crate::files::upload::Upload>,
+        path: Vec<u8>,
+        http10: bool,
+    },
     /// Given to the script on stdin (`--cgi`, `/cgi-bin/`).
     Cgi(Box<CgiRequest>),
     /// Sent back (`POST /echo`, `/anything`).
@@ -91,7 +96,7 @@ enum Route<'p> {
     DeviceLive(&'p str),
     /// `/devices/{id}`: the device's data, or a POST of records.
     Device(&'p str),
-    /// `/files/{name}`: a file of `--directory`.
+    /// `/files/{path}`: a file under `--directory`.
     Files(&'p str),
     /// `/cgi-bin/{name}[/path-info]`: a CGI script (with `--cgi`).
     Cgi(&'p str),
@@ -193,13 +198,20 @@ pub fn dispatch(
         }
         _ => {}
     }
-    if let BodyFraming::Length(n) = head.framing {
-        if n > ctx.config.max_body {
-            return error(head, ctx, out, RequestError::BodyTooLarge);
-        }
-    }
     let http10 = head.version == Version::Http10;
     let post = head.method == Method::Post;
+    if let BodyFraming::Length(n) = head.framing {
+        // An upload streams to disk under its own limit.
+        let upload = post && ctx.config.upload && matches!(route, Route::Files(_));
+        let (limit, err) = if upload {
+            (ctx.config.max_upload, RequestError::UploadTooLarge)
+        } else {
+            (ctx.config.max_body, RequestError::BodyTooLarge)
+        };
+        if n > limit {
+            return error(head, ctx, out, err);
+        }
+    }
     match route {
         Route::EchoBody => {
             if let Some(next) = reflect::echo(head, keep) {
@@ -224,9 +236,9 @@ pub fn dispatch(
             let err = RequestError::UploadsOff;
             return refuse(head, ctx, out, err, (keep, ALLOW_FILES));
         }
-        Route::Files(name) if post => {
-            return match uploads::target(name) {
-                Ok(name) => read_body(BodySink::Upload { name, http10 }, keep),
+        Route::Files(path) if post => {
+            return match uploads::begin(path, ctx, http10) {
+                Ok(sink) => read_body(sink, keep),
                 Err(err) => refuse(head, ctx, out, err, (keep, ALLOW_FILES)),
             };
         }
@@ -503,6 +515,7 @@ fn error(head: &RequestHead<'_, '_>, ctx: &Context, out: &mut Vec<u8>, err: Requ
         head_only: head.method == Method::Head,
         http10_keep_alive: false,
     };
-    let reply = reply::error_within(out, ctx.reply.date(), err, framing, ctx.config.max_body);
+    let limits = (ctx.config.max_body, ctx.config.max_upload);
+    let reply = reply::error_within(out, ctx.reply.date(), err, framing, limits);
     Next::Reply { reply, close }
 }

@@ -1,6 +1,7 @@
-//! `/files/{name}`: a file of `--directory` read back (`GET`), or created from the request body
-//! (`POST`, with uploads on).
+//! `/files/{path}`: a file under `--directory` read back (`GET`), or created from the request
+//! body (`POST`, with uploads on) in the folder `path` names, streamed to disk as it arrives.
 use super::context::Context;
+use super::BodySink;
 use crate::files::serve::{self, FileRequest};
 use crate::files::{self, upload, Resolved};
 use crate::http::error::RequestError;
@@ -9,16 +10,24 @@ use crate::http::reply::{self, Framing, Reply};
 use crate::http::request::RequestHead;
 use crate::http::response;
 
-/// Methods `/files/{name}` allows.
+/// Methods `/files/{path}` allows.
 pub const ALLOW_FILES: &str = "GET, HEAD, POST, OPTIONS";
 
-/// The name to store the body of `POST /files/{name}` as (percent-decoded and validated).
-pub fn target(name: &str) -> Result<Vec<u8>, RequestError> {
-    let decoded: Vec<u8> = percent_encoding::percent_decode_str(name).collect();
-    upload::validate_name(&decoded).map(<[u8]>::to_vec)
+/// Starts `POST /files/{path}`: the path percent-decoded and validated, and the temporary file
+/// its body streams into created in the folder it names (which must exist, and is never the
+/// data directory).
+pub fn begin(path: &str, ctx: &Context, http10: bool) -> Result<BodySink, RequestError> {
+    let decoded: Vec<u8> = percent_encoding::percent_decode_str(path).collect();
+    let data = ctx.data_root.identity();
+    let upload = upload::Upload::begin(&ctx.files_root, &decoded, data)?;
+    Ok(BodySink::Upload {
+        upload: Box::new(upload),
+        path: decoded,
+        http10,
+    })
 }
 
-/// `GET /files/{name}`: a file of `--directory` as `application/octet-stream`, with ranges and
+/// `GET /files/{path}`: a file under `--directory` as `application/octet-stream`, with ranges and
 /// validators like any file.
 pub fn serve(
     head: &RequestHead<'_, '_>,
@@ -29,7 +38,14 @@ pub fn serve(
 ) -> Result<Reply, RequestError> {
     let query = query::parse(head.query).map_err(RequestError::from)?;
     let decoded: Vec<u8> = percent_encoding::percent_decode_str(name).collect();
-    upload::validate_name(&decoded)?;
+    upload::split_path(&decoded)?;
+    // The data directory inside `--directory` is not served there (devices have /devices/).
+    if let Some(private) = ctx.files_root.private(&ctx.data_root) {
+        let inside = decoded.strip_prefix(&*private.rel);
+        if inside.is_some_and(|rest| rest.first() == Some(&b'/')) {
+            return Err(RequestError::NotFound);
+        }
+    }
     let scratch = &mut ctx.site.scratch;
     match files::resolve(&ctx.files_root, &head.path["/files".len()..], scratch)? {
         Resolved::File(mut file) => {
@@ -50,11 +66,12 @@ pub fn serve(
     }
 }
 
-/// The reply to a stored upload: 201 with the file's `Location`, or the error.
+/// The reply to a stored upload: 201 with the file's `Location` (`path` below `/files/`), or the
+/// error.
 pub fn upload_reply(
     out: &mut Vec<u8>,
     date: &[u8],
-    name: &[u8],
+    path: &[u8],
     result: Result<(), RequestError>,
     framing: Framing,
 ) -> Reply {
@@ -63,10 +80,12 @@ pub fn upload_reply(
     }
     const BODY: &[u8] = b"created\n";
     response::start(out, 201, date);
-    out.extend_from_slice(b"Location: /files/");
-    let encoded = percent_encoding::percent_encode(name, files::PATH_SEGMENT);
-    for piece in encoded {
-        out.extend_from_slice(piece.as_bytes());
+    out.extend_from_slice(b"Location: /files");
+    for segment in path.split(|&b| b == b'/') {
+        out.push(b'/');
+        for piece in percent_encoding::percent_encode(segment, files::PATH_SEGMENT) {
+            out.extend_from_slice(piece.as_bytes());
+        }
     }
     out.extend_from_slice(b"\r\nContent-Type: text/plain; charset=utf-8\r\n");
     response::content_length(out, BODY.len() as u64);

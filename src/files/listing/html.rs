@@ -41,6 +41,9 @@ pub fn render_listing(
     breadcrumbs(url_path, out);
     out.extend_from_slice(b"</h1>\n");
     out.extend_from_slice(TOOLS.as_bytes());
+    if how.uploads {
+        out.extend_from_slice(UPLOAD.as_bytes());
+    }
     out.extend_from_slice(FILTER.as_bytes());
     out.extend_from_slice(b"<table>\n<thead><tr>");
     column_header(out, how, SortKey::Name, "n", "Name");
@@ -169,11 +172,40 @@ fn write_utc_minutes(secs: i64, out: &mut Vec<u8>) -> io::Result<()> {
 }
 
 const HEAD_START: &str = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+<link rel=\"icon\" href=\"data:,\">\n";
 
 /// What a folder offers besides its rows: itself as one zip (`files/archive.rs`).
 const TOOLS: &str = "<p class=\"tools\"><a href=\"?download\" download>Download this folder \
 (.zip)</a></p>\n";
+
+/// Uploads into this folder: a file picker and a drop zone, hidden until the script runs. Each
+/// file is sent by itself (`POST /files/{folder}/{name}`) with a progress bar; once all are
+/// done, the rows are read again so the new files show.
+const UPLOAD: &str = "<form id=\"upload\" class=\"upload\" hidden>\
+<label>Upload files: <input type=\"file\" id=\"pick\" multiple></label> or drop them here\
+<ul id=\"progress\"></ul></form>\n\
+<script>(function(){var form=document.getElementById('upload'),pick=document.getElementById('pick'),\
+list=document.getElementById('progress'),base='/files'+location.pathname,running=0;form.hidden=false;\
+function refresh(){fetch(location.href,{headers:{Accept:'text/html'}}).then(function(r){return r.text();})\
+.then(function(t){var fresh=new DOMParser().parseFromString(t,'text/html').querySelector('tbody');\
+var old=document.querySelector('tbody');if(fresh&&old){old.replaceWith(fresh);}});}\
+function one(f){var li=document.createElement('li'),bar=document.createElement('progress'),\
+note=document.createElement('span');li.textContent=f.name+' ';bar.max=f.size||1;bar.value=0;\
+li.appendChild(bar);li.appendChild(note);list.appendChild(li);running++;\
+var x=new XMLHttpRequest();x.open('POST',base+encodeURIComponent(f.name));\
+x.upload.onprogress=function(e){if(e.lengthComputable){bar.max=e.total||1;bar.value=e.loaded;\
+note.textContent=' '+Math.floor(100*e.loaded/(e.total||1))+'%';}};\
+function end(ok,text){li.className=ok?'ok':'failed';note.textContent=' '+text;if(ok){bar.value=bar.max;}\
+if(--running===0){refresh();}}\
+x.onload=function(){if(x.status===201){end(true,'done');}else{end(false,x.status+' '+x.responseText.trim());}};\
+x.onerror=function(){end(false,'failed: connection lost');};x.send(f);}\
+function send(files){for(var i=0;i<files.length;i++){one(files[i]);}}\
+pick.addEventListener('change',function(){send(pick.files);pick.value='';});\
+form.addEventListener('dragover',function(e){e.preventDefault();form.classList.add('over');});\
+form.addEventListener('dragleave',function(){form.classList.remove('over');});\
+form.addEventListener('drop',function(e){e.preventDefault();form.classList.remove('over');\
+send(e.dataTransfer.files);});})();</script>\n";
 
 /// The filter box: hidden until its script runs; typing hides the rows whose name does not
 /// contain the text (ignoring case).
@@ -191,6 +223,10 @@ body{font:16px/1.5 system-ui,-apple-system,\"Segoe UI\",Roboto,sans-serif;margin
 h1{font-size:1.25rem;font-weight:600;margin:.5rem 0 1rem;overflow-wrap:anywhere}\n\
 h1 a{color:inherit}\n\
 .tools{margin:0 0 .5rem}\n\
+.upload{border:2px dashed #8886;border-radius:.5rem;padding:.75rem;margin:0 0 .75rem}\n\
+.upload.over{border-color:#3b82f6;background:#3b82f611}\n\
+.upload ul{list-style:none;margin:.5rem 0 0;padding:0}.upload li{overflow-wrap:anywhere}\n\
+.upload progress{width:8rem;vertical-align:middle}.upload .failed{color:#dc2626}\n\
 #filter{font:inherit;width:100%;max-width:20rem;box-sizing:border-box;padding:.3rem .5rem;margin:0 0 .5rem}\n\
 table{width:100%;border-collapse:collapse}\n\
 th,td{padding:.4rem .5rem;text-align:left;border-bottom:1px solid #8883}\n\

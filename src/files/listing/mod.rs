@@ -26,6 +26,8 @@ pub struct ListingOrder {
     pub hidden: bool,
     /// The device and inode of a directory never listed (the data directory inside ROOT).
     pub private: Option<(u64, u64)>,
+    /// The page offers uploads into the folder (`POST /files/{path}` reaches ROOT's folders).
+    pub uploads: bool,
 }
 
 struct Entry {
@@ -212,6 +214,7 @@ mod tests {
                     order,
                     hidden: false,
                     private: None,
+                    uploads: false,
                 },
             )
         });
