@@ -1,7 +1,8 @@
 //! The command-line habits of `python3 -m http.server`, darkhttpd and friends (issue 17):
 //! `sluice PORT` serves the current directory, `-p/--port` with `--bind`, `--listen :PORT` for
 //! every interface with a banner naming the addresses a phone can open, and on a terminal a
-//! short line per request (`--quiet` silences it) and one at shutdown.
+//! short line per request (`--quiet` silences it) and one at shutdown; the data directory made at
+//! the first record, not at start.
 
 mod common;
 
@@ -55,6 +56,52 @@ fn a_bare_port_serves_the_current_directory() {
     let r = Client::connect(loopback(addr)).request(&get("/hello.txt"));
     assert_eq!(r.body, HELLO);
     stop(&mut child);
+}
+
+/// Serving a folder leaves no `./data` behind; the first record makes it (hidden from the
+/// listing at once), in every ack mode, and a body with no record does not.
+#[test]
+fn the_data_directory_is_made_at_the_first_record_not_at_start() {
+    for ack in ["buffer", "write", "fsync"] {
+        let root = basic_root();
+        fs_remove(&root.path().join("index.html"));
+        let (mut child, addr) =
+            spawn_in(root.path(), &["-p", "0", "--ack", ack, "."], Stdio::null());
+        let mut c = Client::connect(loopback(addr));
+        for target in [
+            "/",
+            "/hello.txt",
+            "/api/devices",
+            "/devices",
+            "/healthz",
+            "/metrics",
+        ] {
+            let r = c.request(&get(target));
+            assert!(r.status == 200, "{target}: {}", r.raw_head);
+        }
+        c.request(&get("/devices/d1")).assert_status(404);
+        let empty = b"POST /devices/d1 HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\n\n";
+        c.request(empty).assert_status(400);
+        assert!(!root.path().join("data").exists(), "{ack}: made at start");
+
+        let post = b"POST /devices/d1 HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nt=1\n";
+        c.request(post).assert_status(204);
+        assert!(root.path().join("data").is_dir(), "{ack}: not made");
+        assert_eq!(c.request(&get("/devices/d1")).body, b"t=1\n");
+        let listing = c.request(&get("/")).body_str();
+        assert!(!listing.contains("data/"), "{ack}: listed");
+        c.request(&get("/data/d1")).assert_status(404);
+        stop(&mut child);
+        assert_eq!(
+            std::fs::read(root.path().join("data/d1")).unwrap(),
+            b"t=1\n",
+            "{ack}"
+        );
+    }
+}
+
+fn fs_remove(path: &std::path::Path) {
+    std::fs::remove_file(path).unwrap();
 }
 
 #[test]

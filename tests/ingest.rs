@@ -215,7 +215,10 @@ fn default_data_dir_is_created_in_the_working_directory() {
     let root = basic_root();
     let server = Server::start(root.path(), &[]);
     let data = server.cwd().join("data");
-    assert!(data.is_dir(), "./data is created at start");
+    assert!(
+        !data.exists(),
+        "./data is made at the first record, not at start"
+    );
     let mut c = server.connect();
     post_ok(&mut c, &post("/devices/d1", b"x\n"));
     assert_eq!(read_device(&data, "d1").as_deref(), Some(&b"x\n"[..]));
@@ -226,7 +229,10 @@ fn missing_nested_data_dir_is_created() {
     let parent = tempfile::tempdir().unwrap();
     let data = parent.path().join("a/b/c");
     let f = start_ingest_in(&data, &[]);
-    assert!(data.is_dir());
+    assert!(
+        !parent.path().join("a").exists(),
+        "nothing is made at start"
+    );
     let mut c = f.connect();
     post_ok(&mut c, &post("/devices/d1", b"x\n"));
     assert_eq!(f.device("d1").as_deref(), Some(&b"x\n"[..]));

@@ -178,9 +178,16 @@ impl<S: Transport> Connection<S> {
             }
             Sink::Route(BodySink::Device { id, http10, key }) => {
                 let body = (&self.body[..], key);
-                let appended = ctx
-                    .store
-                    .append(id, body, self.peer.ip(), ctx.wall, self.waiter);
+                // The data directory is created with the first record (not for a body that
+                // holds none).
+                let appended = if ctx.store.format().has_record(body.0) {
+                    ctx.open_store().and_then(|()| {
+                        let peer = self.peer.ip();
+                        ctx.store.append(id, body, peer, ctx.wall, self.waiter)
+                    })
+                } else {
+                    Err(RequestError::NoRecord)
+                };
                 self.release_body(ctx);
                 self.state = State::AwaitCommit {
                     close,

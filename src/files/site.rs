@@ -94,6 +94,11 @@ impl Site {
         }
     }
 
+    /// Sets the data directory that is neither served nor listed (it was created after start).
+    pub fn set_private(&mut self, private: Option<Private>) {
+        self.private = private;
+    }
+
     /// Whether the path the last resolve found lies in the data directory. Checked before a
     /// file is cached, so a cache hit never needs it.
     fn found_private(&self) -> bool {

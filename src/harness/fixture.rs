@@ -99,9 +99,10 @@ impl Fixture {
         let store = DeviceStore::open(config.store.clone(), Box::new(|| {}))?;
         let roots = Roots {
             root: Root::open(&root)?,
-            data: Root::open(&data)?,
+            data: Some(Root::open(&data)?),
             files: Root::open(&uploads)?,
         };
+        let registry = (registry, mio::Token(usize::MAX));
         let ctx = Context::new(config, roots, store, None, registry);
         Ok((ctx, poll))
     }

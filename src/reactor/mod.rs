@@ -82,18 +82,7 @@ impl Server {
             Waker::new(poll.registry(), tokens::WAKER)
                 .map_err(|e| format!("cannot create waker: {e}"))?,
         );
-        let data = &config.store.dir;
-        let store = DeviceStore::open(
-            store_config(&config),
-            Box::new(move || {
-                if let Err(e) = waker.wake() {
-                    error!("waker: {e}");
-                }
-            }),
-        )
-        .map_err(|e| format!("cannot use data directory '{}': {e}", data.display()))?;
-        let data_root = Root::open(data)
-            .map_err(|e| format!("cannot use data directory '{}': {e}", data.display()))?;
+        let (store, data_root) = open_store(&config, waker)?;
         let (listeners, local_addrs) = accept::bind_all(&poll, &config.listen)?;
         let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
             .map_err(|e| format!("cannot handle signals: {e}"))?;
@@ -123,6 +112,7 @@ impl Server {
             data: data_root,
             files: files_root,
         };
+        let registry = (registry, tokens::DATA_WATCH);
         let ctx = Context::new(config, roots, store, access_log, registry);
         if let Some(fd) = ctx.site.watch_fd() {
             poll.registry()
@@ -448,7 +438,8 @@ impl Server {
         self.ctx.store.shutdown(&mut self.ctx.completions);
         // The readings of those last records too, then all of them for the next start.
         self.observe_published();
-        if self.ctx.values.config().max_series > 0 {
+        // No data directory was made (nothing was posted): nothing to save, nowhere to.
+        if self.ctx.values.config().max_series > 0 && self.ctx.store.is_open() {
             match self.ctx.values.save(self.ctx.store.dir()) {
                 Ok(devices) => debug!("readings of {devices} devices saved"),
                 Err(e) => warn!("readings not saved for the next start: {e}"),
@@ -474,6 +465,27 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// The device store, and the data directory if it exists already (else it is made at the first
+/// record, but a `--data` that could not be made fails here). `waker` wakes the loop.
+fn open_store(config: &Config, waker: Arc<Waker>) -> Result<(DeviceStore, Option<Root>), String> {
+    let data = &config.store.dir;
+    let unusable = |e: io::Error| format!("cannot use data directory '{}': {e}", data.display());
+    let wake = Box::new(move || {
+        if let Err(e) = waker.wake() {
+            error!("waker: {e}");
+        }
+    });
+    let store = DeviceStore::open_lazily(store_config(config), wake).map_err(unusable)?;
+    let data_root = match store.is_open() {
+        true => Some(Root::open(data).map_err(unusable)?),
+        false => {
+            DeviceStore::check_creatable(data).map_err(unusable)?;
+            None
+        }
+    };
+    Ok((store, data_root))
 }
 
 /// How often deadlines are checked: an eighth of the shortest timeout, within 5 to 250 ms.

@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::files::site::{Show, Site};
 use crate::files::Root;
+use crate::http::error::RequestError;
 use crate::http::reply::ReplyKit;
 use crate::limits::{READ_SCRATCH_BYTES, REFUSAL_LOG_INTERVAL_SECS};
 use crate::live::LiveHub;
@@ -18,8 +19,9 @@ pub struct Context {
     pub config: Config,
     /// ROOT, served as static files.
     pub site: Site,
-    /// The data directory, for reading device files back.
-    pub data_root: Root,
+    /// The data directory, for reading device files back; `None` until it exists (it is created
+    /// at the first record, [`Context::open_store`]).
+    pub data_root: Option<Root>,
     /// The folder behind `/files/` (`--directory`, default ROOT).
     pub files_root: Root,
     pub store: DeviceStore,
@@ -44,8 +46,10 @@ pub struct Context {
     pub live: LiveHub,
     /// Connections open now (kept by the reactor, read by `/metrics`).
     pub connections_open: usize,
-    /// Registers CGI pipes with the reactor.
+    /// Registers CGI pipes (and the data directory's watch) with the reactor.
     pub registry: mio::Registry,
+    /// The token of the data directory's watch.
+    data_watch: mio::Token,
     /// CGI scripts running now (each `CgiRun` holds a slot).
     pub cgi_running: std::rc::Rc<std::cell::Cell<usize>>,
     /// Host names refused with 421, for one log line per name per interval.
@@ -54,10 +58,11 @@ pub struct Context {
     pub body_memory: usize,
 }
 
-/// The directories a [`Context`] serves: ROOT, the data directory and `--directory`.
+/// The directories a [`Context`] serves: ROOT, the data directory (if it exists yet) and
+/// `--directory`.
 pub struct Roots {
     pub root: Root,
-    pub data: Root,
+    pub data: Option<Root>,
     pub files: Root,
 }
 
@@ -68,11 +73,11 @@ impl Context {
         roots: Roots,
         mut store: DeviceStore,
         access_log: Option<AccessLog>,
-        registry: mio::Registry,
+        (registry, data_watch): (mio::Registry, mio::Token),
     ) -> Self {
         let mut values = Values::new(config.values);
         store.set_publishing(config.values.max_series > 0);
-        if config.values.max_series > 0 {
+        if config.values.max_series > 0 && store.is_open() {
             let started = Instant::now();
             let covered = values.restore(store.dir());
             // Raw records have no boundaries to find in a file.
@@ -97,7 +102,7 @@ impl Context {
             values,
             site: {
                 // DATA inside ROOT is neither served nor listed there (devices have /devices/).
-                let private = roots.root.private(&roots.data);
+                let private = roots.data.as_ref().and_then(|d| roots.root.private(d));
                 let show = Show {
                     listing: config.listing,
                     hidden: config.hidden,
@@ -121,10 +126,47 @@ impl Context {
             live: LiveHub::default(),
             connections_open: 0,
             registry,
+            data_watch,
             cgi_running: Default::default(),
             refused_hosts: PerKey::new(REFUSAL_LOG_INTERVAL_SECS),
             body_memory: 0,
         }
+    }
+
+    /// Opens the store's data directory before its first record: creates it, watches it, and
+    /// hides it from ROOT's listings if it lies inside ROOT. Nothing to do once open. A failure
+    /// is 507 for a full disk, else 500, and the next record tries again.
+    pub fn open_store(&mut self) -> Result<(), RequestError> {
+        if self.data_root.is_some() {
+            return Ok(());
+        }
+        let dir = self.store.dir().to_path_buf();
+        let fail = |e: std::io::Error| {
+            log::error!("cannot create the data directory {}: {e}", dir.display());
+            match e.raw_os_error() {
+                Some(libc::ENOSPC) | Some(libc::EDQUOT) => RequestError::InsufficientStorage,
+                _ => RequestError::Internal,
+            }
+        };
+        // On the reactor thread: no request runs between its creation and its hiding.
+        self.store.open_disk().map_err(fail)?;
+        let data = Root::open(&dir).map_err(fail)?;
+        self.site.set_private(self.site.root.private(&data));
+        self.data_root = Some(data);
+        if let Some(fd) = self.store.watch_fd() {
+            let source = &mut mio::unix::SourceFd(&fd);
+            if let Err(e) = self
+                .registry
+                .register(source, self.data_watch, mio::Interest::READABLE)
+            {
+                log::warn!("cannot watch the data directory: {e}");
+            }
+        }
+        log::info!(
+            "created the data directory {} for the first record",
+            dir.display()
+        );
+        Ok(())
     }
 
     /// Advances the loop-turn clock.

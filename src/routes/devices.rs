@@ -81,7 +81,9 @@ pub fn device_file(ctx: &mut Context, id: &DeviceId) -> Result<OpenFile, Request
     let name = id.as_str().as_bytes();
     path[1..=name.len()].copy_from_slice(name);
     let path = std::str::from_utf8(&path[..=name.len()]).map_err(|_| RequestError::Internal)?;
-    match files::resolve(&ctx.data_root, path, &mut ctx.site.scratch)? {
+    // No data directory yet: no device has a file.
+    let data = ctx.data_root.as_ref().ok_or(RequestError::NotFound)?;
+    match files::resolve(data, path, &mut ctx.site.scratch)? {
         Resolved::File(mut file) => {
             file.content_type = files::ContentType {
                 essence: "text/plain",

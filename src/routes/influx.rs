@@ -85,6 +85,9 @@ pub fn store(ctx: &mut Context, body: &[u8], gzip: bool, peer: IpAddr, waiter: W
     if order.is_empty() {
         return refused(RequestError::NoRecord);
     }
+    if let Err(err) = ctx.open_store() {
+        return refused(err);
+    }
     let mut written = Written {
         waiting: 0,
         result: Ok(()),

@@ -18,7 +18,7 @@ pub const ALLOW_FILES: &str = "GET, HEAD, POST, OPTIONS";
 /// data directory).
 pub fn begin(path: &str, ctx: &Context, http10: bool) -> Result<BodySink, RequestError> {
     let decoded: Vec<u8> = percent_encoding::percent_decode_str(path).collect();
-    let data = ctx.data_root.identity();
+    let data = ctx.data_root.as_ref().and_then(files::Root::identity);
     let upload = upload::Upload::begin(&ctx.files_root, &decoded, data)?;
     Ok(BodySink::Upload {
         upload: Box::new(upload),
@@ -40,7 +40,8 @@ pub fn serve(
     let decoded: Vec<u8> = percent_encoding::percent_decode_str(name).collect();
     upload::split_path(&decoded)?;
     // The data directory inside `--directory` is not served there (devices have /devices/).
-    if let Some(private) = ctx.files_root.private(&ctx.data_root) {
+    let data = ctx.data_root.as_ref();
+    if let Some(private) = data.and_then(|data| ctx.files_root.private(data)) {
         let inside = decoded.strip_prefix(&*private.rel);
         if inside.is_some_and(|rest| rest.first() == Some(&b'/')) {
             return Err(RequestError::NotFound);

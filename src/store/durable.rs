@@ -143,18 +143,25 @@ impl DeviceStore {
         for &index in indices {
             self.devices[index].batched = false;
         }
-        if let Err(e) = self.wal.write_batch() {
-            for write in writes.drain(..) {
-                self.write_failed(write.index, &e, Part::Unlogged, done);
+        let logged = self.wal.write_batch();
+        // A log that is written is open; its file goes to the sync thread.
+        let log = logged.and_then(|()| self.wal.file().cloned().ok_or_else(super::wal::not_open));
+        let log = match log {
+            Ok(log) => Some(log),
+            Err(e) => {
+                for write in writes.drain(..) {
+                    self.write_failed(write.index, &e, Part::Unlogged, done);
+                }
+                None
             }
-        }
+        };
         let Some(fsync) = self.fsync.as_mut() else {
             return;
         };
-        if writes.is_empty() {
+        let Some(log) = log.filter(|_| !writes.is_empty()) else {
             fsync.spare.push(writes);
             return;
-        }
+        };
         for write in &writes {
             let device = &mut self.devices[write.index];
             let mut logged = device.logged;
@@ -176,9 +183,10 @@ impl DeviceStore {
         fsync.logged.push_back(LoggedBatch { number, writes });
         let request = SyncRequest {
             batch: number,
-            log: std::sync::Arc::clone(self.wal.file()),
+            log,
             dir: std::mem::take(&mut fsync.dir_sync_due)
-                .then(|| std::sync::Arc::clone(&self.data_dir)),
+                .then(|| self.data_dir.clone())
+                .flatten(),
         };
         if let Some(refused) = fsync.log_sync.request(request) {
             self.apply_synced(refused, done);

@@ -49,7 +49,8 @@ pub struct Keys {
     stored: HashMap<DeviceId, HashMap<Box<str>, u64>>,
     /// Keys in the order they were stored, with the second they were stored in.
     order: VecDeque<(DeviceId, Box<str>, u64)>,
-    journal: File,
+    /// `None` until the data directory is opened.
+    journal: Option<File>,
     /// Lines of the batch being written.
     batch: Vec<u8>,
 }
@@ -62,11 +63,12 @@ impl Keys {
         let mut keys = Keys {
             stored: HashMap::new(),
             order: VecDeque::new(),
-            journal: open_journal(&path, false)?,
+            journal: Some(open_journal(&path, false)?),
             batch: Vec::new(),
         };
         let mut lines = Vec::new();
-        for line in BufReader::new(&keys.journal).lines() {
+        let journal = keys.journal.as_ref().ok_or_else(super::wal::not_open)?;
+        for line in BufReader::new(journal).lines() {
             lines.push(line?);
         }
         for line in &lines {
@@ -95,8 +97,18 @@ impl Keys {
         out.sync_all()?;
         std::fs::rename(&fresh, &path)?;
         File::open(dir)?.sync_all()?;
-        keys.journal = out;
+        keys.journal = Some(out);
         Ok(keys)
+    }
+
+    /// No keys and no journal yet: the data directory is created at the first record.
+    pub fn closed() -> Keys {
+        Keys {
+            stored: HashMap::new(),
+            order: VecDeque::new(),
+            journal: None,
+            batch: Vec::new(),
+        }
     }
 
     /// Whether `device` already stored `key`.
@@ -118,7 +130,10 @@ impl Keys {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let result = self.journal.write_all(&self.batch);
+        let result = match &mut self.journal {
+            Some(journal) => journal.write_all(&self.batch),
+            None => Err(super::wal::not_open()),
+        };
         self.batch.clear();
         result
     }

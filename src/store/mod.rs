@@ -25,6 +25,7 @@ mod handles;
 pub mod id;
 mod keys;
 mod log_sync;
+mod open;
 pub mod record;
 mod recovery;
 mod registry;
@@ -40,13 +41,11 @@ pub use registry::{epoch_minute, DeviceStats};
 use crate::http::error::RequestError;
 use crate::limits::{
     BUFFER_FLUSH_BYTES_PER_TURN, BUFFER_FLUSH_DEVICES_PER_TURN, BUFFER_FLUSH_INTERVAL_SECS,
-    MIN_OPEN_DEVICE_FILES,
 };
-use counter::{CountJob, Counter};
+use counter::Counter;
 use handles::Handles;
-use log::warn;
+use log::{error, warn};
 use std::collections::{HashMap, VecDeque};
-use std::io;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -155,8 +154,8 @@ pub struct DeviceStore {
     /// it, or a wake it just sent is lost with the descriptor.
     wake: log_sync::Wake,
     path_scratch: PathBuf,
-    /// The data directory, synced with a new log file (`--ack fsync`).
-    data_dir: Arc<std::fs::File>,
+    /// The data directory, synced with a new log file (`--ack fsync`); `None` until opened.
+    data_dir: Option<Arc<std::fs::File>>,
     /// The write-ahead log every batch goes through before the device files.
     wal: wal::Wal,
     /// The `Idempotency-Key` values each device stored.
@@ -187,99 +186,13 @@ struct Published {
 }
 
 impl DeviceStore {
-    /// Creates the data directory if missing, rebuilds the registry from it, and starts the sync
-    /// threads for `--ack fsync` (`wake` is called from them when syncs finish).
-    pub fn open(config: StoreConfig, wake: Box<dyn Fn() + Send + Sync>) -> io::Result<DeviceStore> {
-        if !config.dir.exists() {
-            std::fs::create_dir_all(&config.dir)?;
-            // Its name in its parent survives a power cut.
-            if let Some(parent) = config.dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::File::open(parent)?.sync_all()?;
-            }
-        }
-        // Before anything else reads the files: every device file becomes whole bodies again.
-        let recovered = recovery::recover(&config.dir)?;
-        let now_secs = SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let keys = keys::Keys::open(&config.dir, &recovered.keys, now_secs)?;
-        recovery::empty_log(&config.dir)?;
-        for repair in recovered.repairs {
-            let kept = repair.kept.as_ref().map(|p| p.display().to_string());
-            warn!(
-                "{}: repaired after a crash: {} bytes restored from the write-ahead log, {} bytes \
-                 past the last whole body cut off{}",
-                repair.id,
-                repair.restored,
-                repair.cut,
-                kept.map_or(String::new(), |p| format!(" (kept in {p})"))
-            );
-        }
-        let wake: log_sync::Wake = Arc::from(wake);
-        let fsync = match config.ack {
-            AckMode::Fsync => Some(durable::Fsync::start(config.dir.clone(), &wake)?),
-            _ => None,
-        };
-        let wal = wal::Wal::open(&config.dir)?;
-        // The log's name (and the old log's removal) survive a power cut.
-        std::fs::File::open(&config.dir)?.sync_all()?;
-        let mut store = DeviceStore {
-            devices: Vec::new(),
-            by_id: HashMap::new(),
-            dirty: Vec::new(),
-            round: Vec::new(),
-            flushing: VecDeque::new(),
-            handles: Handles::new(match config.max_open_files {
-                0 => MIN_OPEN_DEVICE_FILES,
-                n => n,
-            }),
-            unsynced: 0,
-            free_bytes: None,
-            last_buffer_flush: Instant::now(),
-            fsync,
-            counter: None,
-            wake,
-            path_scratch: config.dir.clone(),
-            data_dir: Arc::new(std::fs::File::open(&config.dir)?),
-            wal,
-            keys,
-            watch: watch::Watch::new(&config.dir),
-            failing: false,
-            write_errors: crate::observe::throttle::Throttle::new(
-                crate::limits::ERROR_LOG_INTERVAL_SECS,
-            ),
-            batch: Vec::new(),
-            changed: Vec::new(),
-            publishing: false,
-            published: Vec::new(),
-            published_bytes: Vec::new(),
-            config,
-        };
-        let mut to_count = Vec::new();
-        for (id, stats) in registry::scan(&store.config.dir)? {
-            let index = store.device_index(id);
-            if stats.counting {
-                to_count.push(CountJob {
-                    device: index,
-                    id,
-                    len: stats.bytes,
-                });
-            }
-            store.devices[index].len = Some(stats.bytes);
-            store.devices[index].stats = stats;
-        }
-        if !to_count.is_empty() {
-            // Small files first: most devices get their counts at once, a huge file comes last.
-            to_count.sort_unstable_by_key(|job| job.len);
-            let wake = Arc::clone(&store.wake);
-            store.counter = Some(Counter::start(store.config.dir.clone(), to_count, wake)?);
-        }
-        store.refresh_free_space();
-        Ok(store)
-    }
-
     pub fn dir(&self) -> &Path {
         &self.config.dir
+    }
+
+    /// How bodies become records.
+    pub fn format(&self) -> RecordFormat {
+        self.config.format
     }
 
     pub fn ack_mode(&self) -> AckMode {
@@ -317,6 +230,11 @@ impl DeviceStore {
         let format = self.config.format;
         if !format.has_record(body) {
             return Err(RequestError::NoRecord);
+        }
+        if !self.is_open() {
+            // The owner opens the data directory before the first record (`open_disk`).
+            error!("a record for {id} before the data directory was opened");
+            return Err(RequestError::Internal);
         }
         // One lookup of the device: it is hashed on every POST.
         let known = self.by_id.get(&id).copied();
@@ -548,10 +466,21 @@ impl DeviceStore {
 
     /// Re-reads the free space of the data disk (call about once a second, not per request).
     pub fn refresh_free_space(&mut self) {
-        self.free_bytes = match nix::sys::statvfs::statvfs(&self.config.dir) {
+        // Before the data directory exists: the disk it will be made on.
+        let mut dir = self.config.dir.as_path();
+        while !self.is_open() && !dir.exists() {
+            match dir.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => dir = parent,
+                _ => {
+                    dir = Path::new(".");
+                    break;
+                }
+            }
+        }
+        self.free_bytes = match nix::sys::statvfs::statvfs(dir) {
             Ok(st) => Some(st.blocks_available().saturating_mul(st.fragment_size())),
             Err(e) => {
-                warn!("statvfs {}: {e}", self.config.dir.display());
+                warn!("statvfs {}: {e}", dir.display());
                 None
             }
         };

@@ -52,10 +52,10 @@ pub enum Entry<'a> {
     Keys { id: &'a str, keys: &'a [u8] },
 }
 
-/// The open log.
+/// The open log (or none yet: the data directory is created at the first record).
 pub struct Wal {
-    /// Shared with the thread that syncs it (`--ack fsync`).
-    file: Arc<File>,
+    /// Shared with the thread that syncs it (`--ack fsync`); `None` until opened.
+    file: Option<Arc<File>>,
     /// Bytes in the log.
     len: u64,
     /// The entries of the batch being built.
@@ -70,11 +70,21 @@ impl Wal {
         let file = open_log(dir)?;
         let len = file.metadata()?.len();
         Ok(Wal {
-            file: Arc::new(file),
+            file: Some(Arc::new(file)),
             len,
             batch: Vec::new(),
             keys: Vec::new(),
         })
+    }
+
+    /// No log yet: writing a batch fails until the store opens its data directory.
+    pub fn closed() -> Wal {
+        Wal {
+            file: None,
+            len: 0,
+            batch: Vec::new(),
+            keys: Vec::new(),
+        }
     }
 
     /// Bytes in the log.
@@ -83,8 +93,8 @@ impl Wal {
     }
 
     /// The log file, for the thread that syncs it.
-    pub fn file(&self) -> &Arc<File> {
-        &self.file
+    pub fn file(&self) -> Option<&Arc<File>> {
+        self.file.as_ref()
     }
 
     /// `--ack fsync`: renames the log in `dir` to `WAL_OLD_FILE` (which must not exist: its
@@ -92,7 +102,7 @@ impl Wal {
     /// next sync of the directory.
     pub fn rotate(&mut self, dir: &Path) -> io::Result<()> {
         std::fs::rename(dir.join(WAL_FILE), dir.join(WAL_OLD_FILE))?;
-        self.file = Arc::new(open_log(dir)?);
+        self.file = Some(Arc::new(open_log(dir)?));
         self.len = 0;
         Ok(())
     }
@@ -126,12 +136,16 @@ impl Wal {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let result = (&*self.file).write_all(&self.batch);
-        match result {
-            Ok(()) => self.len += self.batch.len() as u64,
-            Err(_) => {
-                let _ = self.file.set_len(self.len);
+        let result = match &self.file {
+            Some(file) => (&**file).write_all(&self.batch),
+            None => Err(not_open()),
+        };
+        match (&result, &self.file) {
+            (Ok(()), _) => self.len += self.batch.len() as u64,
+            (Err(_), Some(file)) => {
+                let _ = file.set_len(self.len);
             }
+            (Err(_), None) => {}
         }
         self.batch.clear();
         if self.batch.capacity() > 4 * (1 << 20) {
@@ -146,10 +160,17 @@ impl Wal {
         if self.len <= WAL_CHECKPOINT_BYTES {
             return Ok(());
         }
-        self.file.set_len(0)?;
+        if let Some(file) = &self.file {
+            file.set_len(0)?;
+        }
         self.len = 0;
         Ok(())
     }
+}
+
+/// The error of a write before the data directory was opened.
+pub(super) fn not_open() -> io::Error {
+    io::Error::other("the data directory is not open")
 }
 
 /// Opens (creating) the log file in `dir` for appending; never through a symlink.

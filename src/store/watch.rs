@@ -54,6 +54,11 @@ impl Watch {
         }
     }
 
+    /// No watch (the data directory does not exist yet).
+    pub fn none() -> Watch {
+        Watch { inotify: None }
+    }
+
     /// The descriptor to poll, if there is a watch.
     pub fn fd(&self) -> Option<RawFd> {
         self.inotify.as_ref().map(|i| i.as_fd().as_raw_fd())

@@ -69,9 +69,13 @@ pub fn read_device(data: &Path, id: &str) -> Option<Vec<u8>> {
     }
 }
 
-/// Names of the device files in `data`: its entries but the dotfiles (the write-ahead log
+/// Names of the device files in `data` (none if it does not exist): its entries but the dotfiles (the write-ahead log
 /// `.sluice-wal`, the `.recovered/` folder), which no device id can name.
 pub fn data_entries(data: &Path) -> BTreeSet<String> {
+    // None yet: the data directory is made at the first record.
+    if !data.exists() {
+        return BTreeSet::new();
+    }
     fs::read_dir(data)
         .unwrap_or_else(|e| panic!("read_dir {}: {e}", data.display()))
         .map(|e| {
