@@ -239,6 +239,26 @@ fn several_ranges_make_a_multipart_body() {
     expect_still_open(&mut c);
 }
 
+/// `--no-sendfile`: large files, single ranges and multipart bodies are copied through a buffer
+/// and come out byte for byte the same, on a keep-alive connection.
+#[test]
+fn no_sendfile_sends_the_same_bytes() {
+    let fx = start_basic(&["--no-sendfile"]);
+    let big = pseudo_random(3 * 1024 * 1024 + 7, 12);
+    write_file(fx.root.path(), "big.bin", &big);
+    let mut c = fx.connect();
+    let whole = c.request(&req("GET", "/big.bin", &[]));
+    whole.assert_status(200).assert_no_connection_close();
+    assert!(whole.body == big, "the whole file");
+    let part = c.request(&ranged("/big.bin", "bytes=524287-2097152"));
+    assert_partial(&part, &big, 524_287, 2_097_152);
+    let r = c.request(&ranged("/big.bin", "bytes=0-1048575,2097152-"));
+    let got = parts(&r);
+    assert_eq!(got.len(), 2);
+    assert!(got[0].2 == big[..1_048_576] && got[1].2 == big[2_097_152..]);
+    c.request(&req("GET", "/hello.txt", &[])).assert_status(200);
+}
+
 #[test]
 fn overlapping_and_adjacent_ranges_coalesce() {
     let f = files();

@@ -195,6 +195,11 @@ pub struct Cli {
     #[arg(long = "no-listing")]
     pub no_listing: bool,
 
+    /// Send large files by read and write instead of sendfile: faster to a client on this
+    /// machine (a proxy in front, a loopback benchmark), a copy more on a real network
+    #[arg(long = "no-sendfile")]
+    pub no_sendfile: bool,
+
     /// Accept POST /files/{path} (uploads into --directory); also on when --directory is given
     #[arg(long = "upload")]
     pub upload: bool,
@@ -234,6 +239,8 @@ pub struct Config {
     pub live_heartbeat: Duration,
     pub access_log: Option<PathBuf>,
     pub listing: bool,
+    /// Large files go out by `sendfile` (no `--no-sendfile`), else by `pread` and `write`.
+    pub sendfile: bool,
     /// Dotfiles are served and listed (`--hidden`).
     pub hidden: bool,
     /// `POST /files/{path}` stores uploads (`--upload`, or an explicit `--directory`).
@@ -289,6 +296,7 @@ impl From<Cli> for Config {
             live_heartbeat: cli.live_heartbeat,
             access_log: cli.access_log,
             listing: !cli.no_listing,
+            sendfile: !cli.no_sendfile,
             hidden: cli.hidden,
             upload,
             cgi: cli.cgi,

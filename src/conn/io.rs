@@ -120,6 +120,35 @@ pub fn write<T: Transport>(stream: &mut T, buf: &[u8], more: bool) -> Outcome {
     }
 }
 
+/// `--no-sendfile`: `count` bytes of `file` from `offset` read into `buf` (at most its length),
+/// then written; `offset` advances by what the socket took. `Done(0)` if the file ends first.
+pub fn copy_file<T: Transport>(
+    stream: &mut T,
+    file: &File,
+    offset: &mut u64,
+    (count, buf): (usize, &mut [u8]),
+) -> Outcome {
+    use std::os::unix::fs::FileExt;
+    let want = count.min(buf.len());
+    let read = loop {
+        match file.read_at(&mut buf[..want], *offset) {
+            Ok(n) => break n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return classify(&e, "pread"),
+        }
+    };
+    if read == 0 {
+        return Outcome::Done(0);
+    }
+    match write(stream, &buf[..read], false) {
+        Outcome::Done(n) => {
+            *offset += n as u64;
+            Outcome::Done(n)
+        }
+        other => other,
+    }
+}
+
 /// Sends up to `count` bytes of `file` from `*offset` with `sendfile(2)`, advancing `*offset`.
 /// `Done(0)` means the file ended early (it shrank).
 #[inline(never)]

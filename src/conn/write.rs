@@ -20,9 +20,11 @@ struct Progress<'a> {
     body_sent: &'a mut u64,
     last_progress: &'a mut Instant,
     now: Instant,
+    /// `--no-sendfile`: the buffer file bytes are copied through (empty: `sendfile`).
+    copy: &'a mut [u8],
 }
 
-/// Sends `body`'s ranges by `sendfile`, each part head from `wbuf` between them. `None` once the
+/// Sends `body`'s ranges by `sendfile` (or copied, `--no-sendfile`), each part head from `wbuf` between them. `None` once the
 /// whole body is sent, else what the connection does next.
 fn send_file<S: Transport>(
     stream: &mut S,
@@ -40,7 +42,12 @@ fn send_file<S: Transport>(
             return Some(Step::Wait);
         }
         let count = body.remaining.min(SENDFILE_CHUNK_BYTES as u64) as usize;
-        match io::sendfile(stream, &body.file, &mut body.offset, count) {
+        let sent = if p.copy.is_empty() {
+            io::sendfile(stream, &body.file, &mut body.offset, count)
+        } else {
+            io::copy_file(stream, &body.file, &mut body.offset, (count, p.copy))
+        };
+        match sent {
             Outcome::Done(0) => {
                 warn!("{peer}: file shrank while being sent; closing");
                 return Some(Step::Close);
@@ -93,6 +100,7 @@ impl<S: Transport> Connection<S> {
                         body_sent: &mut self.pending_log.body_sent,
                         last_progress: &mut self.last_progress,
                         now: ctx.now,
+                        copy: &mut ctx.file_copy,
                     };
                     match send_file(&mut self.stream, body, progress, self.peer) {
                         None if body.next_part(&mut self.wbuf) => continue,

@@ -6,7 +6,7 @@ use crate::files::site::{Show, Site};
 use crate::files::Root;
 use crate::http::error::RequestError;
 use crate::http::reply::ReplyKit;
-use crate::limits::{READ_SCRATCH_BYTES, REFUSAL_LOG_INTERVAL_SECS};
+use crate::limits::{READ_SCRATCH_BYTES, REFUSAL_LOG_INTERVAL_SECS, SENDFILE_CHUNK_BYTES};
 use crate::live::LiveHub;
 use crate::observe::access_log::AccessLog;
 use crate::observe::throttle::PerKey;
@@ -39,6 +39,9 @@ pub struct Context {
     pub turn: u64,
     /// Every socket read lands here first; connections keep only the bytes they still need.
     pub read_scratch: Box<[u8]>,
+    /// With `--no-sendfile`, file bytes pass through here on their way to a socket (empty
+    /// otherwise).
+    pub file_copy: Box<[u8]>,
     pub access_log: Option<AccessLog>,
     /// Shutting down: every response closes its connection.
     pub draining: bool,
@@ -98,6 +101,10 @@ impl Context {
                 );
             }
         }
+        let file_copy = match config.sendfile {
+            true => Box::default(),
+            false => vec![0; SENDFILE_CHUNK_BYTES].into_boxed_slice(),
+        };
         Context {
             values,
             site: {
@@ -121,6 +128,7 @@ impl Context {
             wall: SystemTime::now(),
             turn: 0,
             read_scratch: vec![0; READ_SCRATCH_BYTES].into_boxed_slice(),
+            file_copy,
             access_log,
             draining: false,
             live: LiveHub::default(),
