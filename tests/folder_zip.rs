@@ -121,6 +121,33 @@ fn hidden_files_are_archived_with_hidden_and_listings_off_refuses() {
     get_download(&server, "/?download").assert_status(403);
 }
 
+/// With `--cgi` the scripts in ROOT's `cgi-bin/` run; a zip never carries their source.
+#[test]
+fn cgi_scripts_are_archived_only_when_cgi_is_off() {
+    let root = root();
+    write_file(
+        root.path(),
+        "cgi-bin/secret.sh",
+        b"#!/bin/sh\necho token=42\n",
+    );
+    write_file(
+        root.path(),
+        "docs/cgi-bin/readme.txt",
+        b"not ROOT's cgi-bin\n",
+    );
+    let server = Server::start(root.path(), &["--cgi"]);
+    let names: Vec<String> = members(get_download(&server, "/?download").body)
+        .into_keys()
+        .collect();
+    assert_eq!(names, ["docs/cgi-bin/readme.txt"]);
+    drop(server);
+    let server = Server::start(root.path(), &[]);
+    let names: Vec<String> = members(get_download(&server, "/?download").body)
+        .into_keys()
+        .collect();
+    assert_eq!(names, ["cgi-bin/secret.sh", "docs/cgi-bin/readme.txt"]);
+}
+
 #[test]
 fn a_folder_of_exactly_max_archive_files_is_archived_and_one_more_is_refused() {
     let max = sluice::limits::MAX_ARCHIVE_FILES;

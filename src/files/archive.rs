@@ -1,7 +1,8 @@
 //! `GET /dir/?download`: a folder as one zip, streamed with no temporary file.
 //!
 //! [`Archive::of`] walks the folder first: the files a listing would show (no dotfiles unless
-//! `--hidden`, never the data directory), in every subfolder, in name order. Their sizes fix the
+//! `--hidden`, never the data directory, nor ROOT's `cgi-bin/` with `--cgi`), in every
+//! subfolder, in name order. Their sizes fix the
 //! archive's length before a byte is sent (`zip.rs` plans it), so the reply has a
 //! `Content-Length`. Then [`Archive::fill`] reads each file into the write buffer as the socket
 //! takes it, its CRC-32 computed on the way. A file whose size changed since the walk ends the
@@ -68,6 +69,9 @@ pub struct Visible {
     pub hidden: bool,
     /// The device and inode of the data directory, never archived.
     pub private: Option<(u64, u64)>,
+    /// ROOT's `cgi-bin/` is archived (false with `--cgi`: its scripts run, their source is
+    /// never sent).
+    pub cgi_bin: bool,
 }
 
 impl Archive {
@@ -230,7 +234,8 @@ impl Walk<'_> {
             let entry = entry.map_err(|_| RequestError::Internal)?;
             let name = entry.file_name().to_bytes();
             let hidden = name.starts_with(b".") && !self.visible.hidden;
-            if name == b"." || name == b".." || hidden {
+            let scripts = path.is_empty() && name == b"cgi-bin" && !self.visible.cgi_bin;
+            if name == b"." || name == b".." || hidden || scripts {
                 continue;
             }
             names.push(name.to_vec());

@@ -63,6 +63,8 @@ pub struct Site {
     private: Option<Private>,
     /// Listings offer uploads (uploads are on and `/files/` is ROOT).
     uploads: bool,
+    /// `--cgi`: ROOT's `cgi-bin/` is left out of archives (its scripts run, never download).
+    cgi: bool,
 }
 
 /// What ROOT shows besides its files.
@@ -74,6 +76,8 @@ pub struct Show {
     pub hidden: bool,
     /// Listings offer uploads into their folder.
     pub uploads: bool,
+    /// `ROOT/cgi-bin/` holds scripts that run (`--cgi`): never archived.
+    pub cgi: bool,
 }
 
 impl Site {
@@ -82,9 +86,11 @@ impl Site {
             listing,
             hidden,
             uploads,
+            cgi,
         } = show;
         Site {
             uploads,
+            cgi,
             cache: FileCache::new(root.path()),
             root: Rc::new(root),
             scratch: Scratch::default(),
@@ -238,6 +244,7 @@ impl Site {
         let visible = Visible {
             hidden: self.hidden,
             private: self.private.as_ref().map(|p| p.id),
+            cgi_bin: !self.cgi,
         };
         let rel = self.scratch.path.strip_suffix(b"\0").unwrap_or(&[]);
         let archive = Archive::of(Rc::clone(&self.root), rel, visible)?;

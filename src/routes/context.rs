@@ -115,6 +115,7 @@ impl Context {
                     hidden: config.hidden,
                     // Only where a listing's folder is also the upload's folder.
                     uploads: config.upload && roots.files.path() == roots.root.path(),
+                    cgi: config.cgi,
                 };
                 Site::new(roots.root, show, private)
             },
