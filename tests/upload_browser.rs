@@ -1,10 +1,8 @@
 //! Uploads from a folder's listing in a real browser (headless Chromium over the DevTools
 //! protocol): two files chosen with the file picker go up with a progress bar each, land in
-//! that folder byte for byte, and show in the listing's rows without a reload. Without uploads
-//! on, the listing has no upload form. Screenshot: `target/browser-test/upload.png`.
-//!
-//! The drop zone runs the same code as the picker (`send(files)`); dragging files in is not
-//! driven here.
+//! that folder byte for byte, and show in the listing's rows without a reload; a third file
+//! dragged onto the drop zone does the same. Without uploads on, the listing has no upload
+//! form. Screenshot: `target/browser-test/upload.png`.
 //!
 //! Skipped, with a message, when Chromium is not installed, unless `SLUICE_REQUIRE_BROWSER=1`.
 
@@ -23,7 +21,7 @@ use std::fs;
 use std::time::Duration;
 
 #[test]
-fn files_chosen_in_a_listing_upload_with_progress_and_show_in_its_rows() {
+fn files_chosen_or_dropped_in_a_listing_upload_with_progress_and_show_in_its_rows() {
     let Some(chromium) = cdp::find_chromium() else {
         let msg = "SKIPPED upload browser test: Chromium not found (install `chromium`, or set \
                    SLUICE_CHROMIUM)";
@@ -89,6 +87,35 @@ fn files_chosen_in_a_listing_upload_with_progress_and_show_in_its_rows() {
     let bars =
         b.eval("[...document.querySelectorAll('#progress progress')].map(p => p.value === p.max)");
     assert_eq!(bars, json!([true, true]));
+    // A file dropped on the form goes the same way.
+    let dropped = local.path().join("dropped.txt");
+    fs::write(&dropped, b"dropped\n").unwrap();
+    let rect = b.eval(
+        "(() => { const r = document.getElementById('upload').getBoundingClientRect(); \
+         return {x: r.x + r.width / 2, y: r.y + r.height / 2}; })()",
+    );
+    let data = json!({"items": [], "files": [dropped], "dragOperationsMask": 1});
+    for kind in ["dragEnter", "dragOver", "drop"] {
+        b.call(
+            "Input.dispatchDragEvent",
+            json!({"type": kind, "x": rect["x"], "y": rect["y"], "data": data}),
+        );
+    }
+    assert!(
+        b.wait_for(
+            &format!(
+                "document.querySelectorAll('#progress li.ok').length === 3 && \
+                 {listed}.includes('dropped.txt')"
+            ),
+            Duration::from_secs(30)
+        ),
+        "the dropped file did not go up: {}",
+        b.eval("document.getElementById('upload').innerText")
+    );
+    assert_eq!(
+        fs::read(root.path().join("photos/dropped.txt")).unwrap(),
+        b"dropped\n"
+    );
     let png = b.screenshot(&out.join("upload.png"));
     assert_not_blank(&png, "upload.png");
     assert_no_errors(&mut b, "/photos/");
@@ -99,7 +126,7 @@ fn files_chosen_in_a_listing_upload_with_progress_and_show_in_its_rows() {
     names.sort();
     assert_eq!(
         names,
-        ["big film.bin", "old.txt", "é.txt"],
+        ["big film.bin", "dropped.txt", "old.txt", "é.txt"],
         "no temporary file"
     );
 
