@@ -178,16 +178,13 @@ impl<S: Transport> Connection<S> {
             }
             Sink::Route(BodySink::Device { id, http10, key }) => {
                 let body = (&self.body[..], key);
-                // The data directory is created with the first record (not for a body that
-                // holds none).
-                let appended = if ctx.store.format().has_record(body.0) {
-                    ctx.open_store().and_then(|()| {
-                        let peer = self.peer.ip();
-                        ctx.store.append(id, body, peer, ctx.wall, self.waiter)
-                    })
-                } else {
-                    Err(RequestError::NoRecord)
-                };
+                // The data directory is made with the first record (not for a body that holds
+                // none: `append` refuses that before it looks at the directory).
+                let first = !ctx.store.is_open() && ctx.store.format().has_record(body.0);
+                let opened = if first { ctx.open_store() } else { Ok(()) };
+                let peer = self.peer.ip();
+                let appended =
+                    opened.and_then(|()| ctx.store.append(id, body, peer, ctx.wall, self.waiter));
                 self.release_body(ctx);
                 self.state = State::AwaitCommit {
                     close,

@@ -89,11 +89,7 @@ impl Archive {
         };
         let mut path = base.to_vec();
         walk.folder(&mut path, 0)?;
-        let mut members: Vec<Member> = sources.iter().map(|s| s.member.clone()).collect();
-        let plan = zip::plan(&mut members);
-        for (source, placed) in sources.iter_mut().zip(members) {
-            source.member = placed;
-        }
+        let plan = zip::plan(sources.iter_mut().map(|s| &mut s.member));
         Ok(Archive {
             root,
             crcs: Vec::with_capacity(sources.len()),

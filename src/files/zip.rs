@@ -105,19 +105,20 @@ impl Plan {
 }
 
 /// Places `members` one after another (setting each `offset`) and measures the archive.
-pub fn plan(members: &mut [Member]) -> Plan {
-    let mut at = 0u64;
-    for m in members.iter_mut() {
+pub fn plan<'a>(members: impl IntoIterator<Item = &'a mut Member>) -> Plan {
+    let (mut at, mut central_len, mut count) = (0u64, 0u64, 0usize);
+    for m in members {
         m.offset = at;
         at += m.local_header_len() + m.size + m.descriptor_len();
+        central_len += m.central_header_len();
+        count += 1;
     }
-    let central_len: u64 = members.iter().map(Member::central_header_len).sum();
     let mut plan = Plan {
         central_offset: at,
         central_len,
         total: at + central_len + END_BYTES,
     };
-    if plan.needs_zip64_end(members.len()) {
+    if plan.needs_zip64_end(count) {
         plan.total += ZIP64_END_BYTES + ZIP64_LOCATOR_BYTES;
     }
     plan

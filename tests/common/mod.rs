@@ -1002,6 +1002,15 @@ impl Tmpfs {
     }
 }
 
+impl Tmpfs {
+    /// [`Tmpfs::mount`], or `None` after printing why the test is skipped (mounting needs root).
+    pub fn mount_or_skip(at: &Path, size: &str) -> Option<Tmpfs> {
+        Tmpfs::mount(at, size)
+            .map_err(|e| println!("SKIPPED: cannot mount a tmpfs (needs root): {e}"))
+            .ok()
+    }
+}
+
 impl Drop for Tmpfs {
     fn drop(&mut self) {
         let ok = Command::new("umount")
