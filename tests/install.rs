@@ -78,3 +78,19 @@ fn systemd_accepts_the_unit() {
         .collect();
     assert!(complaints.is_empty(), "{stderr}");
 }
+
+#[test]
+fn the_units_descriptor_limit_keeps_100_000_device_files_open() {
+    // Past the open-device cap every POST reopens its file (benches/README.md: 0.68 of the
+    // one-device rate at 100,000 devices); the unit's limit keeps that many open with the
+    // default connection budget.
+    let limit: u64 = unit()
+        .lines()
+        .find_map(|l| l.strip_prefix("LimitNOFILE="))
+        .expect("LimitNOFILE")
+        .parse()
+        .unwrap();
+    let defaults = sluice::config::Config::new("/srv/www", "127.0.0.1:8080".parse().unwrap());
+    let devices = sluice::config::open_device_files(Some(limit), defaults.max_connections);
+    assert!(devices >= 100_000, "{limit} descriptors leave {devices} device files");
+}
