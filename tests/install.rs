@@ -92,5 +92,8 @@ fn the_units_descriptor_limit_keeps_100_000_device_files_open() {
         .unwrap();
     let defaults = sluice::config::Config::new("/srv/www", "127.0.0.1:8080".parse().unwrap());
     let devices = sluice::config::open_device_files(Some(limit), defaults.max_connections);
-    assert!(devices >= 100_000, "{limit} descriptors leave {devices} device files");
+    assert!(
+        devices >= 100_000,
+        "{limit} descriptors leave {devices} device files"
+    );
 }

@@ -23,6 +23,7 @@ mod counter;
 mod durable;
 mod handles;
 pub mod id;
+mod index;
 mod keys;
 mod log_sync;
 mod open;
@@ -45,7 +46,7 @@ use crate::limits::{
 use counter::Counter;
 use handles::Handles;
 use log::{error, warn};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -130,7 +131,7 @@ struct Device {
 pub struct DeviceStore {
     config: StoreConfig,
     devices: Vec<Device>,
-    by_id: HashMap<DeviceId, usize>,
+    by_id: index::IdIndex,
     /// Devices with pending records. An entry whose device is no longer dirty (written early by
     /// `flush_device`) is stale and skipped, so a device may be listed more than once.
     dirty: Vec<usize>,
@@ -237,7 +238,7 @@ impl DeviceStore {
             return Err(RequestError::Internal);
         }
         // One lookup of the device: it is hashed on every POST.
-        let known = self.by_id.get(&id).copied();
+        let known = self.by_id.get(&self.devices, &id);
         if let Some(key) = &key {
             if self.keys.contains(&id, key) {
                 return Ok(Appended::Duplicate);
@@ -387,7 +388,7 @@ impl DeviceStore {
     /// Its entry in `dirty` or `flushing` is left there, stale (listed devices can number
     /// 100,000 in buffer mode; a GET should not search them).
     pub fn flush_device(&mut self, id: &DeviceId, done: &mut Vec<Completion>) {
-        if let Some(&index) = self.by_id.get(id) {
+        if let Some(index) = self.by_id.get(&self.devices, id) {
             if self.devices[index].dirty {
                 self.write_devices(&[index], done);
                 let device = &mut self.devices[index];
@@ -432,7 +433,9 @@ impl DeviceStore {
 
     /// Statistics of one device.
     pub fn stats(&self, id: &DeviceId) -> Option<&DeviceStats> {
-        self.by_id.get(id).map(|&i| &self.devices[i].stats)
+        self.by_id
+            .get(&self.devices, id)
+            .map(|i| &self.devices[i].stats)
     }
 
     /// True when records wait for a commit that should happen without delay (write and fsync
@@ -487,7 +490,7 @@ impl DeviceStore {
     }
 
     fn device_index(&mut self, id: DeviceId) -> usize {
-        if let Some(&index) = self.by_id.get(&id) {
+        if let Some(index) = self.by_id.get(&self.devices, &id) {
             return index;
         }
         let index = self.devices.len();
@@ -507,7 +510,7 @@ impl DeviceStore {
             in_segment: false,
             stats: DeviceStats::default(),
         });
-        self.by_id.insert(id, index);
+        self.by_id.insert(&self.devices, &id, index);
         index
     }
 }

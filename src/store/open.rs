@@ -3,10 +3,12 @@
 //! opening repairs the files from the write-ahead log before anything reads them.
 use super::counter::{CountJob, Counter};
 use super::handles::Handles;
-use super::{durable, keys, recovery, registry, wal, watch, AckMode, DeviceStore, StoreConfig};
+use super::{
+    durable, index, keys, recovery, registry, wal, watch, AckMode, DeviceStore, StoreConfig,
+};
 use crate::limits::MIN_OPEN_DEVICE_FILES;
 use log::warn;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
@@ -40,7 +42,7 @@ impl DeviceStore {
     fn closed(config: StoreConfig, wake: Box<dyn Fn() + Send + Sync>) -> DeviceStore {
         DeviceStore {
             devices: Vec::new(),
-            by_id: HashMap::new(),
+            by_id: index::IdIndex::default(),
             dirty: Vec::new(),
             round: Vec::new(),
             flushing: VecDeque::new(),

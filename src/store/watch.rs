@@ -114,7 +114,7 @@ impl DeviceStore {
         let mut changed = std::mem::take(&mut self.changed);
         self.watch.changes(|id, change| changed.push((id, change)));
         for (id, change) in changed.drain(..) {
-            let Some(&index) = self.by_id.get(&id) else {
+            let Some(index) = self.by_id.get(&self.devices, &id) else {
                 continue;
             };
             if change == Change::Rewritten && self.handles.take_own_close(index) {
