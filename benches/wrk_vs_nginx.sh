@@ -13,7 +13,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/wrk/lib.sh"
 
 DURATION="${DURATION:-10s}"
-ALL_SCENARIOS=(small small-1000 pipelined 4k 1m 100m post post-1 post-1k post-100k)
+ALL_SCENARIOS=(small small-1000 pipelined 4k 1m 100m post post-1 post-1k post-15k post-100k)
 
 # scenario NAME -> "CONNECTIONS|PATH|SCRIPT|WRK_TIMEOUT|DESCRIPTION"
 scenario_spec() {
@@ -27,6 +27,7 @@ scenario_spec() {
         post)       echo "64|POST|post.lua|5s|POST 207-byte body (sluice /devices/bench, nginx /post -> 204), 64 connections" ;;
         post-1)     echo "64|POST_MANY:1|post_many.lua|5s|POST 207-byte body to /devices/d0 (per-request Lua), 64 connections" ;;
         post-1k)    echo "64|POST_MANY:1000|post_many.lua|5s|POST 207-byte body cycling over 1,000 devices, 64 connections" ;;
+        post-15k)   echo "64|POST_MANY:15000|post_many.lua|5s|POST 207-byte body cycling over 15,000 devices, 64 connections" ;;
         post-100k)  echo "64|POST_MANY:100000|post_many.lua|5s|POST 207-byte body cycling over 100,000 devices, 64 connections" ;;
         *) return 1 ;;
     esac
