@@ -9,6 +9,15 @@ use std::time::Duration;
 
 use common::*;
 
+/// Leaves half a head on `c` that the server has certainly read: it goes in the same write as a
+/// whole request, whose answer is awaited. (A sleep would only make that likely.)
+fn start_next_request(c: &mut Client) {
+    let mut bytes = get("/hello.txt");
+    bytes.extend_from_slice(b"GET /hello.txt HTTP/1.1\r\n");
+    c.send(&bytes);
+    c.read_response().assert_status(200);
+}
+
 #[test]
 fn the_oldest_idle_keep_alive_connection_makes_room() {
     let f = start_basic(&["--max-connections", "2"]);
@@ -37,9 +46,7 @@ fn a_connection_that_sent_nothing_makes_room_when_none_is_idle() {
     let mut silent = f.connect();
     let mut busy = f.connect();
     // Half a head: a request under way, never closed to make room.
-    busy.send(b"GET /hello.txt HTTP/1.1\r\n");
-    // Both accepted before the third arrives.
-    std::thread::sleep(Duration::from_millis(100));
+    start_next_request(&mut busy);
     let mut third = f.connect();
     let r = third.request(&get("/hello.txt"));
     r.assert_status(200);
@@ -58,9 +65,8 @@ fn with_every_connection_busy_a_new_one_waits_for_a_slot() {
     let f = start_basic(&["--max-connections", "2"]);
     let mut a = f.connect();
     let mut b = f.connect();
-    a.send(b"GET /hello.txt HTTP/1.1\r\n");
-    b.send(b"GET /hello.txt HTTP/1.1\r\n");
-    std::thread::sleep(Duration::from_millis(100));
+    start_next_request(&mut a);
+    start_next_request(&mut b);
     let mut third = f.connect();
     third.send(&get("/hello.txt"));
     third.assert_quiet_for(Duration::from_millis(500));
