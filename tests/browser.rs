@@ -107,14 +107,7 @@ fn png_colours(png_bytes: &[u8]) -> (usize, u32, u32) {
 
 #[test]
 fn chromium_downloads_resumes_and_renders_the_listing() {
-    let Some(chromium) = cdp::find_chromium() else {
-        let msg =
-            "SKIPPED browser test: Chromium not found (install `chromium`, or set SLUICE_CHROMIUM)";
-        if std::env::var_os("SLUICE_REQUIRE_BROWSER").is_some_and(|v| v == "1") {
-            panic!("{msg}, and SLUICE_REQUIRE_BROWSER=1");
-        }
-        println!("{msg}");
-        eprintln!("{msg}");
+    let Some(chromium) = cdp::chromium_or_skip("browser test") else {
         return;
     };
     let started = Instant::now();

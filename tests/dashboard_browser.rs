@@ -84,14 +84,7 @@ impl Drop for Poster {
 
 #[test]
 fn dashboard_and_live_page_in_headless_chromium() {
-    let Some(chromium) = cdp::find_chromium() else {
-        let msg = "SKIPPED dashboard browser test: Chromium not found (install `chromium`, or set \
-                   SLUICE_CHROMIUM)";
-        if std::env::var_os("SLUICE_REQUIRE_BROWSER").is_some_and(|v| v == "1") {
-            panic!("{msg}, and SLUICE_REQUIRE_BROWSER=1");
-        }
-        println!("{msg}");
-        eprintln!("{msg}");
+    let Some(chromium) = cdp::chromium_or_skip("dashboard browser test") else {
         return;
     };
     let out = output_dir();

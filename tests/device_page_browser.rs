@@ -91,13 +91,7 @@ fn desktop(b: &mut Page) {
 
 #[test]
 fn charts_move_and_pages_work_without_javascript() {
-    let Some(chromium) = cdp::find_chromium() else {
-        let msg = "SKIPPED device page browser test: Chromium not found (install `chromium`, or \
-                   set SLUICE_CHROMIUM)";
-        if std::env::var_os("SLUICE_REQUIRE_BROWSER").is_some_and(|v| v == "1") {
-            panic!("{msg}, and SLUICE_REQUIRE_BROWSER=1");
-        }
-        println!("{msg}");
+    let Some(chromium) = cdp::chromium_or_skip("device page browser test") else {
         return;
     };
     let out = output_dir();

@@ -22,13 +22,7 @@ use std::time::Duration;
 
 #[test]
 fn files_chosen_or_dropped_in_a_listing_upload_with_progress_and_show_in_its_rows() {
-    let Some(chromium) = cdp::find_chromium() else {
-        let msg = "SKIPPED upload browser test: Chromium not found (install `chromium`, or set \
-                   SLUICE_CHROMIUM)";
-        if std::env::var_os("SLUICE_REQUIRE_BROWSER").is_some_and(|v| v == "1") {
-            panic!("{msg}, and SLUICE_REQUIRE_BROWSER=1");
-        }
-        println!("{msg}");
+    let Some(chromium) = cdp::chromium_or_skip("upload browser test") else {
         return;
     };
     let out = output_dir();

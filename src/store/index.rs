@@ -1,5 +1,5 @@
 //! Device ids to device numbers. The table holds only 4-byte numbers; each number's id is read
-//! from the devices themselves. At 100,000 devices the table is about 500 KB and stays in cache,
+//! from the devices themselves. At 100,000 devices the table is about 650 KB and stays in cache,
 //! where a map holding the 65-byte ids too took a cache miss for its key on every POST, before
 //! the miss on the device that the POST touches anyway. Hashed with std's keyed SipHash, as
 //! `HashMap` is: ids come from the network.

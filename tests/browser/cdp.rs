@@ -16,8 +16,26 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tungstenite::{Message, WebSocket};
 
+/// Chromium for the browser test `test`, or `None` after printing why it is skipped (to stdout
+/// and stderr, so CI's skip count sees it); with `SLUICE_REQUIRE_BROWSER=1` a missing Chromium
+/// fails the test instead.
+pub fn chromium_or_skip(test: &str) -> Option<PathBuf> {
+    let found = find_chromium();
+    if found.is_none() {
+        let msg = format!(
+            "SKIPPED {test}: Chromium not found (install `chromium`, or set SLUICE_CHROMIUM)"
+        );
+        if std::env::var_os("SLUICE_REQUIRE_BROWSER").is_some_and(|v| v == "1") {
+            panic!("{msg}, and SLUICE_REQUIRE_BROWSER=1");
+        }
+        println!("{msg}");
+        eprintln!("{msg}");
+    }
+    found
+}
+
 /// Where Chromium is, if installed: `SLUICE_CHROMIUM`, else the usual names on `PATH`.
-pub fn find_chromium() -> Option<PathBuf> {
+fn find_chromium() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("SLUICE_CHROMIUM") {
         return Some(PathBuf::from(p));
     }
